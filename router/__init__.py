@@ -1,0 +1,72 @@
+"""router: make video inputs to LLM chat-completion requests just work.
+
+import httpx, router
+r = router.Router()                       # bundled capability table
+report = r.check(payload)                 # Report: .diagnostics, .ok
+out = r.rewrite(payload)                  # new dict; raises router.RequestRejected
+client = httpx.Client(transport=router.RouterTransport(r))
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
+
+from .errors import (
+    BlockedURL,
+    CapabilityError,
+    FetchError,
+    MediaTooLarge,
+    NotAVideo,
+    RequestRejected,
+    RouterError,
+    UnreachableURL,
+)
+from .pipeline import Report, Router
+from .rules import RULES, Diagnostic, Rule
+
+if TYPE_CHECKING:
+    from .fetch import Fetcher, Media
+    from .transport import AsyncRouterTransport, RouterTransport
+
+try:
+    __version__ = version("router")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree without metadata
+    __version__ = "0.0.0"
+
+__all__ = [
+    "RULES",
+    "AsyncRouterTransport",
+    "BlockedURL",
+    "CapabilityError",
+    "Diagnostic",
+    "FetchError",
+    "Fetcher",
+    "Media",
+    "MediaTooLarge",
+    "NotAVideo",
+    "Report",
+    "RequestRejected",
+    "Router",
+    "RouterError",
+    "RouterTransport",
+    "Rule",
+    "UnreachableURL",
+    "__version__",
+]
+
+_LAZY = {
+    "RouterTransport": "transport",
+    "AsyncRouterTransport": "transport",
+    "Fetcher": "fetch",
+    "Media": "fetch",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import the HTTP machinery on first use: checking payloads never pays for it."""
+    if name in _LAZY:
+        from importlib import import_module
+
+        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'router' has no attribute {name!r}")

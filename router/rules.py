@@ -1,0 +1,194 @@
+"""The rule catalogue and the one diagnostic record every renderer prints.
+
+Rule names are public (output, suppressions, docs): never rename one without a deprecation path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Severity = Literal["error", "warning"]
+
+__all__ = ["RULES", "Diagnostic", "Rule", "Severity", "shorten"]
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    name: str
+    severity: Severity
+    summary: str
+    explanation: str
+    fix: str
+    fixable: bool = False
+
+
+RULES: dict[str, Rule] = {
+    r.name: r
+    for r in (
+        Rule(
+            "invalid-json",
+            "error",
+            "the file is not JSON / JSONL",
+            "The payload could not be parsed as JSON (or, for .jsonl files, one line could not).",
+            "Fix the JSON syntax at the reported position.",
+        ),
+        Rule(
+            "invalid-request",
+            "error",
+            "not a chat-completion request",
+            "A chat-completion request is a JSON object with a `messages` list; each message's `content` is "
+            "a string or a list of parts, and a video part carries `video_url: {url: ...}`.",
+            "Give the request a `messages` list and well-formed content parts.",
+        ),
+        Rule(
+            "unknown-model",
+            "warning",
+            "the model is not in the capability table",
+            "Without the model's modalities and providers, router cannot tell whether it takes video or "
+            "where to route it; the parts are still checked on their own.",
+            "Check the model id (`router models --modality video`) or add it to a capabilities override.",
+        ),
+        Rule(
+            "model-lacks-video",
+            "error",
+            "the model does not take video input",
+            "The model's `input_modalities` has no `video`, so the video would be dropped or refused.",
+            "Use a video-capable model (`router models --modality video`).",
+        ),
+        Rule(
+            "unknown-provider",
+            "error",
+            "a named provider is not in the capability table",
+            "A provider named with `--provider` or in the request's `provider` preferences is unknown, so "
+            "its video rules cannot be checked.",
+            "Use a provider slug from `router providers` (a variant tag such as `google-vertex/us-east5` "
+            "follows its base slug).",
+        ),
+        Rule(
+            "url-needs-inline",
+            "warning",
+            "the provider does not fetch this URL; router will download and inline it",
+            "The provider takes no URL of this kind but accepts base64 data URLs, so router downloads the "
+            "video and sends it inline when it rewrites the request.",
+            "Nothing to do when sending through router; otherwise send the video as a data URL.",
+            fixable=True,
+        ),
+        Rule(
+            "url-not-accepted",
+            "error",
+            "no provider can take this URL, even after rewriting",
+            "The URL kind is not accepted by the provider and cannot be inlined (a YouTube page is never "
+            "downloaded; `gs://` needs credentials; `ftp:` and other schemes are not video URLs).",
+            "Route to a provider that takes this URL kind, or send the video as a data URL.",
+        ),
+        Rule(
+            "blocked-url",
+            "error",
+            "the URL points at a private, loopback, link-local or metadata address, or a local file",
+            "router never fetches private network addresses or reads local files named in a payload: that "
+            "would let a payload exfiltrate internal data.",
+            "Use a public URL, or pass --allow-private-urls (Router(allow_private_urls=True)) for local development.",
+        ),
+        Rule(
+            "unreachable-url",
+            "error",
+            "the video could not be downloaded",
+            "A download needed for inlining failed: HTTP status, DNS, connection, timeout, or the body grew "
+            "past the cap while streaming. 408, 429 and 5xx are transient.",
+            "Check that the URL is public and not expired; retry transient failures.",
+        ),
+        Rule(
+            "unsupported-format",
+            "error",
+            "the video's MIME type is not accepted",
+            "OpenRouter documents video/mp4, video/mpeg, video/mov and video/webm; some providers take fewer.",
+            "Convert the video (for example `ffmpeg -i in.mkv out.mp4`) or pick a provider that accepts it.",
+        ),
+        Rule(
+            "malformed-data-url",
+            "error",
+            "the data URL is malformed",
+            "A video data URL reads `data:video/<type>;base64,<payload>`; the payload must be valid base64 "
+            "and the MIME type a video type.",
+            "Re-encode the file with a correct `data:video/...;base64,` prefix.",
+        ),
+        Rule(
+            "format-mismatch",
+            "error",
+            "the bytes are not what the MIME type says",
+            "The container sniffed from the bytes differs from the declared MIME type, or the bytes are not "
+            "a video at all (HTML, an image, a corrupted file).",
+            "Declare the real type, or re-encode the video.",
+        ),
+        Rule(
+            "too-large",
+            "error",
+            "the video or the request is over the provider's limit",
+            "The inline video, the encoded request or the number or duration of videos exceeds what the "
+            "provider accepts.",
+            "Send a smaller or shorter video, or route to a provider with a higher limit.",
+        ),
+        Rule(
+            "no-provider-accepts",
+            "error",
+            "no provider that serves this model can take the request",
+            "Every candidate provider (after the request's own preferences) refuses some part, even after inlining.",
+            "Change the parts or the provider preferences as the per-provider reasons say.",
+        ),
+        Rule(
+            "camelcase-key",
+            "warning",
+            "SDK-style `videoUrl` key in a wire payload",
+            "The HTTP API expects `video_url`; `videoUrl` is the SDK's spelling and is ignored on the wire.",
+            "Rename `videoUrl` to `video_url` (`router check --fix`, or send through router).",
+            fixable=True,
+        ),
+    )
+}
+
+
+def shorten(text: str, limit: int = 80) -> str:
+    """Shorten URLs for messages: data URLs keep only their prefix and query strings (signatures, tokens)
+    are cut, so neither payloads nor credentials reach logs."""
+    if text[:5].lower() == "data:":
+        head, sep, body = text.partition(",")
+        return f"{head[:60]}{sep}…({len(body)} chars)" if sep else text[:40] + "…"
+    base, sep, _ = text.partition("?")
+    text = f"{base}?…" if sep else text
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@dataclass(slots=True)
+class Diagnostic:
+    rule: str
+    message: str
+    pointer: str = ""
+    file: str | None = None
+    line: int | None = None
+    column: int | None = None
+    fix: str | None = None
+    severity: Severity = field(default="error")
+
+    def __post_init__(self) -> None:
+        rule = RULES[self.rule]  # an unknown rule name is a bug, not a runtime condition
+        self.severity = rule.severity
+        if self.fix is None:
+            self.fix = rule.fix
+
+    @property
+    def fixable(self) -> bool:
+        return RULES[self.rule].fixable
+
+    def to_dict(self) -> dict[str, Any]:
+        """The documented JSON record (field order is part of the output contract)."""
+        return {
+            "file": self.file,
+            "line": self.line,
+            "column": self.column,
+            "pointer": self.pointer,
+            "rule": self.rule,
+            "severity": self.severity,
+            "message": self.message,
+            "fix": self.fix,
+        }
