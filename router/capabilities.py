@@ -6,6 +6,7 @@ is broken do we compose the YAML again to point at the file, line and dotted fie
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable, Mapping
 from functools import cached_property
@@ -198,7 +199,7 @@ def _in(data: Any, loc: Iterable[str | int]) -> bool:
     return True
 
 
-def load_table(*paths: str | Path) -> CapabilityTable:
+def load_table(*paths: str | os.PathLike[str]) -> CapabilityTable:
     """Load the bundled table with each of ``paths`` layered over it in turn (later files win)."""
     files = [BUNDLED, *(Path(p) for p in paths)]
     texts = [_read(f) for f in files]

@@ -25,6 +25,8 @@ __all__ = [
     "extension_mime",
     "host_block_reason",
     "ip_block_reason",
+    "literal_ip",
+    "metadata_block_reason",
     "mp4_duration",
     "parse_data_url",
     "sniff",
@@ -126,6 +128,30 @@ def host_block_reason(host: str) -> str | None:
         return "a local or metadata host name"
     ip = _literal_ip(host)
     return ip_block_reason(ip) if ip is not None else None
+
+
+def literal_ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address a host literal stands for, in every spelling resolvers accept (127.1, 2130706433); no DNS."""
+    return _literal_ip(host.lower().rstrip("."))
+
+
+def metadata_block_reason(host: str) -> str | None:
+    """Why a host (name or address literal) is off limits even with ``allow_private_urls``.
+
+    Cloud metadata endpoints hand out credentials, and they live on link-local addresses: a local development
+    switch must never open them.
+    """
+    host = host.lower().rstrip(".")
+    if host in _METADATA_HOSTS - {"localhost"}:
+        return "a cloud metadata host name"
+    ip = _literal_ip(host)
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip in _METADATA_IPS:
+        return "a cloud metadata address"
+    if ip is not None and ip.is_link_local:
+        return "a link-local address (where cloud metadata services live)"
+    return None
 
 
 def _youtube_id(host: str, path: str, query: str) -> str | None:

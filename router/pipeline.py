@@ -159,12 +159,10 @@ class Router:
     # -- fetch and rewrite ---------------------------------------------------------------------------
 
     def _media_problems(self, prepared: Prepared, pointer: str, media: Media) -> list[Diagnostic]:
-        """What the downloaded bytes say that the URL could not: format accepted by every routed provider."""
-        accepted = {
-            canonical_mime(m)
-            for s in (prepared.plan.providers or [None])
-            for m in self.table.mime_types(self.table.provider_slug(s) if s else None)
-        }
+        """What the downloaded bytes say that the URL could not: a format the route accepts."""
+        route = prepared.plan.providers or []
+        slugs = [self.table.provider_slug(name) for name in route] or [None]
+        accepted = {canonical_mime(m) for slug in slugs for m in self.table.mime_types(slug)}
         if canonical_mime(media.mime) in accepted:
             return []
         facts = next(f for f in prepared.checked.parts if f.part.pointer == pointer)

@@ -225,14 +225,14 @@ def _explain_rejection(
         plan.diagnostics.append(Diagnostic(limits[0].rule, "; ".join(v.reason for v in limits), pointer="/messages"))
         explained = True
     if not explained:
-        reasons = []
+        objections = []
         for s in slugs:
             bad = [v.reason for v in verdicts[s].values() if v.action is None]
             if (w := whole[s]) is not None:
                 bad.append(w.reason)
-            reasons.append(f"{s}: {bad[0]}" if bad else s)
+            objections.append(f"{s}: {bad[0]}" if bad else s)
         plan.diagnostics.append(
             Diagnostic(
-                "no-provider-accepts", "no provider can take this request: " + "; ".join(reasons), pointer="/model"
+                "no-provider-accepts", "no provider can take this request: " + "; ".join(objections), pointer="/model"
             )
         )
