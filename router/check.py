@@ -18,6 +18,7 @@ from .media import (
     classify_url,
     compatible,
     extension_mime,
+    metadata_block_reason,
     mp4_duration,
     parse_data_url,
     sniff,
@@ -134,8 +135,9 @@ def _part_facts(part: VideoPart, table: CapabilityTable, allow_private: bool, di
             f"{shorten(part.url)} is a YouTube page but not a video link "
             "(expected watch?v=, youtu.be/, shorts/ or embed/)",
         )
-    if info.blocked and not allow_private:
-        return reject("blocked-url", f"{shorten(part.url)} points at {info.blocked}")
+    blocked = info.blocked if not allow_private else metadata_block_reason(info.host)
+    if blocked:
+        return reject("blocked-url", f"{shorten(part.url)} points at {blocked}")
     mime = extension_mime(part.url) if info.kind in ("http", "https") else None
     if mime and canonical_mime(mime) not in {canonical_mime(m) for m in table.openrouter.mime_types}:
         return reject(

@@ -115,19 +115,22 @@ class Router:
     @staticmethod
     def payloads(payload: PayloadLike) -> list[Payload]:
         """Read any accepted payload form into located requests (JSONL files give one per line)."""
-        if isinstance(payload, Mapping):
-            return [Payload(payload)]
         if isinstance(payload, bytes | bytearray):
             return load_text(bytes(payload).decode("utf-8-sig"))
         if isinstance(payload, os.PathLike):
             return read_path(Path(payload))
-        return load_text(payload)
+        if isinstance(payload, str):
+            return load_text(payload)
+        return [Payload(payload)]  # already parsed: a dict, or anything else the checker will refuse
 
     def prepare(
         self, payload: Payload, provider: str | Sequence[str] | None = None, *, model: str | None = None
     ) -> Prepared:
-        checked = check_request(payload.request, self.table, model=model, allow_private_urls=self.allow_private_urls)
-        plan = plan_route(checked, self.table, _as_pins(provider)) if payload.request is not None else RoutePlan()
+        if payload.problems:  # not JSON: nothing more can be said about it
+            checked, plan = Checked(None, None, None), RoutePlan()
+        else:
+            checked = check_request(payload.request, self.table, model=model, allow_private_urls=self.allow_private_urls)
+            plan = plan_route(checked, self.table, _as_pins(provider))
         diagnostics = [
             payload.place(d) if d.line is None else d
             for d in [*payload.problems, *checked.diagnostics, *plan.diagnostics]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import functools
 import random
+import tempfile
 from fractions import Fraction
 from pathlib import Path
 
@@ -18,8 +21,9 @@ FORMATS: dict[str, tuple[str, str, str]] = {
 }
 
 
-def make_clip(path: Path, *, seconds: float = 1.0, fps: int = 10, size: tuple[int, int] = (64, 48),
-              noise: bool = False) -> Path:
+def make_clip(
+    path: Path, *, seconds: float = 1.0, fps: int = 10, size: tuple[int, int] = (64, 48), noise: bool = False
+) -> Path:
     """Encode a short clip whose container follows the file suffix; ``noise`` makes it big on purpose."""
     fmt, codec, _ = FORMATS[path.suffix.lstrip(".")]
     rng = random.Random(7)
@@ -40,3 +44,16 @@ def make_clip(path: Path, *, seconds: float = 1.0, fps: int = 10, size: tuple[in
         for packet in stream.encode():
             out.mux(packet)
     return path
+
+
+@functools.cache
+def clip_bytes(suffix: str = "mp4", seconds: float = 1.0) -> bytes:
+    """The bytes of a small real clip, encoded once per test process."""
+    with tempfile.TemporaryDirectory() as tmp:
+        return make_clip(Path(tmp) / f"clip.{suffix}", seconds=seconds).read_bytes()
+
+
+def data_url(suffix: str = "mp4", mime: str | None = None, seconds: float = 1.0) -> str:
+    """A real clip as a base64 data URL (``mime`` overrides the declared type)."""
+    payload = base64.b64encode(clip_bytes(suffix, seconds)).decode()
+    return f"data:{mime or FORMATS[suffix][2]};base64,{payload}"

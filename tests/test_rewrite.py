@@ -1,0 +1,95 @@
+"""Rewrites that need no download: routing field, key and YouTube normalisation, streamed body framing."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from clips import clip_bytes
+
+import router
+from router.rewrite import Outgoing, _Inline, encoded_size
+
+GEMINI = "google/gemini-2.5-flash"
+
+
+def request(url: str, key: str = "video_url", **extra: Any) -> dict[str, Any]:
+    return {
+        "model": GEMINI,
+        "messages": [{"role": "user", "content": [{"type": "video_url", key: {"url": url}}]}],
+        **extra,
+    }
+
+
+def test_youtube_routes_to_ai_studio_and_is_normalised() -> None:
+    """A Shorts link becomes a watch URL and the request is routed to AI Studio only."""
+    out = router.Router().rewrite(request("https://youtube.com/shorts/dQw4w9WgXcQ"))
+    assert out["messages"][0]["content"][0]["video_url"]["url"] == "https://www.youtube.com/watch?v=dQw4w9WgXcQ"
+    assert out["provider"] == {"only": ["google-ai-studio"]}
+
+
+def test_callers_provider_fields_are_kept_and_intersected() -> None:
+    """The caller's other provider fields survive; `only` is narrowed to providers that can take the request."""
+    payload = request(
+        "https://youtu.be/dQw4w9WgXcQ",
+        provider={"order": ["google-vertex", "google-ai-studio"], "data_collection": "deny"},
+    )
+    frozen = copy.deepcopy(payload)
+    out = router.Router().rewrite(payload)
+    assert out["provider"] == {"only": ["google-ai-studio"], "order": ["google-ai-studio"], "data_collection": "deny"}
+    assert payload == frozen
+
+
+def test_variant_tag_spelling_is_kept() -> None:
+    """A caller's variant tag (`google-ai-studio/flex`) is what goes into `only`."""
+    out = router.Router().rewrite(request("https://youtu.be/dQw4w9WgXcQ", provider={"only": ["google-ai-studio/flex"]}))
+    assert out["provider"]["only"] == ["google-ai-studio/flex"]
+
+
+def test_camelcase_key_is_renamed() -> None:
+    """`videoUrl` goes out as `video_url`, everything else in the part unchanged."""
+    out = router.Router().rewrite(request("https://youtu.be/dQw4w9WgXcQ", key="videoUrl"))
+    part = out["messages"][0]["content"][0]
+    assert part == {"type": "video_url", "video_url": {"url": "https://www.youtube.com/watch?v=dQw4w9WgXcQ"}}
+
+
+def test_rejected_request_raises_with_diagnostics() -> None:
+    """A request no provider can take raises RequestRejected carrying the diagnostics."""
+    with pytest.raises(router.RequestRejected) as info:
+        router.Router().rewrite(request("https://youtu.be/dQw4w9WgXcQ"), provider="google-vertex")
+    assert [d.rule for d in info.value.diagnostics] == ["url-not-accepted"]
+
+
+def test_dry_run_downloads_nothing() -> None:
+    """A dry run leaves URLs that would be inlined in place and says so in its notes."""
+    out = router.Router().outgoing(request("https://cdn.example.com/a.mp4"), dry_run=True)
+    assert out.to_dict()["messages"][0]["content"][0]["video_url"]["url"] == "https://cdn.example.com/a.mp4"
+    assert any("would inline" in n for n in out.notes)
+
+
+class _FileMedia:
+    """Just enough of fetch.Media for the body framing: a real file on disk."""
+
+    def __init__(self, path: Path, mime: str) -> None:
+        self.path, self.mime, self.size = path, mime, path.stat().st_size
+
+    def open(self) -> Any:
+        return self.path.open("rb")
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 3, 786_431, 786_432, 786_433, 2_000_000])
+def test_streamed_body_matches_json_dumps(tmp_path: Path, size: int) -> None:
+    """The streamed body is byte-identical JSON to the materialised dict, with an exact Content-Length."""
+    path = tmp_path / "blob.bin"
+    path.write_bytes((clip_bytes("mp4") * (size // 1000 + 1))[:size])
+    inline = _Inline("@@tok@@", _FileMedia(path, "video/mp4"))  # type: ignore[arg-type]
+    out = Outgoing({"messages": [{"content": [{"video_url": {"url": "@@tok@@"}}]}], "model": "m"}, [inline])
+    body = b"".join(out.iter_bytes())
+    assert len(body) == out.content_length
+    assert json.loads(body) == out.to_dict()
+    assert encoded_size(size) == len(out.to_dict()["messages"][0]["content"][0]["video_url"]["url"]) - len(
+        "data:video/mp4;base64,"
+    )
