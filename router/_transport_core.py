@@ -1,0 +1,114 @@
+"""What a router transport does with one request, free of any HTTP library.
+
+The httpx and httpx2 transports are thin adapters over :func:`route` / :func:`aroute`, which answer one of
+
+- ``None``: send the request as it is (not a chat completion, or no video in it: never parsed);
+- :class:`Reply`: answer it here without touching the network (the router rejected it: HTTP 400);
+- :class:`Rewrite`: send this body instead (streamed, with its exact ``Content-Length``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+from .errors import RequestRejected
+from .pipeline import Router
+from .request import Payload, find_video_parts, load_text
+from .rewrite import Outgoing
+from .rules import Diagnostic
+
+__all__ = ["MARKERS", "Reply", "Rewrite", "aroute", "intercepts", "mentions_video", "reject", "route"]
+
+# Every spelling of a video part. A body without any of these is forwarded without being parsed.
+MARKERS = (b"video_url", b"videoUrl", b"input_video")
+_FRAMING = frozenset({"content-length", "transfer-encoding"})
+
+
+def intercepts(method: str, path: str) -> bool:
+    """Only chat-completion POSTs are ever looked at."""
+    return method.upper() == "POST" and path.rstrip("/").endswith("/chat/completions")
+
+
+def mentions_video(body: bytes) -> bool:
+    """A cheap byte scan, before any JSON parsing."""
+    return any(marker in body for marker in MARKERS)
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A response made here: the request never reaches the network."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Rewrite:
+    """The rewritten request body; ``headers`` turns the original headers into the ones to send with it."""
+
+    outgoing: Outgoing
+
+    def headers(self, original: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+        """The caller's headers (Authorization and all) with the body framing replaced by the exact length.
+
+        httpx keeps a header it already has when a request is rebuilt, so the old ``Content-Length`` (or
+        ``Transfer-Encoding``) must go before the new length goes in.
+        """
+        kept = [(k, v) for k, v in original if k.lower() not in _FRAMING]
+        if not any(k.lower() == "content-type" for k, _ in kept):
+            kept.append(("Content-Type", "application/json"))
+        return [*kept, ("Content-Length", str(self.outgoing.content_length))]
+
+
+def reject(diagnostics: list[Diagnostic]) -> Reply:
+    """An OpenRouter-shaped 400: SDKs raise their ordinary bad-request error, and never retry a 400."""
+    error = RequestRejected(diagnostics)
+    body = {
+        "error": {"code": 400, "message": str(error), "metadata": {"diagnostics": [d.to_dict() for d in diagnostics]}}
+    }
+    headers = [("Content-Type", "application/json"), ("X-Should-Retry", "false")]
+    return Reply(400, headers, json.dumps(body).encode())
+
+
+def _screen(body: bytes | None) -> Payload | Reply | None:
+    """The request to route, a 400 for a body that is not JSON, or ``None`` to pass it through."""
+    if body is None or not mentions_video(body):
+        return None
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        return reject([Diagnostic("invalid-json", f"the request body is not UTF-8 text: {exc.reason}")])
+    payload = load_text(text)[0]
+    if payload.problems:
+        return reject(payload.problems)
+    problems: list[Diagnostic] = []
+    if isinstance(payload.request, Mapping) and not any(find_video_parts(payload.request, problems)) and not problems:
+        return None  # the word appears in text only: nothing to route
+    return payload
+
+
+def route(router: Router, method: str, path: str, read: Callable[[], bytes]) -> Reply | Rewrite | None:
+    """Decide for one request; ``read`` (the body) is only called for chat-completion POSTs."""
+    screened = _screen(read() if intercepts(method, path) else None)
+    if not isinstance(screened, Payload):
+        return screened
+    try:
+        return Rewrite(router.outgoing(screened))
+    except RequestRejected as exc:
+        return reject(exc.diagnostics)
+
+
+async def aroute(
+    router: Router, method: str, path: str, read: Callable[[], Awaitable[bytes]]
+) -> Reply | Rewrite | None:
+    """:func:`route` for event loops: downloads go through the router's async fetcher."""
+    screened = _screen(await read() if intercepts(method, path) else None)
+    if not isinstance(screened, Payload):
+        return screened
+    try:
+        return Rewrite(await router.aoutgoing(screened))
+    except RequestRejected as exc:
+        return reject(exc.diagnostics)

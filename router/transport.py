@@ -1,0 +1,106 @@
+"""httpx transports that route every chat-completion request through a ``Router``.
+
+    client = httpx.Client(transport=router.RouterTransport(router.Router()))
+    aclient = httpx.AsyncClient(transport=router.AsyncRouterTransport(router.Router()))
+
+Like httpx's ``MockTransport``, each is one method: check -> plan -> rewrite -> delegate to ``wrapped``.
+Requests without video go through untouched and unparsed; a rejected request is answered here with an
+OpenRouter-shaped 400 and never reaches the network; responses (streams included) pass through untouched.
+
+The same pair for ``httpx2`` (what ``openai`` 3.x is built on), when it is installed::
+
+    from router.transport import Httpx2RouterTransport, AsyncHttpx2RouterTransport
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from ._transport_core import Reply, aroute, route
+from .pipeline import Router
+from .rewrite import Outgoing
+
+if TYPE_CHECKING:
+    from ._httpx2_transport import AsyncHttpx2RouterTransport, Httpx2RouterTransport
+
+__all__ = ["AsyncHttpx2RouterTransport", "AsyncRouterTransport", "Httpx2RouterTransport", "RouterTransport"]
+
+
+class _Body(httpx.SyncByteStream):
+    def __init__(self, outgoing: Outgoing) -> None:
+        self._outgoing = outgoing
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self._outgoing.iter_bytes()
+
+
+class _AsyncBody(httpx.AsyncByteStream):
+    def __init__(self, outgoing: Outgoing) -> None:
+        self._outgoing = outgoing
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._outgoing.aiter_bytes()
+
+
+class RouterTransport(httpx.BaseTransport):
+    """Routes requests through ``router``, then hands them to ``wrapped`` (``httpx.HTTPTransport()``)."""
+
+    def __init__(self, router: Router, wrapped: httpx.BaseTransport | None = None) -> None:
+        self.router = router
+        self.wrapped = wrapped if wrapped is not None else httpx.HTTPTransport()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        decision = route(self.router, request.method, request.url.path, request.read)
+        if decision is None:
+            return self.wrapped.handle_request(request)
+        if isinstance(decision, Reply):
+            return httpx.Response(decision.status, headers=decision.headers, content=decision.body, request=request)
+        headers = decision.headers(request.headers.multi_items())
+        body = _Body(decision.outgoing)
+        return self.wrapped.handle_request(
+            httpx.Request(request.method, request.url, headers=headers, stream=body, extensions=request.extensions)
+        )
+
+    def close(self) -> None:
+        self.wrapped.close()
+
+
+class AsyncRouterTransport(httpx.AsyncBaseTransport):
+    """Async twin of ``RouterTransport``: downloads run on the event loop, never blocking it."""
+
+    def __init__(self, router: Router, wrapped: httpx.AsyncBaseTransport | None = None) -> None:
+        self.router = router
+        self.wrapped = wrapped if wrapped is not None else httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        decision = await aroute(self.router, request.method, request.url.path, request.aread)
+        if decision is None:
+            return await self.wrapped.handle_async_request(request)
+        if isinstance(decision, Reply):
+            return httpx.Response(decision.status, headers=decision.headers, content=decision.body, request=request)
+        headers = decision.headers(request.headers.multi_items())
+        body = _AsyncBody(decision.outgoing)
+        return await self.wrapped.handle_async_request(
+            httpx.Request(request.method, request.url, headers=headers, stream=body, extensions=request.extensions)
+        )
+
+    async def aclose(self) -> None:
+        await self.wrapped.aclose()
+
+
+def __getattr__(name: str) -> Any:
+    """The httpx2 pair is imported on first use, so httpx2 stays optional."""
+    if name in ("Httpx2RouterTransport", "AsyncHttpx2RouterTransport"):
+        try:
+            from . import _httpx2_transport
+        except ModuleNotFoundError as exc:
+            if exc.name not in ("httpx2", "httpcore2"):
+                raise
+            raise ImportError(
+                f"router.transport.{name} needs httpx2, which is not installed: pip install 'router[httpx2]'"
+            ) from exc
+        return getattr(_httpx2_transport, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
