@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,14 +102,16 @@ class Router:
             self.table = load_table(*capabilities)
         self.allow_private_urls = allow_private_urls
         self._fetcher = fetcher
+        self._lock = threading.Lock()
 
     @property
     def fetcher(self) -> Fetcher:
-        if self._fetcher is None:
-            from .fetch import Fetcher  # deferred: checking offline never needs the download machinery
+        with self._lock:  # one fetcher (one cache) per router, even when threads race to the first download
+            if self._fetcher is None:
+                from .fetch import Fetcher  # deferred: checking offline never needs the download machinery
 
-            self._fetcher = Fetcher(allow_private_urls=self.allow_private_urls)
-        return self._fetcher
+                self._fetcher = Fetcher(allow_private_urls=self.allow_private_urls)
+            return self._fetcher
 
     # -- parse, check, plan --------------------------------------------------------------------------
 
