@@ -6,18 +6,22 @@ Exit status: 0 no errors, 1 errors found (or the upstream refused), 2 usage or I
 from __future__ import annotations
 
 import argparse
+import difflib
+import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
 from . import __version__
+from .config import ConfigError, find_config, load_config, parse_rules, rule_set
 from .errors import CapabilityError, RequestRejected
-from .lint import discover, lint
+from .fix import FIXABLE
+from .lint import FixMode, LintOptions, LintResult, discover, lint, patterns
 from .output import FORMATS, Summary, render
 from .pipeline import Router
-from .rules import RULES
+from .rules import RULES, Rule
 
 __all__ = ["main"]
 
@@ -63,11 +67,41 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"router {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    check = sub.add_parser("check", help="validate request payload files (JSON, JSONL, batch JSONL)")
+    check = sub.add_parser(
+        "check",
+        help="validate request payload files (JSON, JSONL, batch JSONL)",
+        description="Validate request payload files. Settings come from [tool.router] in the nearest "
+        "pyproject.toml (walking up from the current directory); the command line wins.",
+    )
     check.add_argument("paths", nargs="+", metavar="PATH", help="files, directories (recursive), or - for stdin")
     _routing(check)
-    check.add_argument("--offline", action="store_true", help="never touch the network (no URL probing)")
+    check.add_argument(
+        "--offline",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="never touch the network (no downloads to probe URLs)",
+    )
     check.add_argument("--format", choices=sorted(FORMATS), default="text", help="output format (default text)")
+    check.add_argument(
+        "--select", action="append", metavar="RULES", help="report only these rules (comma-separated, repeatable)"
+    )
+    check.add_argument(
+        "--ignore", action="append", default=[], metavar="RULES", help="do not report these rules (comma-separated)"
+    )
+    check.add_argument(
+        "--strict", action=argparse.BooleanOptionalAction, default=None, help="warnings fail too (exit 1)"
+    )
+    check.add_argument("--fix", action="store_true", help="fix what needs no network (camelcase-key) in place")
+    check.add_argument("--diff", action="store_true", help="print the fixes as a unified diff, write nothing")
+    check.add_argument(
+        "--exclude", action="append", default=[], metavar="PATTERN", help="skip paths matching this gitignore pattern"
+    )
+    check.add_argument(
+        "--force-exclude", action="store_true", help="apply excludes to files named on the command line too"
+    )
+    check.add_argument(
+        "-j", "--jobs", type=int, default=0, metavar="N", help="worker processes (default: one per CPU; 1: none)"
+    )
     _common(check)
 
     rewrite = sub.add_parser("rewrite", help="write the request as it would be dispatched")
@@ -91,6 +125,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--base-url", help=f"upstream (default $OPENROUTER_BASE_URL or {DEFAULT_BASE_URL})")
     _common(serve)
 
+    inline = sub.add_parser("inline", help="print a local video file as a data:video/...;base64, URL")
+    inline.add_argument("file", metavar="FILE", help="a video file (its type is read from the bytes)")
+    inline.add_argument("-o", "--output", metavar="OUT", help="write here instead of stdout")
+    inline.add_argument("--mime", metavar="M", help="declare this video type instead of the sniffed one")
+
     models = sub.add_parser("models", help="list the models the table knows")
     models.add_argument("--modality", help="only models that take this input modality (e.g. video)")
     _common(models)
@@ -100,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     rules = sub.add_parser("rules", help="explain the rules (all, or one)")
     rules.add_argument("rule", nargs="?", help="a rule name, e.g. url-needs-inline")
+    rules.add_argument("--format", choices=["text", "json"], default="text", help="output format (default text)")
     return parser
 
 
@@ -112,15 +152,61 @@ def _base_url(args: argparse.Namespace) -> str:
 
 
 def cmd_check(args: argparse.Namespace, out: IO[str]) -> int:
-    router = _router(args)
-    files = list(discover(args.paths))
+    config = load_config(find_config())
+    select = None if args.select is None else parse_rules(args.select, "--select")
+    rules = rule_set(config, select, parse_rules(args.ignore, "--ignore"))
+    strict = bool(config.strict if args.strict is None else args.strict)
+    offline = bool(config.offline if args.offline is None else args.offline)
+    fix: FixMode = "diff" if args.diff else "write" if args.fix else ""
+    if fix and "-" in args.paths:
+        raise UsageError("--fix and --diff change files; they cannot work on standard input")
+    if args.jobs < 0:
+        raise UsageError("--jobs must be 0 (one per CPU) or more")
+    router = Router(args.capabilities or list(config.capabilities) or None, allow_private_urls=args.allow_private_urls)
+    exclude = patterns(config.exclude, config.root) + patterns(args.exclude, Path.cwd())
     try:
-        result = lint(router, files, provider=args.provider, model=args.model, online=not args.offline)
-    except (OSError, UnicodeDecodeError) as exc:
+        files = discover(args.paths, exclude, force_exclude=args.force_exclude)
+    except OSError as exc:
         raise UsageError(_io_message(exc)) from None
-    summary = Summary.of(result.diagnostics, result.files, result.requests)
+    options = LintOptions(
+        provider=tuple(args.provider or config.provider),
+        model=args.model or config.model,
+        online=not offline,
+        rules=rules,
+        fix=fix,
+    )
+    result = lint(router, files, options, jobs=args.jobs)
+    for message in result.errors:
+        sys.stderr.write(f"router: error: {message}\n")
+    for note in result.notes:
+        sys.stderr.write(f"router: {note}\n")
+    if fix == "diff":
+        return _report_diff(result, out)
+    summary = Summary.of(result.diagnostics, result.files, result.requests, result.fixed)
     out.write(render(args.format, result.diagnostics, summary, __version__))
-    return 1 if summary.errors else 0
+    if result.fixed and args.format != "text":
+        sys.stderr.write(f"router: fixed {_count(result.fixed, 'problem')} in {_count(result.fixed_files, 'file')}\n")
+    if result.errors:
+        return 2
+    return 1 if summary.errors or (strict and summary.warnings) else 0
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'s' * (n != 1)}"
+
+
+def _report_diff(result: LintResult, out: IO[str]) -> int:
+    """``--diff``: the patch on stdout, the tally on stderr; exit 1 when applying it would change files."""
+    out.write("".join(result.diffs))
+    other = len(result.diagnostics) - result.fixed
+    rest = f"; {_count(other, 'other problem')} need a manual fix (`router check`)" if other else ""
+    if result.fixed:
+        sys.stderr.write(
+            f"Would fix {_count(result.fixed, 'problem')} in {_count(result.fixed_files, 'file')}{rest}.\n"
+        )
+    else:
+        sys.stderr.write(f"No fixes available{rest}.\n")
+    return 2 if result.errors else 1 if result.diffs else 0
 
 
 def _io_message(exc: BaseException) -> str:
@@ -142,25 +228,49 @@ def _reject(exc: RequestRejected) -> int:
     return 1
 
 
+def _write_streamed(chunks: Iterable[bytes], output: str | None, out: IO[str]) -> None:
+    """Chunks to ``output`` (complete or not at all: a temporary file renamed at the end) or to ``out``."""
+    if output:
+        target = Path(output)
+        partial = target.with_name(f".{target.name}.partial")
+        try:
+            with partial.open("wb") as fh:
+                for chunk in chunks:
+                    fh.write(chunk)
+            partial.replace(target)
+        except OSError as exc:
+            partial.unlink(missing_ok=True)
+            raise UsageError(_io_message(exc)) from None
+        return
+    out.flush()
+    stream = getattr(out, "buffer", None)
+    if stream is None:  # a text-only stream (tests): decode, the body is UTF-8 JSON or ASCII
+        out.write(b"".join(chunks).decode() + "\n")
+        return
+    for chunk in chunks:
+        stream.write(chunk)
+    stream.write(b"\n")
+    stream.flush()
+
+
 def cmd_rewrite(args: argparse.Namespace, out: IO[str]) -> int:
+    from .progress import ProgressDisplay
+
     router = _router(args)
     payload = _load_one(args.path)
-    try:
-        outgoing = router.outgoing(payload, args.provider or None, model=args.model, dry_run=args.dry_run)
-    except RequestRejected as exc:
-        return _reject(exc)
-    if args.output:
-        with open(args.output, "wb") as fh:
-            outgoing.write_to(fh)
-    else:
-        out.flush()
-        stream = getattr(out, "buffer", None)
-        if stream is not None:
-            outgoing.write_to(stream)
-            stream.write(b"\n")
-            stream.flush()
-        else:
-            out.write(b"".join(outgoing.iter_bytes()).decode() + "\n")
+    with ProgressDisplay(sys.stderr) as display:
+        try:
+            outgoing = router.outgoing(
+                payload,
+                args.provider or None,
+                model=args.model,
+                dry_run=args.dry_run,
+                progress=display.task("downloading"),
+            )
+        except RequestRejected as exc:
+            display.stop()
+            return _reject(exc)
+    _write_streamed(outgoing.iter_bytes(), args.output, out)
     for line in outgoing.notes:
         sys.stderr.write(line + "\n")
     return 0
@@ -193,7 +303,27 @@ def cmd_send(args: argparse.Namespace, out: IO[str]) -> int:
 def cmd_serve(args: argparse.Namespace, out: IO[str]) -> int:
     from .serve import serve  # deferred: only `serve` needs the server
 
-    return serve(_router(args), host=args.host, port=args.port, base_url=_base_url(args), out=out)
+    try:
+        return serve(_router(args), host=args.host, port=args.port, base_url=_base_url(args), out=out)
+    except OSError as exc:  # the port is taken, or the host is not ours
+        raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
+
+
+def cmd_inline(args: argparse.Namespace, out: IO[str]) -> int:
+    from .errors import NotAVideo
+    from .inline import iter_data_url
+
+    if not Path(args.file).is_file():
+        raise UsageError(f"{args.file}: no such file")
+    try:
+        chunks = iter_data_url(args.file, args.mime)
+    except NotAVideo as exc:
+        sys.stderr.write(f"router: {exc}\n")
+        return 1
+    except OSError as exc:
+        raise UsageError(_io_message(exc)) from None
+    _write_streamed(chunks, args.output, out)
+    return 0
 
 
 def _limit(value: object, unit: str = "") -> str:
@@ -233,15 +363,49 @@ def cmd_providers(args: argparse.Namespace, out: IO[str]) -> int:
     return 0
 
 
+def _fixed_by(rule: Rule) -> str:
+    if rule.name in FIXABLE:
+        return "router check --fix"
+    return "rewrite" if rule.fixable else ""
+
+
 def cmd_rules(args: argparse.Namespace, out: IO[str]) -> int:
     if args.rule and args.rule not in RULES:
-        raise UsageError(f"unknown rule {args.rule!r}; known rules: {', '.join(RULES)}")
-    for rule in [RULES[args.rule]] if args.rule else RULES.values():
-        fixable = " (fixable)" if rule.fixable else ""
-        if args.rule:
-            out.write(f"{rule.name} [{rule.severity}{fixable}]\n\n{rule.explanation}\n\nFix: {rule.fix}\n")
-        else:
-            out.write(f"{rule.name:<20} {rule.severity:<8} {rule.summary}{fixable}\n")
+        close = difflib.get_close_matches(args.rule, list(RULES), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise UsageError(f"unknown rule {args.rule!r}{hint}; `router rules` lists them all")
+    chosen = [RULES[args.rule]] if args.rule else list(RULES.values())
+    if args.format == "json":
+        records = [
+            {
+                "name": r.name,
+                "severity": r.severity,
+                "summary": r.summary,
+                "explanation": r.explanation,
+                "fix": r.fix,
+                "fixable": r.fixable,
+                "fixed_by": _fixed_by(r) or None,
+            }
+            for r in chosen
+        ]
+        out.write(json.dumps(records[0] if args.rule else records, indent=2) + "\n")
+        return 0
+    if args.rule:
+        rule = chosen[0]
+        how = {
+            "router check --fix": ", fixable with `router check --fix`",
+            "rewrite": ", fixed by the rewrite when sent through router",
+        }.get(_fixed_by(rule), "")
+        out.write(f"{rule.name} ({rule.severity}{how})\n\n{rule.summary}.\n\n{rule.explanation}\n\nFix: {rule.fix}\n")
+        return 0
+    out.write(f"{'RULE':<20} {'SEVERITY':<8} {'FIXABLE':<8} MEANING\n")
+    for rule in chosen:
+        fixable = {"router check --fix": "--fix", "rewrite": "rewrite"}.get(_fixed_by(rule), "")
+        out.write(f"{rule.name:<20} {rule.severity:<8} {fixable:<8} {rule.summary}\n{' ' * 39}fix: {rule.fix}\n")
+    out.write(
+        "\nFIXABLE: --fix = `router check --fix` fixes it in the file; rewrite = fixed when the request is sent "
+        "through router.\n`router rules RULE` explains one rule.\n"
+    )
     return 0
 
 
@@ -250,6 +414,7 @@ COMMANDS = {
     "rewrite": cmd_rewrite,
     "send": cmd_send,
     "serve": cmd_serve,
+    "inline": cmd_inline,
     "models": cmd_models,
     "providers": cmd_providers,
     "rules": cmd_rules,
@@ -261,7 +426,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return COMMANDS[args.command](args, sys.stdout)
-    except (UsageError, CapabilityError) as exc:
+    except (UsageError, CapabilityError, ConfigError) as exc:
         sys.stderr.write(f"router: error: {exc}\n")
         return 2
     except KeyboardInterrupt:

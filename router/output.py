@@ -5,26 +5,38 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import PurePath
+from pathlib import Path, PurePath
+from urllib.parse import quote
 
-from .rules import RULES, Diagnostic
+from .fix import FIXABLE
+from .rules import RULES, Diagnostic, Rule
 
 __all__ = ["FORMATS", "Summary", "render"]
 
 INFO_URI = "https://github.com/router-dev/router#rules"
+SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 
 
 @dataclass(frozen=True, slots=True)
 class Summary:
+    """Counts for the closing line and the JSON ``summary`` (which carries the first four only)."""
+
     files: int
     requests: int
     errors: int
     warnings: int
+    fixed: int = 0  # diagnostics ``--fix`` removed (already gone from the list)
+    fixable: int = 0  # remaining diagnostics ``--fix`` would remove
 
     @classmethod
-    def of(cls, diagnostics: Sequence[Diagnostic], files: int, requests: int) -> Summary:
+    def of(cls, diagnostics: Sequence[Diagnostic], files: int, requests: int, fixed: int = 0) -> Summary:
         errors = sum(d.severity == "error" for d in diagnostics)
-        return cls(files, requests, errors, len(diagnostics) - errors)
+        fixable = sum(d.rule in FIXABLE for d in diagnostics)
+        return cls(files, requests, errors, len(diagnostics) - errors, fixed, fixable)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' * (n != 1)}"
 
 
 def _where(d: Diagnostic) -> str:
@@ -35,21 +47,24 @@ def _where(d: Diagnostic) -> str:
 
 
 def render_text(diagnostics: Sequence[Diagnostic], summary: Summary, version: str) -> str:
+    """ruff's shape: ``path:line:col: severity rule: message``, ``[*]`` on what ``--fix`` fixes, a summary."""
     lines = []
     for d in diagnostics:
         pointer = f" [{d.pointer}]" if d.pointer else ""
-        lines.append(f"{_where(d)}: {d.severity} {d.rule}: {d.message}{pointer}")
+        marker = " [*]" if d.rule in FIXABLE else ""
+        lines.append(f"{_where(d)}: {d.severity} {d.rule}{marker}: {d.message}{pointer}")
         if d.fix:
             lines.append(f"  fix: {d.fix}")
     s = summary
-    checked = f"{s.requests} request{'s' * (s.requests != 1)} in {s.files} file{'s' * (s.files != 1)}"
+    checked = f"{_plural(s.requests, 'request')} in {_plural(s.files, 'file')}"
+    if s.fixed:
+        lines.append(f"Fixed {_plural(s.fixed, 'problem')}.")
     if not diagnostics:
         lines.append(f"All checks passed ({checked}).")
     else:
-        lines.append(
-            f"Found {s.errors} error{'s' * (s.errors != 1)} and {s.warnings} "
-            f"warning{'s' * (s.warnings != 1)} ({checked})."
-        )
+        lines.append(f"Found {_plural(s.errors, 'error')} and {_plural(s.warnings, 'warning')} ({checked}).")
+    if s.fixable:
+        lines.append(f"{s.fixable} fixable with `router check --fix`.")
     return "\n".join(lines) + "\n"
 
 
@@ -66,77 +81,97 @@ def render_json(diagnostics: Sequence[Diagnostic], summary: Summary, version: st
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 
-def _uri(path: str) -> str:
-    return PurePath(path).as_posix()
+def _artifact(path: str) -> dict[str, str] | None:
+    """SARIF wants URIs: relative paths resolve against ``%SRCROOT%`` (the directory router ran in, which
+    GitHub maps to the checkout), absolute ones become ``file:`` URIs; stdin has no artifact."""
+    if path == "<stdin>":
+        return None
+    pure = PurePath(path)
+    if pure.is_absolute():
+        return {"uri": Path(path).as_uri()}
+    return {"uri": quote(pure.as_posix()), "uriBaseId": "%SRCROOT%"}
+
+
+def _rule_descriptor(rule: Rule) -> dict[str, object]:
+    how = ""
+    if rule.name in FIXABLE:
+        how = "Fixable with `router check --fix`."
+    elif rule.fixable:
+        how = "Fixed automatically when the request is sent through router (`router rewrite`, `router send`)."
+    return {
+        "id": rule.name,
+        "name": rule.name,
+        "shortDescription": {"text": rule.summary},
+        "fullDescription": {"text": rule.explanation},
+        "help": {
+            "text": "\n".join(filter(None, [rule.explanation, f"Fix: {rule.fix}", how])),
+            "markdown": "\n\n".join(filter(None, [rule.explanation, f"**Fix:** {rule.fix}", how])),
+        },
+        "helpUri": INFO_URI,
+        "defaultConfiguration": {"level": rule.severity},
+        "properties": {"fixable": rule.fixable},
+    }
 
 
 def render_sarif(diagnostics: Sequence[Diagnostic], summary: Summary, version: str) -> str:
-    used = sorted({d.rule for d in diagnostics})
-    index = {name: i for i, name in enumerate(used)}
-    rules = []
-    for name in used:
-        rule = RULES[name]
-        rules.append(
-            {
-                "id": name,
-                "name": name,
-                "shortDescription": {"text": rule.summary},
-                "fullDescription": {"text": rule.explanation},
-                "help": {
-                    "text": f"{rule.explanation}\nFix: {rule.fix}",
-                    "markdown": f"{rule.explanation}\n\n**Fix:** {rule.fix}",
-                },
-                "helpUri": f"{INFO_URI}-{name}",
-                "defaultConfiguration": {"level": rule.severity},
-                "properties": {"fixable": rule.fixable},
-            }
-        )
+    """SARIF 2.1.0 with a descriptor for every rule (stable ``ruleIndex``; viewers show help for all)."""
+    index = {name: i for i, name in enumerate(RULES)}
     results = []
     for d in diagnostics:
         result: dict[str, object] = {
             "ruleId": d.rule,
             "ruleIndex": index[d.rule],
             "level": d.severity,
-            "message": {"text": f"{d.message}" + (f" Fix: {d.fix}" if d.fix else "")},
+            "message": {"text": d.message + (f" Fix: {d.fix}" if d.fix else "")},
         }
-        if d.file:
-            physical: dict[str, object] = {"artifactLocation": {"uri": _uri(d.file)}}
+        location: dict[str, object] = {}
+        artifact = _artifact(d.file) if d.file else None
+        if artifact:
+            physical: dict[str, object] = {"artifactLocation": artifact}
             if d.line is not None:
                 physical["region"] = {"startLine": d.line, "startColumn": d.column or 1}
-            location: dict[str, object] = {"physicalLocation": physical}
-            if d.pointer:
-                location["logicalLocations"] = [{"fullyQualifiedName": d.pointer, "kind": "member"}]
+            location["physicalLocation"] = physical
+        if d.pointer:
+            location["logicalLocations"] = [{"fullyQualifiedName": d.pointer, "kind": "member"}]
+        if location:
             result["locations"] = [location]
         results.append(result)
-    doc = {
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "version": "2.1.0",
-        "runs": [
-            {
-                "tool": {"driver": {"name": "router", "version": version, "informationUri": INFO_URI, "rules": rules}},
-                "results": results,
+    run: dict[str, object] = {
+        "tool": {
+            "driver": {
+                "name": "router",
+                "version": version,
+                "semanticVersion": version,
+                "informationUri": INFO_URI,
+                "rules": [_rule_descriptor(rule) for rule in RULES.values()],
             }
-        ],
+        },
+        "originalUriBaseIds": {"%SRCROOT%": {"uri": Path.cwd().as_uri() + "/"}},
+        "columnKind": "unicodeCodePoints",  # columns count characters, as Python strings do
+        "results": results,
     }
+    doc = {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 
 def _escape(value: str, *, prop: bool = False) -> str:
+    """Workflow-command escaping: ``%``, CR and LF always; ``:`` and ``,`` inside property values too."""
     value = value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
     return value.replace(":", "%3A").replace(",", "%2C") if prop else value
 
 
 def render_github(diagnostics: Sequence[Diagnostic], summary: Summary, version: str) -> str:
+    """``::error file=F,line=L,col=C,title=router (rule)::message``: annotations on the pull request's diff."""
     lines = []
     for d in diagnostics:
         props = []
-        if d.file:
-            props.append(f"file={_escape(_uri(d.file), prop=True)}")
-        if d.line is not None:
-            props += [f"line={d.line}", f"col={d.column or 1}"]
-        props.append(f"title={_escape(d.rule, prop=True)}")
+        if d.file and d.file != "<stdin>":
+            props.append(f"file={_escape(PurePath(d.file).as_posix(), prop=True)}")
+            if d.line is not None:
+                props += [f"line={d.line}", f"col={d.column or 1}"]
+        props.append(f"title={_escape(f'router ({d.rule})', prop=True)}")
         fix = f" (fix: {d.fix})" if d.fix else ""
-        lines.append(f"::{d.severity} {','.join(props)}::{_escape(d.message + fix)}")
+        lines.append(f"::{d.severity} {','.join(props)}::{_escape(f'{d.rule}: {d.message}{fix}')}")
     return "\n".join(lines) + ("\n" if lines else "")
 
 

@@ -1,0 +1,134 @@
+"""``router check --fix``: targeted text edits for the rules whose fix needs no network.
+
+Edits replace only the located token (a key's string literal), so indentation, key order, escapes and
+line endings of the rest of the file survive; every edit is verified against the parsed document first.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from json.decoder import scanstring  # type: ignore[attr-defined]
+from typing import Any
+
+from .request import locate
+from .rules import Diagnostic
+
+__all__ = ["FIXABLE", "Edit", "apply_fixes", "unified_diff"]
+
+# rule -> (key the diagnostic's pointer ends in, its replacement); only rules listed here are fixed offline.
+_RENAMES = {"camelcase-key": ("videoUrl", "video_url")}
+FIXABLE = frozenset(_RENAMES)
+
+_WS = re.compile(r"[ \t\n\r]*")
+_DECODER = json.JSONDecoder()
+_LINES = re.compile(r"[^\n]*\n|[^\n]+$")  # split on \n only: U+2028 inside a JSON string is not a line break
+
+
+@dataclass(frozen=True, slots=True)
+class Edit:
+    start: int
+    end: int
+    text: str
+
+
+def _unescape(token: str) -> str:
+    return token.replace("~1", "/").replace("~0", "~")
+
+
+def _resolve(doc: Any, pointer: str) -> Any:
+    for token in (_unescape(t) for t in pointer.split("/")[1:]) if pointer else ():
+        if isinstance(doc, dict) and token in doc:
+            doc = doc[token]
+        elif isinstance(doc, list) and token.isdigit() and int(token) < len(doc):
+            doc = doc[int(token)]
+        else:
+            raise LookupError(pointer)
+    return doc
+
+
+def _key_spans(text: str, start: int, key: str) -> list[tuple[int, int]]:
+    """Spans of the string literals naming ``key`` in the object that opens at ``start``."""
+    spans: list[tuple[int, int]] = []
+    idx = start + 1
+    while True:
+        idx = _WS.match(text, idx).end()  # type: ignore[union-attr]
+        if text[idx : idx + 1] != '"':
+            return spans
+        name, end = scanstring(text, idx + 1)
+        if name == key:
+            spans.append((idx, end))
+        idx = _WS.match(text, end).end() + 1  # type: ignore[union-attr]  # past ':'
+        idx = _WS.match(text, idx).end()  # type: ignore[union-attr]
+        _, idx = _DECODER.raw_decode(text, idx)
+        idx = _WS.match(text, idx).end()  # type: ignore[union-attr]
+        if text[idx : idx + 1] == ",":
+            idx += 1
+
+
+def _edits(text: str, diagnostics: Iterable[Diagnostic]) -> tuple[list[Edit], int] | None:
+    """Edits for the fixable diagnostics of one JSON document, or None when one cannot be placed safely."""
+    wanted = [d for d in diagnostics if d.rule in _RENAMES]
+    if not wanted:
+        return [], 0
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    edits: dict[int, Edit] = {}
+    for d in wanted:
+        old, new = _RENAMES[d.rule]
+        parent, _, last = d.pointer.rpartition("/")
+        try:
+            holder = _resolve(doc, parent)
+            offset = locate(text, parent)
+            placed, _ = _DECODER.raw_decode(text, offset)
+        except (LookupError, json.JSONDecodeError):
+            return None
+        # locate() falls back to an ancestor when a step is missing: insist it found this very object.
+        if _unescape(last) != old or not isinstance(holder, dict) or placed != holder or new in holder:
+            return None
+        for s, e in _key_spans(text, offset, old):
+            edits[s] = Edit(s, e, json.dumps(new))
+    return sorted(edits.values(), key=lambda e: e.start), len(wanted)
+
+
+def _apply(text: str, edits: Sequence[Edit]) -> str:
+    for edit in reversed(edits):
+        text = text[: edit.start] + edit.text + text[edit.end :]
+    return text
+
+
+def apply_fixes(text: str, diagnostics: Sequence[Diagnostic], *, jsonl: bool) -> tuple[str, int] | None:
+    """``text`` (the file as read, line endings intact) with the fixable diagnostics fixed, and how many.
+
+    None when a fix cannot be placed with certainty; the caller then leaves the file alone and says so.
+    JSONL diagnostics carry their line number, and each line is edited on its own.
+    """
+    if not jsonl:
+        found = _edits(text, diagnostics)
+        return None if found is None else (_apply(text, found[0]), found[1])
+    lines = text.split("\n")
+    by_line: dict[int, list[Diagnostic]] = {}
+    for d in diagnostics:
+        if d.rule in _RENAMES and d.line is not None:
+            by_line.setdefault(d.line - 1, []).append(d)
+    fixed = 0
+    for number, diags in by_line.items():
+        if number >= len(lines):
+            return None
+        found = _edits(lines[number], diags)
+        if found is None:
+            return None
+        lines[number] = _apply(lines[number], found[0])
+        fixed += found[1]
+    return "\n".join(lines), fixed
+
+
+def unified_diff(name: str, before: str, after: str) -> str:
+    """A ``diff -u`` of one file, with git's marker where a file lacks its final newline."""
+    lines = difflib.unified_diff(_LINES.findall(before), _LINES.findall(after), fromfile=name, tofile=name)
+    return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines)
