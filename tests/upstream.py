@@ -35,6 +35,7 @@ import contextlib
 import hashlib
 import json
 import re
+import sys
 import threading
 import time
 from collections.abc import Mapping
@@ -280,9 +281,11 @@ class _Handler(BaseHTTPRequestHandler):
         events += [_chunk(model, {"content": piece}, None) for piece in pieces]
         events.append(_chunk(model, {}, "stop"))
         for number, event in enumerate(events):
-            self._event(f"data: {json.dumps(event)}\n\n".encode())
-            if number == 1 and owner.stream_gate is not None:  # after the first content chunk
+            gated = number == 1 and owner.stream_gate is not None  # the first content chunk
+            if gated:  # paused before the chunk leaves: a client that sees it sees the pause too
                 owner.stream_paused.set()
+            self._event(f"data: {json.dumps(event)}\n\n".encode())
+            if gated and owner.stream_gate is not None:
                 owner.stream_gate.wait(owner.gate_timeout)
                 owner.stream_paused.clear()
         self._event(b"data: [DONE]\n\n")
@@ -300,6 +303,7 @@ def _completion(model: str, content: str) -> dict[str, Any]:
         "object": "chat.completion",
         "created": int(time.time()),
         "model": model,
+        "system_fingerprint": "fp_fake",
         "choices": [
             {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"},
         ],
@@ -313,6 +317,7 @@ def _chunk(model: str, delta: dict[str, Any], finish: str | None) -> dict[str, A
         "object": "chat.completion.chunk",
         "created": int(time.time()),
         "model": model,
+        "system_fingerprint": "fp_fake",
         "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
     }
 
@@ -320,6 +325,10 @@ def _chunk(model: str, delta: dict[str, Any], finish: str | None) -> dict[str, A
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     owner: FakeOpenRouter
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # a client hanging up is no server error
+            super().handle_error(request, client_address)
 
 
 class FakeOpenRouter:

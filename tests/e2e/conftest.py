@@ -1,0 +1,96 @@
+"""Fixtures for real traffic on loopback: the fake OpenRouter (``upstream``), routers and SDK clients.
+
+The media server and the clips come from ``tests/conftest.py``; session-scoped servers count hits per target, so
+every test asks for its own URL (``case_url``) and counts only its own downloads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from router import Router
+from router.capabilities import CapabilityTable
+from router.fetch import Fetcher
+from tests.servers import MediaServer
+from tests.upstream import FakeOpenRouter
+
+GEMINI = "google/gemini-2.5-flash"
+TEXT_ONLY = "openai/gpt-4o-mini"
+
+
+def video_request(url: str, *, model: str = GEMINI, only: list[str] | None = None, **extra: Any) -> dict[str, Any]:
+    """A chat-completion request with one text part and one video part."""
+    request: dict[str, Any] = {
+        "model": model,
+        "messages": [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "What happens in this video?"},
+                    {"type": "video_url", "video_url": {"url": url}},
+                ],
+            }
+        ],
+        **extra,
+    }
+    if only is not None:
+        request["provider"] = {"only": only}
+    return request
+
+
+@pytest.fixture(scope="session")
+def upstream() -> Iterator[FakeOpenRouter]:
+    """The fake OpenRouter on loopback: ``.base_url``, ``.requests``, ``.reset()``."""
+    with FakeOpenRouter() as server:
+        yield server
+
+
+@pytest.fixture(autouse=True)
+def _clean_upstream(upstream: FakeOpenRouter) -> Iterator[None]:
+    upstream.reset()
+    yield
+    upstream.reset()
+
+
+@pytest.fixture(scope="session")
+def table() -> CapabilityTable:
+    """The bundled capability table, loaded once."""
+    return Router().table
+
+
+@pytest.fixture
+def local_router(table: CapabilityTable) -> Iterator[Router]:
+    """A router allowed to fetch from loopback (the media server), with a fresh download cache."""
+    with Fetcher(allow_private_urls=True) as fetcher:
+        yield Router(table, allow_private_urls=True, fetcher=fetcher)
+
+
+@pytest.fixture
+def strict_router(table: CapabilityTable) -> Iterator[Router]:
+    """A router with the default, safe settings: loopback URLs are blocked."""
+    with Fetcher() as fetcher:
+        yield Router(table, fetcher=fetcher)
+
+
+@pytest.fixture
+def case_url(media_server: MediaServer) -> Callable[[str], tuple[str, str]]:
+    """``case_url("/clip.mp4")`` -> (URL, target): a URL no other test uses, and the target to count hits."""
+    tag = uuid.uuid4().hex[:10]
+
+    def make(path: str) -> tuple[str, str]:
+        target = f"{path}{'&' if '?' in path else '?'}case={tag}"
+        return media_server.url(target), target
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def clip_sha(clips: dict[str, Path]) -> dict[str, str]:
+    """sha256 of each clip's bytes, keyed by suffix."""
+    return {suffix: hashlib.sha256(path.read_bytes()).hexdigest() for suffix, path in clips.items()}
