@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import httpx2
 
-from ._transport_core import Reply, aroute, route
+from ._transport_core import Reply, aroute, require, route
 from .pipeline import Router
 from .rewrite import Outgoing
 
@@ -44,6 +44,7 @@ class Httpx2RouterTransport(httpx2.BaseTransport):
         self.wrapped = wrapped if wrapped is not None else httpx2.HTTPTransport()
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        require(request, httpx2.Request, "RouterTransport")
         decision = route(self.router, request.method, request.url.path, request.read)
         if decision is None:
             return self.wrapped.handle_request(request)
@@ -67,6 +68,7 @@ class AsyncHttpx2RouterTransport(httpx2.AsyncBaseTransport):
         self.wrapped = wrapped if wrapped is not None else httpx2.AsyncHTTPTransport()
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        require(request, httpx2.Request, "AsyncRouterTransport")
         decision = await aroute(self.router, request.method, request.url.path, request.aread)
         if decision is None:
             return await self.wrapped.handle_async_request(request)

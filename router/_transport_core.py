@@ -19,11 +19,21 @@ from .request import Payload, find_video_parts, load_text
 from .rewrite import Outgoing
 from .rules import Diagnostic
 
-__all__ = ["MARKERS", "Reply", "Rewrite", "aroute", "intercepts", "mentions_video", "reject", "route"]
+__all__ = ["MARKERS", "Reply", "Rewrite", "aroute", "intercepts", "mentions_video", "reject", "require", "route"]
 
 # Every spelling of a video part. A body without any of these is forwarded without being parsed.
 MARKERS = (b"video_url", b"videoUrl", b"input_video")
 _FRAMING = frozenset({"content-length", "transfer-encoding"})
+
+
+def require(request: object, expected: type, twin: str) -> None:
+    """Fail clearly when a client of the other library is given this transport (httpx vs httpx2).
+
+    ``openai.DefaultHttpxClient`` is an ``httpx2.Client`` in openai 3.x, an easy mix-up.
+    """
+    if not isinstance(request, expected):
+        got, want = type(request).__module__.split(".")[0], expected.__module__.split(".")[0]
+        raise TypeError(f"this transport is for {want} clients but got a {got} request: use router.transport.{twin}")
 
 
 def intercepts(method: str, path: str) -> bool:

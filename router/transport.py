@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from ._transport_core import Reply, aroute, route
+from ._transport_core import Reply, aroute, require, route
 from .pipeline import Router
 from .rewrite import Outgoing
 
@@ -53,6 +53,7 @@ class RouterTransport(httpx.BaseTransport):
         self.wrapped = wrapped if wrapped is not None else httpx.HTTPTransport()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        require(request, httpx.Request, "Httpx2RouterTransport")
         decision = route(self.router, request.method, request.url.path, request.read)
         if decision is None:
             return self.wrapped.handle_request(request)
@@ -76,6 +77,7 @@ class AsyncRouterTransport(httpx.AsyncBaseTransport):
         self.wrapped = wrapped if wrapped is not None else httpx.AsyncHTTPTransport()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        require(request, httpx.Request, "AsyncHttpx2RouterTransport")
         decision = await aroute(self.router, request.method, request.url.path, request.aread)
         if decision is None:
             return await self.wrapped.handle_async_request(request)

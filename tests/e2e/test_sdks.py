@@ -287,6 +287,28 @@ def test_same_url_twice_downloads_once(
     assert first == second
 
 
+def test_openai_default_client_needs_the_httpx2_transport(
+    local_router: router.Router, upstream: FakeOpenRouter
+) -> None:
+    """``openai.DefaultHttpxClient`` is an httpx2 client in openai 3.x: an httpx transport in it says which to use."""
+    client = openai.OpenAI(
+        base_url=upstream.base_url,
+        api_key="test",
+        max_retries=0,
+        http_client=openai.DefaultHttpxClient(transport=router.RouterTransport(local_router)),  # type: ignore[arg-type]
+    )
+    with pytest.raises(TypeError, match="Httpx2RouterTransport"):
+        client.chat.completions.create(model=TEXT_ONLY, messages=[{"role": "user", "content": "hi"}])
+    routed = openai.OpenAI(
+        base_url=upstream.base_url,
+        api_key="test",
+        http_client=openai.DefaultHttpxClient(transport=Httpx2RouterTransport(local_router)),
+    )
+    completion = routed.chat.completions.create(model=GEMINI, messages=_messages("https://youtu.be/dQw4w9WgXcQ"))
+    assert _content_of(completion)["provider"] == "google-ai-studio"
+    assert len(upstream.requests) == 1
+
+
 # -- openai, async ------------------------------------------------------------------------------------------
 
 
