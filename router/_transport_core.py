@@ -9,6 +9,7 @@ The httpx and httpx2 transports are thin adapters over :func:`route` / :func:`ar
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ __all__ = ["MARKERS", "Reply", "Rewrite", "aroute", "intercepts", "mentions_vide
 
 # Every spelling of a video part. A body without any of these is forwarded without being parsed.
 MARKERS = (b"video_url", b"videoUrl", b"input_video")
+_BIG_BODY = 1 << 20  # bytes: above this, the async path parses off the event loop
 _FRAMING = frozenset({"content-length", "transfer-encoding"})
 
 
@@ -114,8 +116,12 @@ def route(router: Router, method: str, path: str, read: Callable[[], bytes]) -> 
 async def aroute(
     router: Router, method: str, path: str, read: Callable[[], Awaitable[bytes]]
 ) -> Reply | Rewrite | None:
-    """:func:`route` for event loops: downloads go through the router's async fetcher."""
-    screened = _screen(await read() if intercepts(method, path) else None)
+    """:func:`route` for event loops: downloads go through the router's async fetcher.
+
+    A big body (inline videos) is scanned and parsed in a worker thread so the loop keeps serving others.
+    """
+    body = await read() if intercepts(method, path) else None
+    screened = await asyncio.to_thread(_screen, body) if body and len(body) > _BIG_BODY else _screen(body)
     if not isinstance(screened, Payload):
         return screened
     try:

@@ -272,6 +272,17 @@ async def test_async_transport_uses_only_the_async_fetcher(
     assert _summary(response)["videos"][0]["sha256"] == clip_sha["mov"]
 
 
+async def test_async_transport_routes_a_big_body(upstream: FakeOpenRouter, local_router: router.Router) -> None:
+    """A body over a megabyte (parsed off the event loop) is routed like any other."""
+    request = video_request("https://youtu.be/dQw4w9WgXcQ")
+    request["messages"].insert(0, {"role": "system", "content": "x" * 3_000_000})
+    async with _aclient(local_router) as client:
+        response = await client.post(upstream.chat_url, json=request)
+    assert response.status_code == 200, response.text
+    assert upstream.requests[-1].json()["provider"]["only"] == ["google-ai-studio"]
+    assert upstream.requests[-1].body_size > 3_000_000
+
+
 async def test_async_rejection_never_leaves(upstream: FakeOpenRouter, strict_router: router.Router) -> None:
     """The async transport answers a rejected request itself, as the sync one does."""
     async with _aclient(strict_router) as client:
