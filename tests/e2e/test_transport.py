@@ -251,7 +251,7 @@ async def test_async_transport_downloads_without_blocking_the_loop(
     task.cancel()
     assert response.status_code == 200, response.text
     assert _summary(response)["videos"][0]["sha256"] == clip_sha["mp4"]
-    assert ticks >= 20
+    assert ticks >= 10  # about 40 when the loop is free; a blocking download leaves it near 0
 
 
 async def test_async_transport_uses_only_the_async_fetcher(
