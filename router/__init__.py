@@ -27,7 +27,7 @@ from .rules import RULES, Diagnostic, Rule
 
 if TYPE_CHECKING:
     from .fetch import Fetcher, Media
-    from .transport import AsyncRouterTransport, RouterTransport
+    from .transport import AsyncHttpx2RouterTransport, AsyncRouterTransport, Httpx2RouterTransport, RouterTransport
 
 try:
     __version__ = version("router")
@@ -36,12 +36,14 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree wi
 
 __all__ = [
     "RULES",
+    "AsyncHttpx2RouterTransport",
     "AsyncRouterTransport",
     "BlockedURL",
     "CapabilityError",
     "Diagnostic",
     "FetchError",
     "Fetcher",
+    "Httpx2RouterTransport",
     "Media",
     "MediaTooLarge",
     "NotAVideo",
@@ -58,6 +60,8 @@ __all__ = [
 _LAZY = {
     "RouterTransport": "transport",
     "AsyncRouterTransport": "transport",
+    "Httpx2RouterTransport": "transport",
+    "AsyncHttpx2RouterTransport": "transport",
     "Fetcher": "fetch",
     "Media": "fetch",
 }

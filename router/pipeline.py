@@ -132,7 +132,9 @@ class Router:
         if payload.problems:  # not JSON: nothing more can be said about it
             checked, plan = Checked(None, None, None), RoutePlan()
         else:
-            checked = check_request(payload.request, self.table, model=model, allow_private_urls=self.allow_private_urls)
+            checked = check_request(
+                payload.request, self.table, model=model, allow_private_urls=self.allow_private_urls
+            )
             plan = plan_route(checked, self.table, _as_pins(provider))
         diagnostics = [
             payload.place(d) if d.line is None else d
@@ -290,7 +292,8 @@ class Router:
         model: str | None = None,
         progress: Progress | None = None,
     ) -> Outgoing:
-        prepared = self._prepare_one(payload, provider, model)
+        # Checking decodes and sniffs inline base64 videos: CPU work that must not stall the event loop.
+        prepared = await asyncio.to_thread(self._prepare_one, payload, provider, model)
         media, problems = await self._afetch_all(prepared, progress)
         return self._finish(prepared, media, problems, False)
 
