@@ -1,0 +1,260 @@
+"""`router inline`, `router rewrite -o`, `router send`'s failure paths and the progress display, in-process."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from router.cli import main
+from router.errors import NotAVideo
+from router.inline import data_url_from_file, data_url_size, iter_data_url
+from router.pipeline import Router
+from router.progress import ProgressDisplay, counting
+from tests.servers import MediaServer, png_bytes
+from tests.upstream import FakeOpenRouter
+
+MODEL = "google/gemini-2.5-flash"
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _decoded(url: str) -> tuple[str, bytes]:
+    head, _, payload = url.partition(",")
+    return head, base64.b64decode(payload, validate=True)
+
+
+def _request(url: str, **extra: Any) -> dict[str, Any]:
+    content = [{"type": "text", "text": "What happens?"}, {"type": "video_url", "video_url": {"url": url}}]
+    return {"model": MODEL, "messages": [{"role": "user", "content": content}], **extra}
+
+
+def _write(tmp_path: Path, request: dict[str, Any]) -> Path:
+    path = tmp_path / "request.json"
+    path.write_text(json.dumps(request))
+    return path
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# -- inline ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("suffix", ["mp4", "mov", "webm", "mpeg"])
+def test_inline_round_trips_a_real_clip(
+    clips: dict[str, Path], suffix: str, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    """`router inline FILE` prints a data URL of the sniffed type whose payload decodes to the file's bytes."""
+    assert main(["inline", str(clips[suffix])]) == 0
+    printed = capsysbinary.readouterr().out
+    assert printed.endswith(b"\n")
+    head, data = _decoded(printed.decode().strip())
+    expected = {"mp4": "video/mp4", "mov": "video/mov", "webm": "video/webm", "mpeg": "video/mpeg"}[suffix]
+    assert head == f"data:{expected};base64"
+    assert _sha(data) == _sha(clips[suffix].read_bytes())
+
+
+def test_inline_writes_out_with_predicted_size(clips: dict[str, Path], tmp_path: Path) -> None:
+    """`-o OUT` holds exactly the data URL, its length known before encoding, and no partial file stays."""
+    out = tmp_path / "clip.txt"
+    assert main(["inline", str(clips["mp4"]), "-o", str(out)]) == 0
+    text = out.read_text()
+    assert text == data_url_from_file(clips["mp4"])
+    assert len(text) == data_url_size(clips["mp4"], "video/mp4")
+    assert [p.name for p in tmp_path.iterdir()] == ["clip.txt"]
+
+
+def test_inline_encodes_in_bounded_aligned_chunks(tmp_path: Path, clips: dict[str, Path]) -> None:
+    """A file bigger than one encoder chunk streams as several pieces that concatenate to valid base64."""
+    big = tmp_path / "big.mp4"
+    big.write_bytes(clips["mp4"].read_bytes() + bytes(range(256)) * 12_000)  # ~3 MB, not a multiple of 3
+    chunks = list(iter_data_url(big))
+    assert len(chunks) > 3
+    assert max(len(c) for c in chunks) <= 4 * 3 * 256 * 1024 // 3
+    _, data = _decoded(b"".join(chunks).decode())
+    assert data == big.read_bytes()
+
+
+def test_inline_refuses_an_image(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A PNG is not a video: exit 1, a sentence on stderr, nothing on stdout."""
+    image = tmp_path / "frame.mp4"
+    image.write_bytes(png_bytes())
+    assert main(["inline", str(image)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "image/png, not a video" in captured.err
+
+
+def test_inline_mime_must_agree_with_the_bytes(clips: dict[str, Path], tmp_path: Path) -> None:
+    """`--mime` may rename within a container family but cannot call an MP4 WebM, and must be video/*."""
+    assert data_url_from_file(clips["mp4"], "video/mov").startswith("data:video/mov;base64,AAAA")
+    with pytest.raises(NotAVideo, match="the bytes are video/mp4, not video/webm"):
+        data_url_from_file(clips["mp4"], "video/webm")
+    with pytest.raises(NotAVideo, match="must be a video type"):
+        data_url_from_file(clips["mp4"], "image/png")
+    unknown = tmp_path / "raw.bin"
+    unknown.write_bytes(b"\x00\x01" * 100)
+    with pytest.raises(NotAVideo, match="pass --mime"):
+        data_url_from_file(unknown)
+    assert data_url_from_file(unknown, "video/mp4").startswith("data:video/mp4;base64,")
+
+
+def test_inline_missing_file_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A file that is not there exits 2 and names it."""
+    assert main(["inline", str(tmp_path / "nope.mp4")]) == 2
+    assert "nope.mp4: no such file" in capsys.readouterr().err
+
+
+# -- rewrite -o -----------------------------------------------------------------------------------------
+
+
+def test_rewrite_streams_inlined_request_to_file(
+    media_server: MediaServer, clips: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`rewrite -o OUT` for Vertex writes the request with the downloaded clip inlined, byte for byte."""
+    path = _write(tmp_path, _request(media_server.url("/clip.mp4?case=rewrite-o")))
+    out = tmp_path / "out.json"
+    argv = ["rewrite", str(path), "--provider", "google-vertex", "-o", str(out), "--allow-private-urls"]
+    assert main(argv) == 0
+    written = json.loads(out.read_text())
+    assert written["provider"]["only"] == ["google-vertex"]
+    head, data = _decoded(written["messages"][0]["content"][1]["video_url"]["url"])
+    assert head == "data:video/mp4;base64"
+    assert _sha(data) == _sha(clips["mp4"].read_bytes())
+    assert "inlined" in capsys.readouterr().err
+
+
+def test_rewrite_dry_run_downloads_nothing(media_server: MediaServer, tmp_path: Path) -> None:
+    """`--dry-run` leaves the URL in place and never touches the media server."""
+    url = media_server.url("/clip.mp4?case=dry-run")
+    path = _write(tmp_path, _request(url))
+    out = tmp_path / "out.json"
+    argv = ["rewrite", str(path), "--provider", "google-vertex", "-o", str(out), "--dry-run", "--allow-private-urls"]
+    assert main(argv) == 0
+    assert json.loads(out.read_text())["messages"][0]["content"][1]["video_url"]["url"] == url
+    assert media_server.hits("/clip.mp4?case=dry-run") == 0
+
+
+def test_rewrite_to_unwritable_place_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An output path in a missing directory exits 2 with the path, not a traceback."""
+    path = _write(tmp_path, _request("https://youtu.be/dQw4w9WgXcQ"))
+    assert main(["rewrite", str(path), "-o", str(tmp_path / "no" / "out.json")]) == 2
+    assert "No such file or directory" in capsys.readouterr().err
+
+
+# -- send: the failure paths ----------------------------------------------------------------------------
+
+
+def test_send_without_key_exits_2_and_says_how(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No OPENROUTER_API_KEY: exit 2 with the export line to run."""
+    monkeypatch.delenv("OPENROUTER_API_KEY", raising=False)
+    assert main(["send", str(_write(tmp_path, _request("https://youtu.be/dQw4w9WgXcQ")))]) == 2
+    assert "export OPENROUTER_API_KEY=" in capsys.readouterr().err
+
+
+def test_send_to_a_closed_port_is_one_line_exit_1(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An upstream that refuses connections gives exit 1 and one line naming it, never the key."""
+    monkeypatch.setenv("OPENROUTER_API_KEY", "sk-or-v1-secret-closed")
+    base = f"http://127.0.0.1:{_closed_port()}/api/v1"
+    path = _write(tmp_path, _request("https://youtu.be/dQw4w9WgXcQ"))
+    assert main(["send", str(path), "--base-url", base]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    errors = [line for line in captured.err.splitlines() if line.startswith("router:")]
+    assert errors == [f"router: cannot reach {base}/chat/completions: [Errno 111] Connection refused"]
+    assert "secret" not in captured.err
+
+
+def test_send_upstream_error_is_redacted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An upstream error that echoes the key prints the message with the key scrubbed, exit 1."""
+    key = "sk-or-v1-echoed-secret"
+    monkeypatch.setenv("OPENROUTER_API_KEY", key)
+    with FakeOpenRouter() as upstream:
+        upstream.fail_with = (401, f"User not found for key {key}")
+        path = _write(tmp_path, _request("https://youtu.be/dQw4w9WgXcQ"))
+        assert main(["send", str(path), "--base-url", upstream.base_url]) == 1
+    err = capsys.readouterr().err
+    assert "upstream refused the request (HTTP 401): User not found for key [redacted]" in err
+    assert key not in err
+
+
+def test_send_body_has_exact_content_length(
+    media_server: MediaServer, clips: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The inlined request goes out with a Content-Length equal to the bytes the upstream received."""
+    monkeypatch.setenv("OPENROUTER_API_KEY", "sk-or-test")
+    path = _write(tmp_path, _request(media_server.url("/clip.webm?case=send-length")))
+    with FakeOpenRouter() as upstream:
+        argv = ["send", str(path), "--provider", "google-vertex", "--base-url", upstream.base_url]
+        assert main([*argv, "--allow-private-urls"]) == 0
+        received = upstream.requests[-1]
+    assert received.headers.get("transfer-encoding") is None
+    assert received.content_length == received.body_size > clips["webm"].stat().st_size
+    assert received.summary["videos"][0]["sha256"] == _sha(clips["webm"].read_bytes())
+
+
+# -- progress -------------------------------------------------------------------------------------------
+
+
+def test_progress_is_silent_off_a_terminal() -> None:
+    """Piped stderr gets no bar: the display is inert and its callbacks do nothing."""
+    stream = io.StringIO()
+    with ProgressDisplay(stream) as display:
+        assert not display.enabled
+        display.task("downloading")(10, 100)
+    assert stream.getvalue() == ""
+
+
+def test_progress_without_rich_is_inert(monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the `progress` extra is missing, even a forced display runs without a bar."""
+    monkeypatch.setitem(sys.modules, "rich.progress", None)
+    assert not ProgressDisplay(io.StringIO(), enabled=True).enabled
+
+
+def test_progress_draws_download_and_upload(media_server: MediaServer, clips: dict[str, Path]) -> None:
+    """A forced display draws bars for the fetcher's download and an upload that reach their totals."""
+    stream = io.StringIO()
+    seen: list[tuple[int, int | None]] = []
+    router = Router(allow_private_urls=True)
+    with ProgressDisplay(stream, enabled=True) as display:
+        draw = display.task("downloading")
+
+        def both(done: int, total: int | None) -> None:
+            seen.append((done, total))
+            draw(done, total)
+
+        url = media_server.url("/clip.mp4?case=progress")
+        outgoing = router.outgoing(_request(url), "google-vertex", progress=both)
+        sent = b"".join(counting(outgoing.iter_bytes(), outgoing.content_length, display.task("uploading")))
+    size = clips["mp4"].stat().st_size
+    assert seen[-1] == (size, size)
+    assert len(sent) == outgoing.content_length
+    assert "downloading" in stream.getvalue()
+    assert "uploading" in stream.getvalue()
+
+
+def test_counting_reports_running_totals() -> None:
+    """`counting` passes chunks through unchanged and reports 0, then each running total."""
+    calls: list[tuple[int, int | None]] = []
+    chunks = [b"ab", b"cde", b"f"]
+    assert list(counting(iter(chunks), 6, lambda d, t: calls.append((d, t)))) == chunks
+    assert calls == [(0, 6), (2, 6), (5, 6), (6, 6)]
