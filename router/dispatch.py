@@ -46,17 +46,19 @@ def _safe_url(url: str) -> str:
 
 
 class _Printer:
-    """Writes to the caller's streams with the API key scrubbed from everything, just in case an upstream
-    echoes it."""
+    """The answer goes to ``out`` as received; messages go to ``err`` with the API key scrubbed, in case an
+    upstream error echoes it (a key shorter than 8 characters is a placeholder, not scrubbed: it would mangle
+    every message)."""
 
     def __init__(self, out: IO[str], err: IO[str], secret: str) -> None:
-        self.out, self.err, self.secret = out, err, secret
+        self.out, self.err = out, err
+        self.secret = secret if len(secret) >= 8 else ""
 
     def _clean(self, text: str) -> str:
         return text.replace(self.secret, "[redacted]") if self.secret else text
 
     def write(self, text: str) -> None:
-        self.out.write(self._clean(text))
+        self.out.write(text)
         self.out.flush()
 
     def error(self, text: str) -> None:

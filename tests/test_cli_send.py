@@ -8,6 +8,9 @@ import io
 import json
 import socket
 import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -210,6 +213,69 @@ def test_send_body_has_exact_content_length(
     assert received.headers.get("transfer-encoding") is None
     assert received.content_length == received.body_size > clips["webm"].stat().st_size
     assert received.summary["videos"][0]["sha256"] == _sha(clips["webm"].read_bytes())
+
+
+class _Canned(BaseHTTPRequestHandler):
+    """Answers every POST with the status, content type and body in ``server.canned``."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        status, content_type, body = self.server.canned  # type: ignore[attr-defined]
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@pytest.fixture
+def canned() -> Iterator[ThreadingHTTPServer]:
+    """A loopback server that answers with whatever a test puts in ``.canned``: error shapes the fake lacks."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Canned)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def _sse(*events: dict[str, Any]) -> bytes:
+    return b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events) + b"data: [DONE]\n\n"
+
+
+def test_send_error_event_mid_stream_exits_1(
+    canned: ThreadingHTTPServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Text before an in-stream error is printed, then the provider's message goes to stderr and exit is 1."""
+    monkeypatch.setenv("OPENROUTER_API_KEY", "sk-or-test")
+    error = {"error": {"code": 502, "message": "Provider disconnected", "metadata": {"provider_name": "Google"}}}
+    canned.canned = (200, "text/event-stream", _sse({"choices": [{"delta": {"content": "Half an ans"}}]}, error))  # type: ignore[attr-defined]
+    path = _write(tmp_path, _request("https://youtu.be/dQw4w9WgXcQ", stream=True))
+    base = f"http://127.0.0.1:{canned.server_address[1]}/api/v1"
+    assert main(["send", str(path), "--base-url", base]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "Half an ans\n"
+    assert "router: upstream error mid-stream: Provider disconnected (provider Google)" in captured.err
+
+
+def test_send_error_inside_a_200_exits_1(
+    canned: ThreadingHTTPServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An error object in a 200 body (as OpenRouter sends for some provider failures) is an exit 1."""
+    monkeypatch.setenv("OPENROUTER_API_KEY", "sk-or-test")
+    body = {"error": {"code": 429, "message": "Rate limit exceeded", "metadata": {"raw": "quota for today"}}}
+    canned.canned = (200, "application/json", json.dumps(body).encode())  # type: ignore[attr-defined]
+    path = _write(tmp_path, _request("https://youtu.be/dQw4w9WgXcQ"))
+    base = f"http://127.0.0.1:{canned.server_address[1]}/api/v1"
+    assert main(["send", str(path), "--base-url", base]) == 1
+    captured = capsys.readouterr()
+    assert json.loads(captured.out) == body
+    assert "router: upstream error: Rate limit exceeded (quota for today)" in captured.err
 
 
 # -- progress -------------------------------------------------------------------------------------------
