@@ -116,7 +116,9 @@ def load_text(text: str, file: str | None = None, *, jsonl: bool | None = None) 
         except json.JSONDecodeError as exc:
             return [Payload(None, file, text, problems=[_json_error(exc, file)])]
     payloads = []
-    for number, line in enumerate(text.splitlines()):
+    # Split on "\n" only: str.splitlines() would also split on U+2028 inside a valid JSON string.
+    for number, line in enumerate(text.split("\n")):
+        line = line.removesuffix("\r")
         if not line.strip():
             continue
         try:

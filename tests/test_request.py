@@ -89,3 +89,10 @@ def test_load_text_keeps_going_after_a_bad_jsonl_line() -> None:
     payloads = load_text('{"messages": []}\n{oops\n{"messages": []}\n', "x.jsonl")
     assert [bool(p.problems) for p in payloads] == [False, True, False]
     assert payloads[1].problems[0].line == 2
+
+
+def test_jsonl_line_separator_inside_a_string_is_not_a_line_break() -> None:
+    """A raw U+2028 inside a JSON string (valid JSON) does not split a JSONL line in two."""
+    payloads = load_text('{"messages": [], "note": "a\u2028b"}\r\n{"messages": []}\n', "x.jsonl")
+    assert [p.problems for p in payloads] == [[], []]
+    assert payloads[0].request["note"] == "a\u2028b"
