@@ -1,0 +1,50 @@
+"""Type-checked only (mypy --strict): the public API as users write it. Never executed by pytest."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import httpx2
+import openai
+
+import router
+
+
+def sync_usage(payload: dict[str, Any]) -> dict[str, Any]:
+    r = router.Router(allow_private_urls=False)
+    report: router.Report = r.check(payload, provider="google-vertex")
+    ok: bool = report.ok
+    for d in report.diagnostics:
+        line: int | None = d.line
+        rule: str = d.rule
+        record: dict[str, Any] = d.to_dict()
+        del line, rule, record
+    try:
+        return r.rewrite(payload, provider=["google-vertex", "google-ai-studio"]) if ok else {}
+    except router.RequestRejected as exc:
+        diagnostics: list[router.Diagnostic] = exc.diagnostics
+        raise router.RouterError(str(diagnostics)) from exc
+
+
+async def async_usage(payload: dict[str, Any]) -> dict[str, Any]:
+    return await router.Router("my-table.yaml").arewrite(payload)
+
+
+def clients(r: router.Router) -> None:
+    httpx.Client(transport=router.RouterTransport(r))
+    httpx.Client(transport=router.RouterTransport(r, wrapped=httpx.HTTPTransport(retries=2)))
+    httpx.AsyncClient(transport=router.AsyncRouterTransport(r))
+    openai.OpenAI(api_key="k", http_client=httpx2.Client(transport=router.Httpx2RouterTransport(r)))
+    openai.AsyncOpenAI(api_key="k", http_client=httpx2.AsyncClient(transport=router.AsyncHttpx2RouterTransport(r)))
+
+
+def errors() -> None:
+    try:
+        router.Router("broken.yaml")
+    except router.CapabilityError as exc:
+        where: str | None = exc.path
+        del where
+    except router.FetchError as exc:
+        transient: bool = exc.transient
+        del transient
