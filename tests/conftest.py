@@ -1,0 +1,41 @@
+"""Shared fixtures. Media: real clips encoded once per session, and a real media server on loopback."""
+
+from __future__ import annotations
+
+import shutil
+import ssl
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from clips import FORMATS, make_clip
+from servers import MediaServer, self_signed
+
+
+@pytest.fixture(scope="session")
+def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """One real clip per container in tests.clips.FORMATS (mp4, mov, webm, mpeg, mkv), keyed by suffix."""
+    folder = tmp_path_factory.mktemp("clips")
+    return {suffix: make_clip(folder / f"clip.{suffix}") for suffix in FORMATS}
+
+
+@pytest.fixture(scope="session")
+def media_server(clips: dict[str, Path]) -> Iterator[MediaServer]:
+    """The loopback media server (tests/servers.py): ``.url(path)``, ``.hits(path)``, ``.hosts(path)``."""
+    server = MediaServer(clips).start()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def tls_media_server(clips: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[MediaServer]:
+    """The media server over HTTPS with a self-signed certificate for ``media.test``; ``.cafile`` trusts it."""
+    if shutil.which("openssl") is None:
+        pytest.skip("the openssl command is needed to make a test certificate")
+    cert, key = self_signed(tmp_path_factory.mktemp("tls"), "media.test")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    server = MediaServer(clips, tls=context).start()
+    server.cafile = cert
+    yield server
+    server.close()
