@@ -27,6 +27,7 @@ from .rules import RULES, Diagnostic, Rule
 
 if TYPE_CHECKING:
     from .fetch import Fetcher, Media
+    from .inline import data_url_from_file
     from .transport import AsyncHttpx2RouterTransport, AsyncRouterTransport, Httpx2RouterTransport, RouterTransport
 
 try:
@@ -55,6 +56,7 @@ __all__ = [
     "Rule",
     "UnreachableURL",
     "__version__",
+    "data_url_from_file",
 ]
 
 _LAZY = {
@@ -64,6 +66,7 @@ _LAZY = {
     "AsyncHttpx2RouterTransport": "transport",
     "Fetcher": "fetch",
     "Media": "fetch",
+    "data_url_from_file": "inline",
 }
 
 

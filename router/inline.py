@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .errors import NotAVideo
 from .media import canonical_mime, compatible, sniff
-from .rewrite import _encode_file, encoded_size
+from .rewrite import encode_file, encoded_size
 
 __all__ = ["data_url_from_file", "data_url_size", "iter_data_url", "video_mime"]
 
@@ -59,7 +59,7 @@ def iter_data_url(path: str | os.PathLike[str], mime: str | None = None) -> Iter
 def _chunks(path: Path, mime: str) -> Iterator[bytes]:
     yield f"data:{mime};base64,".encode()
     with path.open("rb") as fh:
-        yield from _encode_file(fh)
+        yield from encode_file(fh)
 
 
 def data_url_from_file(path: str | os.PathLike[str], mime: str | None = None) -> str:

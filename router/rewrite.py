@@ -33,7 +33,7 @@ def _pick_encoder() -> Callable[[bytes], bytes]:
 
 _b64encode = _pick_encoder()
 
-__all__ = ["Outgoing", "build_outgoing", "encoded_size"]
+__all__ = ["Outgoing", "build_outgoing", "encode_file", "encoded_size"]
 
 CHUNK = 3 * 256 * 1024  # bytes read per step; a multiple of 3 so chunk encodings concatenate cleanly
 
@@ -93,7 +93,7 @@ class Outgoing:
                 continue
             yield piece.header
             with piece.media.open() as fh:
-                yield from _encode_file(fh)
+                yield from encode_file(fh)
 
     async def aiter_bytes(self) -> AsyncIterator[bytes]:
         # Chunks come from a local spooled file (page cache): a read never blocks the loop for long.
@@ -108,7 +108,8 @@ class Outgoing:
         return written
 
 
-def _encode_file(fh: IO[bytes]) -> Iterator[bytes]:
+def encode_file(fh: IO[bytes]) -> Iterator[bytes]:
+    """Base64 of a file in 3-byte-aligned chunks: the pieces concatenate into one valid encoding."""
     while chunk := fh.read(CHUNK):
         yield _b64encode(chunk)
 
