@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
-import ssl
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from clips import FORMATS, make_clip
-from servers import MediaServer, self_signed
+from servers import MediaServer, tls_context
 
 
 @pytest.fixture(scope="session")
@@ -30,12 +28,8 @@ def media_server(clips: dict[str, Path]) -> Iterator[MediaServer]:
 @pytest.fixture(scope="session")
 def tls_media_server(clips: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[MediaServer]:
     """The media server over HTTPS with a self-signed certificate for ``media.test``; ``.cafile`` trusts it."""
-    if shutil.which("openssl") is None:
-        pytest.skip("the openssl command is needed to make a test certificate")
-    cert, key = self_signed(tmp_path_factory.mktemp("tls"), "media.test")
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert, key)
+    context, cafile = tls_context(tmp_path_factory.mktemp("tls"), "media.test")
     server = MediaServer(clips, tls=context).start()
-    server.cafile = cert
+    server.cafile = cafile
     yield server
     server.close()

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import ssl
 import struct
-import subprocess
 import sys
 import threading
 import time
@@ -35,6 +34,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+import trustme
 
 CONTENT_TYPES = {
     "mp4": "video/mp4",
@@ -58,16 +59,14 @@ def png_bytes(width: int = 2, height: int = 2) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
 
 
-def self_signed(directory: Path, hostname: str) -> tuple[Path, Path]:
-    """A certificate for ``hostname`` (and its key), made with the openssl command line."""
-    cert, key = directory / f"{hostname}.crt", directory / f"{hostname}.key"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-         "-days", "2", "-subj", f"/CN={hostname}", "-addext", f"subjectAltName=DNS:{hostname}",
-         "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    return cert, key
+def tls_context(directory: Path, hostname: str) -> tuple[ssl.SSLContext, Path]:
+    """A server context with a certificate for ``hostname`` from a throwaway CA, and the CA file to trust."""
+    ca = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert(hostname).configure_cert(context)
+    cafile = directory / "ca.pem"
+    ca.cert_pem.write_to_path(str(cafile))
+    return context, cafile
 
 
 class _QuietServer(ThreadingHTTPServer):

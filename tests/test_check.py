@@ -258,7 +258,8 @@ def test_no_provider_accepts(tiny_limits: router.Router) -> None:
     report = tiny_limits.check(request(YOUTUBE, data_url("mp4", seconds=3)))
     assert rules(report) == ["no-provider-accepts"]
     message = report.diagnostics[0].message
-    assert "google-vertex" in message and "google-ai-studio" in message
+    assert "google-vertex" in message
+    assert "google-ai-studio" in message
 
 
 def test_no_provider_left_after_preferences(r: router.Router) -> None:

@@ -73,7 +73,7 @@ def test_classify_url(url: str, kind: str) -> None:
         "[::1]",
         "169.254.169.254",
         "100.64.1.1",
-        "0.0.0.0",
+        "0.0.0.0",  # noqa: S104 - a host to refuse, not one to bind
         "224.0.0.1",
         "[::ffff:127.0.0.1]",
         "[fd00::1]",
