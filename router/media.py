@@ -12,7 +12,7 @@ import socket
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import IO, Literal
 from urllib.parse import parse_qs, unquote_to_bytes, urlsplit
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "metadata_block_reason",
     "mp4_duration",
     "parse_data_url",
+    "reader",
     "sniff",
 ]
 
@@ -331,6 +332,16 @@ def sniff(head: bytes) -> str | None:
     if text.startswith((b"{", b"[")):
         return "application/json"
     return None
+
+
+def reader(fh: IO[bytes]) -> Callable[[int, int], bytes]:
+    """Random access into an open file, in the shape ``mp4_duration`` reads."""
+
+    def read(offset: int, size: int) -> bytes:
+        fh.seek(offset)
+        return fh.read(size)
+
+    return read
 
 
 def mp4_duration(read: Callable[[int, int], bytes]) -> float | None:

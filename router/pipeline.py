@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .capabilities import CapabilityTable, load_table
+from .capabilities import CapabilityTable, Provider, load_table
 from .check import Checked, check_request
 from .errors import FetchError, RequestRejected
-from .media import canonical_mime
+from .media import canonical_mime, mp4_duration, reader
 from .plan import RoutePlan, plan_route
 from .request import Payload, load_text, read_path
 from .rewrite import Outgoing, build_outgoing, encoded_size
@@ -166,23 +166,39 @@ class Router:
 
     # -- fetch and rewrite ---------------------------------------------------------------------------
 
+    def _route(self, prepared: Prepared) -> list[Provider]:
+        names = prepared.plan.providers or []
+        return [self.table.providers[slug] for name in names if (slug := self.table.provider_slug(name))]
+
     def _media_problems(self, prepared: Prepared, pointer: str, media: Media) -> list[Diagnostic]:
-        """What the downloaded bytes say that the URL could not: a format the route accepts."""
-        route = prepared.plan.providers or []
-        slugs = [self.table.provider_slug(name) for name in route] or [None]
-        accepted = {canonical_mime(m) for slug in slugs for m in self.table.mime_types(slug)}
-        if canonical_mime(media.mime) in accepted:
-            return []
-        facts = next(f for f in prepared.checked.parts if f.part.pointer == pointer)
-        return [
-            prepared.payload.place(
+        """What the downloaded bytes say that the URL could not: a format and a duration the route accepts."""
+        route = self._route(prepared)
+        accepted = {canonical_mime(m) for p in route for m in (p.mime_types or self.table.openrouter.mime_types)}
+        at = next(f.part.url_pointer for f in prepared.checked.parts if f.part.pointer == pointer)
+        found: list[Diagnostic] = []
+        if canonical_mime(media.mime) not in (
+            accepted or {canonical_mime(m) for m in self.table.openrouter.mime_types}
+        ):
+            found.append(
                 Diagnostic(
                     "unsupported-format",
                     f"{shorten(media.url)} is {media.mime}, which the route does not accept",
-                    pointer=facts.part.url_pointer,
+                    pointer=at,
                 )
             )
-        ]
+        caps = [p.max_duration_s for p in route if isinstance(p.max_duration_s, int)]
+        if caps and canonical_mime(media.mime) in ("video/mp4", "video/mov", "video/3gpp"):
+            with media.open() as fh:
+                seconds = mp4_duration(reader(fh))
+            if seconds and seconds > min(caps):
+                found.append(
+                    Diagnostic(
+                        "too-large",
+                        f"{shorten(media.url)} runs {seconds:.0f} s; the route takes videos up to {min(caps)} s",
+                        pointer=at,
+                    )
+                )
+        return [prepared.payload.place(d) for d in found]
 
     def _fetched(self, prepared: Prepared, media: dict[str, Media], errors: dict[str, FetchError]) -> list[Diagnostic]:
         diags: list[Diagnostic] = []
@@ -193,8 +209,7 @@ class Router:
             )
         for pointer, m in media.items():
             diags += self._media_problems(prepared, pointer, m)
-        route = [self.table.providers[s] for n in prepared.plan.providers or [] if (s := self.table.provider_slug(n))]
-        limits = [p.max_request_bytes for p in route if isinstance(p.max_request_bytes, int)]
+        limits = [p.max_request_bytes for p in self._route(prepared) if isinstance(p.max_request_bytes, int)]
         total = sum(encoded_size(m.size) for m in media.values()) + sum(
             len(f.data.payload) for f in parts.values() if f.data
         )

@@ -295,3 +295,12 @@ def test_unknown_model_with_pinned_provider_uses_its_rules(r: router.Router) -> 
     """For a model the table does not know, a pinned provider's rules still apply."""
     report = r.check(request(YOUTUBE, model="acme/new-model"), provider="google-vertex")
     assert rules(report) == ["unknown-model", "url-not-accepted"]
+
+
+def test_too_long_for_the_provider(tmp_path: Path) -> None:
+    """A two-second clip inline, to a provider whose (overridden) limit is one second, is `too-large`."""
+    table = tmp_path / "short.yaml"
+    table.write_text("providers:\n  google-vertex: {max_duration_s: 1}\n")
+    report = router.Router(table).check(request(data_url("mp4", seconds=2)), provider="google-vertex")
+    assert rules(report) == ["too-large"]
+    assert "runs 2 s" in report.diagnostics[0].message

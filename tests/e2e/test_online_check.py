@@ -74,3 +74,11 @@ def test_python_check_online(media_server: MediaServer) -> None:
     (bad,) = report.errors
     assert bad.rule == "unreachable-url"
     assert "410" in bad.message
+
+
+def test_duration_over_the_route_limit(tmp_path: Path, media_server: MediaServer, capsys: Any) -> None:
+    """A downloaded one-second clip is `too-large` for a route whose duration limit is zero seconds."""
+    table = tmp_path / "short.yaml"
+    table.write_text("providers:\n  google-vertex: {max_duration_s: 0}\n")
+    code, rules = run(tmp_path, media_server.url("/clip.mp4?t=duration"), capsys, "--capabilities", str(table))
+    assert (code, rules) == (1, ["url-needs-inline", "too-large"])
