@@ -5,7 +5,6 @@ The CLI, the httpx transports and the proxy only call ``Router``; no business lo
 
 from __future__ import annotations
 
-import asyncio
 import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -237,6 +236,8 @@ class Router:
         return media, self._fetched(prepared, media, errors)
 
     async def _afetch_all(self, prepared: Prepared, progress: Progress | None = None) -> Fetched:
+        import asyncio  # only async callers pay for it: `import router` stays light
+
         items = list(prepared.downloads.items())
         results = await asyncio.gather(
             *(self.fetcher.afetch(url, max_bytes=cap, on_progress=progress) for _, (url, cap) in items),
@@ -307,6 +308,8 @@ class Router:
         model: str | None = None,
         progress: Progress | None = None,
     ) -> Outgoing:
+        import asyncio
+
         # Checking decodes and sniffs inline base64 videos: CPU work that must not stall the event loop.
         prepared = await asyncio.to_thread(self._prepare_one, payload, provider, model)
         media, problems = await self._afetch_all(prepared, progress)
@@ -321,5 +324,7 @@ class Router:
     async def arewrite(
         self, payload: PayloadLike, provider: str | Sequence[str] | None = None, *, model: str | None = None
     ) -> dict[str, Any]:
+        import asyncio
+
         outgoing = await self.aoutgoing(payload, provider, model=model)
         return await asyncio.to_thread(outgoing.to_dict)
