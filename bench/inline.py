@@ -1,0 +1,129 @@
+"""One inline measurement in a fresh process: send a request whose video URL must be inlined, report memory and time.
+
+    python bench/inline.py router|naive VIDEO_URL SINK_URL [--capabilities YAML] [--verify SHA256]
+
+Prints one JSON object. Memory is the peak resident set (``VmHWM``) reset just before the request
+(``/proc/self/clear_refs`` 5), minus the resident set at that moment: imports, ``Router()`` and the clients
+are already made, so only what the request itself costs is counted. The media server and the sink run in
+processes of their own.
+
+``router``: ``httpx.Client(transport=RouterTransport(router))`` posts the request with the URL; the router
+downloads the video to a spooled file and streams the body as base64 with its exact ``Content-Length``.
+
+``naive``: what a team writes today without it: download the video, base64 it, put the data URL in the
+request and ``client.post(url, json=request)`` (``json.dumps`` and ``.encode()`` inside httpx).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import resource
+import sys
+import time
+from typing import Any
+
+import httpx
+
+import router
+from router.transport import RouterTransport
+
+MODEL = "google/gemini-2.5-flash"
+PROVIDER = "google-ai-studio"  # takes no plain video URLs: an https/http URL must be inlined
+
+
+def request_for(url: str) -> dict[str, Any]:
+    return {
+        "model": MODEL,
+        "messages": [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "What happens in this video? Answer in one sentence."},
+                    {"type": "video_url", "video_url": {"url": url}},
+                ],
+            }
+        ],
+        "provider": {"only": [PROVIDER]},
+    }
+
+
+def naive(client: httpx.Client, video_url: str, sink: str, headers: dict[str, str]) -> httpx.Response:
+    video = client.get(video_url).raise_for_status().content
+    data_url = "data:video/mp4;base64," + base64.b64encode(video).decode("ascii")
+    request = request_for(data_url)
+    return client.post(sink, json=request, headers=headers)
+
+
+def status_kb(field: str) -> int:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise LookupError(field)
+
+
+def reset_peak() -> bool:
+    """Make VmHWM (and ru_maxrss) start again from the current resident set (Linux 4.0+)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+    except OSError:
+        return False
+    return True
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("mode", choices=["router", "naive"])
+    parser.add_argument("video_url")
+    parser.add_argument("sink")
+    parser.add_argument("--capabilities", action="append", default=[])
+    parser.add_argument("--verify", metavar="SHA256")
+    args = parser.parse_args()
+
+    r = router.Router(args.capabilities or None, allow_private_urls=True)
+    timeout = httpx.Timeout(120)
+    if args.mode == "router":
+        client = httpx.Client(transport=RouterTransport(r), timeout=timeout)
+    else:
+        client = httpx.Client(timeout=timeout)
+    headers = {"Authorization": "Bearer bench"}
+    if args.verify:
+        headers["X-Bench-Verify"] = args.verify
+
+    reset = reset_peak()
+    rss_setup = status_kb("VmRSS")
+    start = time.perf_counter()
+    if args.mode == "router":
+        response = client.post(args.sink, json=request_for(args.video_url), headers=headers)
+    else:
+        response = naive(client, args.video_url, args.sink, headers)
+    seconds = time.perf_counter() - start
+    peak = status_kb("VmHWM")
+    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    try:
+        content = json.loads(response.json()["choices"][0]["message"]["content"])
+    except (ValueError, KeyError):
+        content = {"error": response.text[:500]}
+    out = {
+        "mode": args.mode,
+        "status": response.status_code,
+        "seconds": seconds,
+        "rss_setup_kb": rss_setup,
+        "peak_kb": peak,
+        "growth_bytes": (peak - rss_setup) * 1024,
+        "ru_maxrss_kb": maxrss,
+        "peak_reset": reset,
+        "sent_bytes": content.get("received"),
+        "verified": content.get("verified"),
+        "upstream": content,
+    }
+    client.close()
+    json.dump(out, sys.stdout)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    main()

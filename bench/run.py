@@ -1,0 +1,706 @@
+"""Run every router benchmark side by side and publish the figures against the issue-4 goals.
+
+    python bench/run.py            # full run (a few minutes): writes bench/results.json and bench/results.md
+    python bench/run.py --quick    # fewer repetitions and sizes, same table (a smoke test of the benchmarks)
+
+Every measurement runs in a fresh child process, next to its baseline measured in the same run on the same
+machine, interleaved with it. The media server and the upstream sink are child processes of their own, so
+their memory and CPU are never counted as the client's. Generated clips and corpora are cached in
+bench/.cache (git-ignored). Benchmarks, not tests: nothing here runs under pytest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+CACHE = BENCH / ".cache"
+PY = sys.executable
+BIN = Path(PY).parent
+MB = 10**6
+GEMINI_CAP = 100 * MB  # google-ai-studio's max_request_bytes in the bundled table
+
+sys.path.insert(0, str(BENCH))
+import lint_corpus  # noqa: E402  (bench/ is not a package: its modules are scripts side by side)
+import media  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How much of everything to run: ``--quick`` trades precision for time, never the method."""
+
+    sizes: tuple[float, ...] = (10, 60, 500)
+    reps: dict[float, int] | None = None
+    passthrough_procs: int = 3
+    passthrough_rounds: int = 40
+    passthrough_block: int = 100
+    startup_runs: int = 25
+    check_runs: int = 15
+    lint_files: int = 10_000
+    lint_runs: int = 3
+    b64_repeat: int = 7
+
+    def reps_for(self, size: float) -> int:
+        return (self.reps or {10: 3, 60: 5, 500: 2})[size]
+
+
+FULL = Plan()
+QUICK = Plan(
+    sizes=(10, 60),
+    reps={10: 1, 60: 2},
+    passthrough_procs=1,
+    passthrough_rounds=10,
+    passthrough_block=100,
+    startup_runs=7,
+    check_runs=5,
+    lint_files=2_000,
+    lint_runs=1,
+    b64_repeat=3,
+)
+
+
+# -- plumbing ---------------------------------------------------------------------------------------------------
+
+
+def log(message: str) -> None:
+    sys.stderr.write(f"[bench {time.strftime('%H:%M:%S')}] {message}\n")
+    sys.stderr.flush()
+
+
+def run_json(argv: Sequence[str], timeout: float = 600) -> dict[str, Any]:
+    """Run a child that prints one JSON object on its last line."""
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=REPO)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(map(str, argv[:4]))} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def wall(argv: Sequence[str], ok: Sequence[int] = (0,), **kwargs: Any) -> float:
+    """Seconds a child takes, output discarded; its exit status must be one of ``ok``."""
+    start = time.perf_counter()
+    done = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=REPO, **kwargs)
+    seconds = time.perf_counter() - start
+    if done.returncode not in ok:
+        raise RuntimeError(f"{' '.join(map(str, argv[:4]))} exited {done.returncode}: {done.stderr[-2000:]!r}")
+    return seconds
+
+
+def cpu_busy(seconds: float = 1.0) -> float:
+    """Fraction of the machine's CPU time spent busy over ``seconds`` (all processes: the others' load)."""
+
+    def sample() -> tuple[int, int]:
+        with open("/proc/stat") as fh:
+            values = [int(v) for v in fh.readline().split()[1:]]
+        idle = values[3] + values[4]  # idle + iowait
+        return sum(values), idle
+
+    total0, idle0 = sample()
+    time.sleep(seconds)
+    total1, idle1 = sample()
+    return 1 - (idle1 - idle0) / max(total1 - total0, 1)
+
+
+def settle(limit: float, threshold: float = 0.15) -> dict[str, float]:
+    """Wait (up to ``limit`` s) for the machine to be quiet: other people's test runs skew every figure."""
+    start = time.monotonic()
+    busy = cpu_busy()
+    while busy > threshold and time.monotonic() - start < limit:
+        busy = cpu_busy(2.0)
+    return {"busy_before": round(busy, 3), "waited_s": round(time.monotonic() - start, 1)}
+
+
+class Server:
+    """A bench/servers.py child process; ``port`` once it prints READY."""
+
+    def __init__(self, *args: str) -> None:
+        self.proc = subprocess.Popen(
+            [PY, str(BENCH / "servers.py"), *args], stdout=subprocess.PIPE, text=True, cwd=REPO
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline().split()
+        if not line or line[0] != "READY":
+            self.close()
+            raise RuntimeError(f"server {args} did not start")
+        self.port = int(line[1])
+        self.origin = f"http://127.0.0.1:{self.port}"
+
+    def close(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+@contextlib.contextmanager
+def servers() -> Iterator[dict[str, Server]]:
+    started: dict[str, Server] = {}
+    try:
+        started["media"] = Server("media", str(CACHE))
+        started["sink"] = Server("sink")
+        started["chat"] = Server("chat")
+        yield started
+    finally:
+        for server in started.values():
+            server.close()
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values)
+
+
+# -- 1 + 2: inline memory and time --------------------------------------------------------------------------
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 22):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def override_table() -> Path:
+    path = CACHE / "override-2GB.yaml"
+    path.write_text(
+        "# bench: raise Gemini's 100 MB inline cap so sizes over it can still be measured\n"
+        "providers:\n  google-ai-studio:\n    max_request_bytes: 2GB\n"
+    )
+    return path
+
+
+def bench_inline(plan: Plan, srv: dict[str, Server], limit: float) -> dict[str, Any]:
+    sink = f"{srv['sink'].origin}/api/v1/chat/completions"
+    base = [PY, str(BENCH / "inline.py")]
+    # Correctness first: both recipes' bodies decode to the served clip (the sink checks it).
+    checks = {}
+    for name in ("tiny", plan.sizes[0]):
+        path = media.tiny_clip() if name == "tiny" else media.make_clip(float(name))
+        url = f"{srv['media'].origin}/{path.name}"
+        for mode in ("router", "naive"):
+            got = run_json([*base, mode, url, sink, "--verify", _sha256(path)])
+            if got["verified"] is not True or got["status"] != 200:
+                raise RuntimeError(f"{mode} sent a wrong body for {path.name}: {got}")
+            checks[f"{mode}:{path.name}"] = got["verified"]
+    sizes: dict[str, Any] = {}
+    for size in plan.sizes:
+        path = media.make_clip(size)
+        file_bytes = path.stat().st_size
+        encoded = -(-file_bytes // 3) * 4
+        caps = ["--capabilities", str(override_table())] if encoded > GEMINI_CAP else []
+        with path.open("rb") as fh:  # page cache warm for both recipes
+            while fh.read(1 << 24):
+                pass
+        url = f"{srv['media'].origin}/{path.name}"
+        quiet = settle(limit)
+        runs: dict[str, list[dict[str, Any]]] = {"router": [], "naive": []}
+        for rep in range(plan.reps_for(size)):
+            for mode in ("router", "naive") if rep % 2 == 0 else ("naive", "router"):
+                got = run_json([*base, mode, url, sink, *caps])
+                if got["status"] != 200 or got["sent_bytes"] is None:
+                    raise RuntimeError(f"{mode} {path.name}: {got}")
+                runs[mode].append(got)
+                log(f"inline {size:g} MB {mode}: {got['growth_bytes'] / 2**20:.1f} MiB, {got['seconds']:.2f} s")
+        sizes[f"{size:g}"] = {
+            "file_bytes": file_bytes,
+            "base64_bytes": encoded,
+            "body_bytes": runs["router"][0]["sent_bytes"],
+            "cap_raised": bool(caps),
+            **quiet,
+            **{
+                mode: {
+                    "growth_bytes": median([r["growth_bytes"] for r in rs]),
+                    "seconds": median([r["seconds"] for r in rs]),
+                    "samples": [{k: r[k] for k in ("growth_bytes", "seconds", "rss_setup_kb", "peak_kb")} for r in rs],
+                }
+                for mode, rs in runs.items()
+            },
+        }
+    return {"verified": checks, "sizes": sizes}
+
+
+def bench_b64(plan: Plan) -> dict[str, Any]:
+    return run_json([PY, str(BENCH / "b64.py"), str(media.make_clip(60)), "--repeat", str(plan.b64_repeat)])
+
+
+# -- 3: text-only pass-through ----------------------------------------------------------------------------------
+
+
+def bench_passthrough(plan: Plan, srv: dict[str, Server], limit: float) -> dict[str, Any]:
+    url = f"{srv['chat'].origin}/api/v1/chat/completions"
+    procs = []
+    for _ in range(plan.passthrough_procs):
+        quiet = settle(limit)
+        got = run_json(
+            [
+                PY,
+                str(BENCH / "passthrough.py"),
+                url,
+                "--rounds",
+                str(plan.passthrough_rounds),
+                "--block",
+                str(plan.passthrough_block),
+            ]
+        )
+        got.update(quiet)
+        procs.append(got)
+        log(f"pass-through: ratio {got['ratio']:.4f}, transport +{got['client_overhead_us']:.1f} us/request")
+    keys = ["ratio", "ratio_of_medians", "httpx_us", "router_us", "client_overhead_us", "implied_ratio", "decision_us"]
+    summary = {k: median([p[k] for p in procs]) for k in keys}
+    return {**summary, "body_bytes": procs[0]["body_bytes"], "processes": procs}
+
+
+# -- 4: start-up ----------------------------------------------------------------------------------------------
+
+
+def _importtime(statement: str) -> list[tuple[str, int, int]]:
+    done = subprocess.run([PY, "-X", "importtime", "-c", statement], capture_output=True, text=True, cwd=REPO)
+    rows = []
+    for line in done.stderr.splitlines():
+        match = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|(\s*)(\S+)", line)
+        if match:
+            rows.append((match.group(4), int(match.group(1)), int(match.group(2))))
+    return rows
+
+
+def bench_startup(plan: Plan, limit: float) -> dict[str, Any]:
+    example = REPO / "examples" / "youtube-gemini.json"
+    commands: dict[str, tuple[list[str], tuple[int, ...]]] = {
+        "python": ([PY, "-c", "pass"], (0,)),
+        "deps": ([PY, "-c", "import httpx, pydantic, yaml, cachetools"], (0,)),
+        "router": ([PY, "-c", "import router"], (0,)),
+        "check": ([str(BIN / "router"), "check", "--offline", str(example)], (0, 1)),
+        "check_online": ([str(BIN / "router"), "check", str(example)], (0, 1)),
+    }
+    quiet = settle(limit)
+    for argv, ok in commands.values():  # warm-up: bytecode caches, page cache
+        wall(argv, ok)
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    names = list(commands)
+    for run in range(plan.startup_runs):
+        order = names[run % len(names) :] + names[: run % len(names)]
+        for name in order:
+            if name.startswith("check") and run >= plan.check_runs:
+                continue
+            argv, ok = commands[name]
+            times[name].append(wall(argv, ok))
+    med = {name: median(values) for name, values in times.items()}
+    net_router, net_deps = med["router"] - med["python"], med["deps"] - med["python"]
+    rows = _importtime("import router")
+    top = sorted(rows, key=lambda r: r[1], reverse=True)[:12]
+    router_rows = [r for r in rows if r[0].startswith("router")]
+    log(f"start-up: import router {med['router'] * 1e3:.0f} ms, deps {med['deps'] * 1e3:.0f} ms")
+    return {
+        **quiet,
+        "median_s": med,
+        "samples_s": times,
+        "ratio": net_router / net_deps,
+        "gross_ratio": med["router"] / med["deps"],
+        "imports_httpx": any(name == "httpx" for name, _, _ in rows),
+        "importtime_top_self_us": [{"module": n, "self_us": s, "cumulative_us": c} for n, s, c in top],
+        "importtime_router_us": [{"module": n, "self_us": s, "cumulative_us": c} for n, s, c in router_rows],
+        "check_file": str(example.relative_to(REPO)),
+    }
+
+
+# -- 5: lint throughput ---------------------------------------------------------------------------------------
+
+
+def bench_lint(plan: Plan, limit: float) -> dict[str, Any]:
+    root = CACHE / f"lint-{plan.lint_files}"
+    corpus = lint_corpus.generate(root, plan.lint_files)
+    files = lint_corpus.json_files(root)
+    schema = BENCH / "request.schema.json"
+    half = len(files) // 2
+    cj = [str(BIN / "check-jsonschema"), "--schemafile", str(schema)]
+    router_bin = str(BIN / "router")
+
+    def cj_parallel() -> float:
+        start = time.perf_counter()
+        procs = [
+            subprocess.Popen([*cj, *part], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO)
+            for part in (files[:half], files[half:])
+        ]
+        codes = [p.wait() for p in procs]
+        seconds = time.perf_counter() - start
+        if any(c not in (0, 1) for c in codes):
+            raise RuntimeError(f"check-jsonschema exited {codes}")
+        return seconds
+
+    runners: dict[str, Callable[[], float]] = {
+        "router_corpus": lambda: wall([router_bin, "check", "--offline", str(root)], (0, 1)),
+        "router_json": lambda: wall([router_bin, "check", "--offline", *files], (0, 1)),
+        "check_jsonschema": lambda: wall([*cj, *files], (0, 1)),
+        "check_jsonschema_2proc": cj_parallel,
+    }
+    # What each tool saw: router's own count, and check-jsonschema's failures on the same files.
+    seen = subprocess.run(
+        [router_bin, "check", "--offline", "--format", "json", str(root)], capture_output=True, text=True, cwd=REPO
+    )
+    summary = json.loads(seen.stdout)["summary"]
+    if summary["files"] != corpus["files"] or summary["requests"] != corpus["requests"]:
+        raise RuntimeError(f"router check saw {summary}, the corpus is {corpus}")
+    quiet = settle(limit)
+    times: dict[str, list[float]] = {name: [] for name in runners}
+    names = list(runners)
+    for run in range(plan.lint_runs):
+        for name in names[run % len(names) :] + names[: run % len(names)]:
+            times[name].append(runners[name]())
+            log(f"lint {name}: {times[name][-1]:.2f} s")
+    med = {name: median(values) for name, values in times.items()}
+    baseline = min(med["check_jsonschema"], med["check_jsonschema_2proc"])
+    return {
+        **quiet,
+        "corpus": corpus,
+        "json_files": len(files),
+        "router_summary": summary,
+        "median_s": med,
+        "samples_s": times,
+        "baseline_s": baseline,
+        "ratio": med["router_corpus"] / baseline,
+        "ratio_same_files": med["router_json"] / baseline,
+        "lint_workers": _lint_workers(),
+    }
+
+
+def _lint_workers() -> str:
+    text = (REPO / "router" / "lint.py").read_text()
+    return "process pool" if "ProcessPool" in text or "multiprocessing" in text else "serial"
+
+
+# -- the report -------------------------------------------------------------------------------------------------
+
+
+def machine() -> dict[str, Any]:
+    cpu = "unknown"
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as fh:
+        cpu = next((line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")), cpu)
+    memory = 0
+    with contextlib.suppress(OSError), open("/proc/meminfo") as fh:
+        memory = int(next(line.split()[1] for line in fh if line.startswith("MemTotal"))) * 1024
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], capture_output=True, text=True, cwd=REPO)
+        return done.stdout.strip()
+
+    from importlib.metadata import version
+
+    packages = {}
+    for name in ("router", "httpx", "pydantic", "PyYAML", "cachetools", "pybase64", "check-jsonschema"):
+        with contextlib.suppress(Exception):
+            packages[name] = version(name)
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_bytes": memory,
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "commit": git("rev-parse", "--short", "HEAD"),
+        "dirty": bool(git("status", "--porcelain", "--", "router")),
+        "packages": packages,
+    }
+
+
+def goals(res: dict[str, Any]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    inline = res.get("inline", {}).get("sizes", {})
+    if "60" in inline:
+        s = inline["60"]
+        rows.append(
+            {
+                "goal": "1. inline memory, 60 MB video (80 MB base64), peak RSS growth",
+                "router": f"{s['router']['growth_bytes'] / 2**20:.1f} MiB",
+                "baseline": f"{s['naive']['growth_bytes'] / 2**20:.1f} MiB (naive)",
+                "ratio": s["router"]["growth_bytes"] / s["naive"]["growth_bytes"],
+                "target": "<= 0.10x",
+                "pass": s["router"]["growth_bytes"] <= 0.10 * s["naive"]["growth_bytes"],
+            }
+        )
+    if len(inline) >= 2:
+        small, large = (
+            min(inline.values(), key=lambda s: s["file_bytes"]),
+            max(inline.values(), key=lambda s: s["file_bytes"]),
+        )
+        slope = (large["router"]["growth_bytes"] - small["router"]["growth_bytes"]) / (
+            large["file_bytes"] - small["file_bytes"]
+        )
+        naive_slope = (large["naive"]["growth_bytes"] - small["naive"]["growth_bytes"]) / (
+            large["file_bytes"] - small["file_bytes"]
+        )
+        rows.append(
+            {
+                "goal": f"1. flat: growth per video byte, {small['file_bytes'] / MB:.0f}"
+                f" -> {large['file_bytes'] / MB:.0f} MB",
+                "router": f"{slope:.4f} B/B",
+                "baseline": f"{naive_slope:.2f} B/B (naive)",
+                "ratio": slope / naive_slope if naive_slope else float("nan"),
+                "target": "router slope <= 0.01",
+                "pass": slope <= 0.01,
+            }
+        )
+    if "60" in inline:
+        s = inline["60"]
+        rows.append(
+            {
+                "goal": "2. inline wall time, 60 MB video (download + encode + send)",
+                "router": f"{s['router']['seconds']:.2f} s",
+                "baseline": f"{s['naive']['seconds']:.2f} s (naive)",
+                "ratio": s["router"]["seconds"] / s["naive"]["seconds"],
+                "target": "<= 1.0x",
+                "pass": s["router"]["seconds"] <= s["naive"]["seconds"],
+            }
+        )
+    if "b64" in res:
+        g = res["b64"]["gbps"]
+        rows.append(
+            {
+                "goal": "2. base64 throughput, router's chunked loop vs memory copy",
+                "router": f"{g['pybase64_chunked']:.2f} GB/s",
+                "baseline": f"{g['copy_chunked']:.2f} GB/s (copy)",
+                "ratio": g["pybase64_chunked"] / g["copy_chunked"],
+                "target": "info",
+                "pass": None,
+            }
+        )
+    if "passthrough" in res:
+        p = res["passthrough"]
+        rows.append(
+            {
+                "goal": "3. text-only request via transport vs bare httpx (loopback)",
+                "router": f"{p['router_us']:.0f} us",
+                "baseline": f"{p['httpx_us']:.0f} us (httpx)",
+                "ratio": p["ratio"],
+                "target": "<= 1.02x",
+                "pass": p["ratio"] <= 1.02,
+            }
+        )
+    if "startup" in res:
+        st = res["startup"]
+        m = st["median_s"]
+        rows.append(
+            {
+                "goal": "4. `import router` vs its deps (net of bare interpreter)",
+                "router": f"{(m['router'] - m['python']) * 1e3:.0f} ms",
+                "baseline": f"{(m['deps'] - m['python']) * 1e3:.0f} ms (deps)",
+                "ratio": st["ratio"],
+                "target": "<= 1.3x",
+                "pass": st["ratio"] <= 1.3,
+            }
+        )
+        rows.append(
+            {
+                "goal": "4. `router check --offline` one small file (pre-commit)",
+                "router": f"{m['check'] * 1e3:.0f} ms",
+                "baseline": f"{m['python'] * 1e3:.0f} ms (python -c pass)",
+                "ratio": m["check"] / m["python"],
+                "target": "info",
+                "pass": None,
+            }
+        )
+    if "lint" in res:
+        li = res["lint"]
+        m = li["median_s"]
+        c = li["corpus"]
+        rows.append(
+            {
+                "goal": f"5. lint {c['files']:,} files ({c['requests']:,} requests) vs check-jsonschema",
+                "router": f"{m['router_corpus']:.2f} s",
+                "baseline": f"{li['baseline_s']:.2f} s ({li['json_files']:,} .json)",
+                "ratio": li["ratio"],
+                "target": "< 1.0x",
+                "pass": li["ratio"] < 1.0,
+            }
+        )
+    return rows
+
+
+def _verdict(ok: bool | None) -> str:
+    return "info" if ok is None else "PASS" if ok else "FAIL"
+
+
+def table(rows: list[dict[str, Any]]) -> list[list[str]]:
+    return [
+        [r["goal"], r["router"], r["baseline"], f"{r['ratio']:.3f}x", r["target"], _verdict(r["pass"])] for r in rows
+    ]
+
+
+HEAD = ["goal", "router", "baseline", "ratio", "target", "result"]
+
+
+def text_table(rows: list[list[str]]) -> str:
+    widths = [max(len(r[i]) for r in [HEAD, *rows]) for i in range(len(HEAD))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in [HEAD, *rows]]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def md_table(head: list[str], rows: list[list[str]]) -> str:
+    out = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    out += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
+    return "\n".join(out)
+
+
+def markdown(res: dict[str, Any], rows: list[dict[str, Any]]) -> str:
+    m = res["machine"]
+    parts = [
+        "# router benchmarks",
+        "",
+        f"Run {res['date']} with `{res['command']}` ({res['elapsed_s']:.0f} s) on {m['cpu']}, {m['cores']} cores, "
+        f"{m['memory_bytes'] / 2**30:.0f} GiB, {m['implementation']} {m['python']}, {m['platform']}; "
+        f"router at {m['commit']}{' (router/ modified)' if m['dirty'] else ''}. "
+        "Ratios are router over a baseline measured in the same run; bench/README.md says how each is taken.",
+        "",
+        md_table(HEAD, table(rows)),
+    ]
+    inline = res.get("inline", {}).get("sizes", {})
+    if inline:
+        parts += ["", "## Inline: memory and time by video size", ""]
+        head = ["video", "base64", "router growth", "naive growth", "ratio", "router time", "naive time", "ratio"]
+        body = []
+        for s in inline.values():
+            r, n = s["router"], s["naive"]
+            body.append(
+                [
+                    f"{s['file_bytes'] / MB:.1f} MB",
+                    f"{s['base64_bytes'] / MB:.1f} MB" + (" (cap raised)" if s["cap_raised"] else ""),
+                    f"{r['growth_bytes'] / 2**20:.1f} MiB",
+                    f"{n['growth_bytes'] / 2**20:.1f} MiB",
+                    f"{r['growth_bytes'] / n['growth_bytes']:.3f}x",
+                    f"{r['seconds']:.2f} s",
+                    f"{n['seconds']:.2f} s",
+                    f"{r['seconds'] / n['seconds']:.2f}x",
+                ]
+            )
+        parts.append(md_table(head, body))
+    if "b64" in res:
+        b = res["b64"]
+        parts += [
+            "",
+            f"## Base64 throughput ({b['buffer_bytes'] / 2**20:.0f} MiB of random bytes; GB/s of input)",
+            "",
+            f"router encoder: `{b['router_encoder']}`, pybase64 {b['pybase64']}.",
+            "",
+        ]
+        parts.append(md_table(["pass", "GB/s"], [[k, f"{v:.2f}"] for k, v in b["gbps"].items()]))
+    if "passthrough" in res:
+        p = res["passthrough"]
+        parts += [
+            "",
+            "## Text-only pass-through",
+            "",
+            f"Loopback round trip {p['httpx_us']:.0f} us bare, {p['router_us']:.0f} us through RouterTransport "
+            f"(ratio {p['ratio']:.4f}, median of ABBA rounds). Without a network (both on httpx.MockTransport) "
+            f"the transport adds {p['client_overhead_us']:.1f} us per request (implied ratio "
+            f"{p['implied_ratio']:.4f}); its screen of the {p['body_bytes']}-byte body alone takes "
+            f"{p['decision_us']:.1f} us and parses nothing.",
+        ]
+    if "startup" in res:
+        st = res["startup"]
+        ms = {k: f"{v * 1e3:.0f} ms" for k, v in st["median_s"].items()}
+        parts += [
+            "",
+            "## Start-up (medians of fresh processes)",
+            "",
+            md_table(
+                ["python -c pass", "import deps", "import router", "router check --offline", "router check"],
+                [[ms["python"], ms["deps"], ms["router"], ms["check"], ms["check_online"]]],
+            ),
+            "",
+            f"`import router` imports httpx: {'yes' if st['imports_httpx'] else 'no (deferred to the transport)'}. "
+            "Largest self times under `python -X importtime -c 'import router'`: "
+            + ", ".join(f"{r['module']} {r['self_us'] / 1e3:.0f} ms" for r in st["importtime_top_self_us"][:6])
+            + ".",
+        ]
+    if "lint" in res:
+        li = res["lint"]
+        c = li["corpus"]
+        ms = {k: f"{v:.2f} s" for k, v in li["median_s"].items()}
+        parts += [
+            "",
+            "## Lint throughput",
+            "",
+            f"Corpus: {c['files']:,} files ({c['json_files']:,} .json, {c['jsonl_files']:,} .jsonl), "
+            f"{c['requests']:,} requests, {c['bytes'] / MB:.1f} MB. check-jsonschema does not read JSONL, so it "
+            f"gets the {li['json_files']:,} .json files only; router gets the whole directory (more work), and "
+            f"also the same .json files. router lint mode: {li['lint_workers']}.",
+            "",
+            md_table(
+                ["router, whole corpus", "router, .json only", "check-jsonschema", "check-jsonschema, 2 processes"],
+                [[ms["router_corpus"], ms["router_json"], ms["check_jsonschema"], ms["check_jsonschema_2proc"]]],
+            ),
+        ]
+    return "\n".join(parts) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer sizes and repetitions (about a minute)")
+    parser.add_argument(
+        "--only", default="inline,b64,passthrough,startup,lint", help="comma-separated subset of the benchmarks"
+    )
+    parser.add_argument(
+        "--settle", type=float, default=60, help="seconds to wait per benchmark for a quiet machine (default 60)"
+    )
+    parser.add_argument(
+        "--out", help="where results.json and results.md go (default bench/, or bench/.cache with --quick)"
+    )
+    args = parser.parse_args(argv)
+    plan = QUICK if args.quick else FULL
+    only = set(args.only.split(","))
+    started = time.monotonic()
+    res: dict[str, Any] = {
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "command": "python bench/run.py" + (" --quick" if args.quick else ""),
+        "machine": machine(),
+    }
+    if only & {"inline", "b64", "passthrough"}:
+        log("making clips (cached in bench/.cache)")
+        for size in plan.sizes:
+            media.make_clip(size)
+        media.tiny_clip()
+        with servers() as srv:
+            if "inline" in only:
+                res["inline"] = bench_inline(plan, srv, args.settle)
+            if "b64" in only:
+                res["b64"] = bench_b64(plan)
+            if "passthrough" in only:
+                res["passthrough"] = bench_passthrough(plan, srv, args.settle)
+    if "startup" in only:
+        res["startup"] = bench_startup(plan, args.settle)
+    if "lint" in only:
+        if shutil.which("check-jsonschema", path=str(BIN)) is None:
+            raise SystemExit("check-jsonschema is missing: pip install check-jsonschema")
+        res["lint"] = bench_lint(plan, args.settle)
+    res["elapsed_s"] = time.monotonic() - started
+    rows = goals(res)
+    res["goals"] = rows
+    print(text_table(table(rows)))
+    out = Path(args.out) if args.out else CACHE if args.quick else BENCH
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(res, indent=2) + "\n")
+    (out / "results.md").write_text(markdown(res, rows))
+    log(f"wrote {out / 'results.json'} and {out / 'results.md'} ({res['elapsed_s']:.0f} s)")
+    return 0 if all(r["pass"] is not False for r in rows) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

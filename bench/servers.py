@@ -1,0 +1,181 @@
+"""Loopback servers for the benchmarks, each run in its own process so its memory and CPU are not the client's.
+
+    python bench/servers.py media DIR   # GET /NAME serves DIR/NAME (video/mp4, Content-Length, sendfile)
+    python bench/servers.py sink        # POST: reads the body in 1 MiB chunks, discards it, checks its length
+    python bench/servers.py chat        # POST: a canned chat completion, as fast as asyncio answers
+
+Each prints ``READY <port>`` on its first line once it listens, then serves until killed.
+
+The sink answers 200 with ``{"received": N, "content_length": N}`` in the completion's content when the
+body had exactly its declared length (400 otherwise; 411 for a body without ``Content-Length``). With an
+``X-Bench-Verify: <sha256>`` header it also keeps the body, decodes its one video data URL strictly and
+checks the bytes' sha256 and that ``provider.only`` was set: the correctness check behind the figures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+CHUNK = 1 << 20
+
+
+def _completion(content: dict[str, Any]) -> bytes:
+    return json.dumps(
+        {
+            "id": "gen-bench",
+            "object": "chat.completion",
+            "created": 0,
+            "model": "bench",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": json.dumps(content)}}],
+            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+        }
+    ).encode()
+
+
+class _Quiet(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def _answer(self, status: int, body: bytes, content_type: str = "application/json") -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+class _Media(_Quiet):
+    root: Path
+
+    def do_GET(self) -> None:
+        path = self.root / self.path.lstrip("/").split("?", 1)[0]
+        if "/" in self.path.lstrip("/") or not path.is_file():
+            self._answer(404, b"not found", "text/plain")
+            return
+        size = path.stat().st_size
+        self.send_response(200)
+        self.send_header("Content-Type", "video/mp4")
+        self.send_header("Content-Length", str(size))
+        self.end_headers()
+        self.wfile.flush()
+        with path.open("rb") as fh:
+            self.connection.sendfile(fh)
+
+
+class _Sink(_Quiet):
+    def do_POST(self) -> None:
+        if "content-length" not in self.headers:
+            self._answer(411, _completion({"error": "no Content-Length"}))
+            self.close_connection = True
+            return
+        declared = int(self.headers["content-length"])
+        expected = self.headers.get("x-bench-verify")
+        kept = bytearray() if expected else None
+        buffer = bytearray(CHUNK)
+        view = memoryview(buffer)
+        received = 0
+        while received < declared:
+            n = self.rfile.readinto(view[: min(CHUNK, declared - received)])
+            if not n:
+                break
+            received += n
+            if kept is not None:
+                kept += view[:n]
+        result: dict[str, Any] = {"received": received, "content_length": declared}
+        if kept is not None:
+            result["verified"] = _verify(bytes(kept), expected or "")
+        ok = received == declared and result.get("verified", True) is True
+        self._answer(200 if ok else 400, _completion(result))
+
+
+def _verify(body: bytes, expected_sha256: str) -> bool | str:
+    """True when the one video data URL decodes (strictly) to the expected bytes and a route was pinned."""
+    request = json.loads(body)
+    urls = [
+        part["video_url"]["url"]
+        for message in request["messages"]
+        if isinstance(message.get("content"), list)
+        for part in message["content"]
+        if part.get("type") in ("video_url", "input_video")
+    ]
+    if len(urls) != 1 or not urls[0].startswith("data:video/mp4;base64,"):
+        return f"expected one video/mp4 data URL, found {[u[:40] for u in urls]}"
+    data = base64.b64decode(urls[0].partition(",")[2], validate=True)
+    if hashlib.sha256(data).hexdigest() != expected_sha256:
+        return "the decoded video is not the served file"
+    return True
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 64
+
+
+# -- the chat server: a minimal HTTP/1.1 keep-alive responder on asyncio -------------------------------------
+
+_REPLY = _completion({"ok": True})
+_RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(_REPLY) + _REPLY
+
+
+class _Chat(asyncio.Protocol):
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.buffer = b""
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while True:
+            end = self.buffer.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            length = 0
+            for line in self.buffer[:end].split(b"\r\n")[1:]:
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+            if len(self.buffer) < end + 4 + length:
+                return
+            self.buffer = self.buffer[end + 4 + length :]
+            self.transport.write(_RESPONSE)
+
+
+async def _serve_chat() -> None:
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(_Chat, "127.0.0.1", 0)
+    _ready(server.sockets[0].getsockname()[1])
+    await server.serve_forever()
+
+
+def _ready(port: int) -> None:
+    sys.stdout.write(f"READY {port}\n")
+    sys.stdout.flush()
+
+
+def main(argv: list[str]) -> None:
+    kind = argv[0]
+    if kind == "chat":
+        asyncio.run(_serve_chat())
+        return
+    if kind == "media":
+        handler = type("Media", (_Media,), {"root": Path(argv[1]).resolve()})
+    elif kind == "sink":
+        handler = _Sink
+    else:
+        raise SystemExit(f"unknown server {kind!r}: media DIR | sink | chat")
+    server = _Server(("127.0.0.1", 0), handler)
+    _ready(server.server_address[1])
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
