@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 
@@ -24,6 +25,10 @@ __all__ = ["MARKERS", "Reply", "Rewrite", "aroute", "intercepts", "mentions_vide
 
 # Every spelling of a video part. A body without any of these is forwarded without being parsed.
 MARKERS = (b"video_url", b"videoUrl", b"input_video")
+
+# `"vide\u006f_url"` is `"video_url"` to a JSON parser. Encoders escape non-ASCII and control characters (and
+# Go's `<>&`), never ASCII letters: a body that escapes one (U to z, `_`) is parsed rather than trusted.
+_ESCAPED_LETTER = re.compile(rb"\\u00[5-7][0-9a-fA-F]")
 _BIG_BODY = 1 << 20  # bytes: above this, the async path parses off the event loop
 _FRAMING = frozenset({"content-length", "transfer-encoding"})
 
@@ -45,7 +50,7 @@ def intercepts(method: str, path: str) -> bool:
 
 def mentions_video(body: bytes) -> bool:
     """A cheap byte scan, before any JSON parsing."""
-    return any(marker in body for marker in MARKERS)
+    return any(marker in body for marker in MARKERS) or _ESCAPED_LETTER.search(body) is not None
 
 
 @dataclass(frozen=True, slots=True)

@@ -193,6 +193,29 @@ def test_non_utf8_body_that_mentions_video_is_rejected(upstream: FakeOpenRouter,
     assert upstream.requests == []
 
 
+def test_escaped_video_key_does_not_slip_past_the_screen(
+    upstream: FakeOpenRouter, local_router: router.Router, case_url: CaseUrl
+) -> None:
+    """``"vide\\u006f_url"`` is ``video_url`` to the upstream's parser, so it is routed like one."""
+    url, _ = case_url("/clip.mp4")
+    body = json.dumps(video_request(url, model=TEXT_ONLY)).replace('"video_url"', '"vide\\u006f_url"').encode()
+    assert b"video_url" not in body
+    with _client(local_router) as client:
+        response = client.post(upstream.chat_url, content=body)
+    assert response.status_code == 400
+    assert [d["rule"] for d in response.json()["error"]["metadata"]["diagnostics"]] == ["model-lacks-video"]
+    assert upstream.requests == []
+
+
+def test_escaped_text_without_video_still_passes_through(upstream: FakeOpenRouter, local_router: router.Router) -> None:
+    """An escaped letter makes the screen parse the body; with no video part in it, it is forwarded as sent."""
+    body = b'{"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": "\\u0076ideo_url?"}]}'
+    with _client(local_router) as client:
+        response = client.post(upstream.chat_url, content=body)
+    assert response.status_code == 200
+    assert upstream.requests[-1].body == body
+
+
 # -- responses ----------------------------------------------------------------------------------------------
 
 
