@@ -218,12 +218,13 @@ def test_serve_does_not_buffer_streams(upstream: FakeOpenRouter, proxy: ProxySer
         client.stream("POST", f"{proxy.url}/v1/chat/completions", json=body, headers=headers) as response,
     ):
         assert response.headers["transfer-encoding"] == "chunked"
-        lines = response.iter_lines()
-        first = next(line for line in lines if line.startswith("data:"))
-        assert upstream.stream_paused.is_set()  # got it while the upstream was waiting at the gate
+        events = (line for line in response.iter_lines() if line.startswith("data:"))
+        first, content = next(events), next(events)  # the role event, then the content chunk at the gate
+        assert upstream.stream_paused.is_set()  # got them while the upstream was waiting at the gate
         upstream.stream_gate.set()
-        rest = [line for line in lines if line.startswith("data:")]
+        rest = list(events)
     assert json.loads(first[5:])["choices"][0]["delta"]["role"] == "assistant"
+    assert "content" in json.loads(content[5:])["choices"][0]["delta"]
     assert rest[-1] == "data: [DONE]"
 
 
