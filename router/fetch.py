@@ -377,6 +377,8 @@ class Fetcher:
         else:
             try:
                 answers = yield _Resolve(target.host, target.port, _left(deadline))
+            except TimeoutError:
+                raise  # the total deadline, reported as such (it is an OSError too)
             except OSError as exc:
                 transient = not isinstance(exc, socket.gaierror) or exc.errno == socket.EAI_AGAIN
                 raise UnreachableURL(
@@ -570,7 +572,8 @@ class Fetcher:
                         response = self._sync_client().send(op.request, stream=True)
                         chunks, value = response.iter_bytes(), response
                     elif isinstance(op, _Resolve):
-                        value = self._resolver(op.host, op.port)
+                        # getaddrinfo has no timeout of its own: wait for it in a worker, up to the deadline.
+                        value = _dns_pool().submit(self._resolver, op.host, op.port).result(op.timeout)
                     else:
                         value = op.future.result(op.timeout)
                 except Exception as exc:
@@ -669,6 +672,11 @@ def _media_size(media: Media) -> int:
 
 def _unlink(path: Path) -> None:
     path.unlink(missing_ok=True)
+
+
+@functools.cache
+def _dns_pool() -> concurrent.futures.ThreadPoolExecutor:
+    return concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="router-dns")
 
 
 def _system_resolver(host: str, port: int) -> list[str]:

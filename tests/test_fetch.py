@@ -559,3 +559,23 @@ async def test_async_fetch_gives_the_same_bytes(media_server: MediaServer, clips
         media = await f.afetch(media_server.url("/clip.mpeg"))
         assert media.sha256 == hashlib.sha256(clips["mpeg"].read_bytes()).hexdigest()
         assert media.mime == "video/mpeg"
+
+
+@pytest.mark.parametrize("use_async", [False, True])
+async def test_total_timeout_bounds_a_hanging_dns_lookup(use_async: bool) -> None:
+    """A resolver that never answers in time is cut off by the total deadline, on both paths (transient)."""
+    release = threading.Event()
+
+    def hanging(host: str, port: int) -> list[str]:
+        release.wait(10)
+        return ["93.184.216.34"]
+
+    url = "https://slow-dns.example/v.mp4"
+    start = time.monotonic()
+    try:
+        with Fetcher(resolver=hanging, total_timeout=0.5) as f, pytest.raises(UnreachableURL, match="total") as caught:
+            await (f.afetch(url) if use_async else asyncio.to_thread(f.fetch, url))
+    finally:
+        release.set()
+    assert caught.value.transient
+    assert time.monotonic() - start < 2
