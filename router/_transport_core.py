@@ -50,7 +50,10 @@ def intercepts(method: str, path: str) -> bool:
 
 def mentions_video(body: bytes) -> bool:
     """A cheap byte scan, before any JSON parsing."""
-    return any(marker in body for marker in MARKERS) or _ESCAPED_LETTER.search(body) is not None
+    # Every marker contains "video": one scan rules out most bodies (a third of the cost of three).
+    if b"video" in body and any(marker in body for marker in MARKERS):
+        return True
+    return _ESCAPED_LETTER.search(body) is not None
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ import httpx2
 import pytest
 
 import router
+from router._transport_core import MARKERS, mentions_video
 from router.fetch import Fetcher, Media
 from router.transport import AsyncHttpx2RouterTransport, Httpx2RouterTransport
 from tests.upstream import FakeOpenRouter
@@ -205,6 +206,19 @@ def test_escaped_video_key_does_not_slip_past_the_screen(
     assert response.status_code == 400
     assert [d["rule"] for d in response.json()["error"]["metadata"]["diagnostics"]] == ["model-lacks-video"]
     assert upstream.requests == []
+
+
+@pytest.mark.parametrize(
+    ("body", "seen"),
+    [*((b'{"' + marker + b'": {}}', True) for marker in MARKERS),
+     (b'{"vide\\u006F_url": {}}', True),
+     (b'{"input\\u005fvideo": {}}', True),
+     (b'{"content": "a video about caf\\u00e9 \\u003cb\\u003e"}', False),
+     (b'{"content": "no such thing"}', False)],
+)  # fmt: skip
+def test_screen_spots_every_spelling_of_a_video_key(body: bytes, seen: bool) -> None:
+    """The byte screen finds each marker, escaped or not, and lets ordinary text (escaped non-ASCII) go."""
+    assert mentions_video(body) is seen
 
 
 def test_escaped_text_without_video_still_passes_through(upstream: FakeOpenRouter, local_router: router.Router) -> None:
