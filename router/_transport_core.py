@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -31,6 +32,8 @@ MARKERS = (b"video_url", b"videoUrl", b"input_video")
 _ESCAPED_LETTER = re.compile(rb"\\u00[5-7][0-9a-fA-F]")
 _BIG_BODY = 1 << 20  # bytes: above this, the async path parses off the event loop
 _FRAMING = frozenset({"content-length", "transfer-encoding"})
+# What the router did to a request, for people: URLs shortened, no keys, no data. Pass-throughs are not logged.
+log = logging.getLogger("router")
 
 
 def require(request: object, expected: type, twin: str) -> None:
@@ -86,11 +89,17 @@ class Rewrite:
 def reject(diagnostics: list[Diagnostic]) -> Reply:
     """An OpenRouter-shaped 400: SDKs raise their ordinary bad-request error, and never retry a 400."""
     error = RequestRejected(diagnostics)
+    log.info("rejected a request: %s", "; ".join(f"{d.rule}: {d.message}" for d in diagnostics))
     body = {
         "error": {"code": 400, "message": str(error), "metadata": {"diagnostics": [d.to_dict() for d in diagnostics]}}
     }
     headers = [("Content-Type", "application/json"), ("X-Should-Retry", "false")]
     return Reply(400, headers, json.dumps(body).encode())
+
+
+def _rewritten(outgoing: Outgoing) -> Rewrite:
+    log.info("routed a video request: %s", "; ".join(outgoing.notes) or "checked, sent unchanged")
+    return Rewrite(outgoing)
 
 
 def _screen(body: bytes | None) -> Payload | Reply | None:
@@ -116,7 +125,7 @@ def route(router: Router, method: str, path: str, read: Callable[[], bytes]) -> 
     if not isinstance(screened, Payload):
         return screened
     try:
-        return Rewrite(router.outgoing(screened))
+        return _rewritten(router.outgoing(screened))
     except RequestRejected as exc:
         return reject(exc.diagnostics)
 
@@ -133,6 +142,6 @@ async def aroute(
     if not isinstance(screened, Payload):
         return screened
     try:
-        return Rewrite(await router.aoutgoing(screened))
+        return _rewritten(await router.aoutgoing(screened))
     except RequestRejected as exc:
         return reject(exc.diagnostics)

@@ -9,6 +9,7 @@ Standard library HTTP server, one thread per connection; no business logic lives
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import sys
@@ -235,7 +236,15 @@ def serve(
 ) -> int:
     """Run the proxy until Ctrl-C (or ``server.shutdown()`` from ``ready``'s thread); return exit status 0."""
     out = out if out is not None else sys.stdout
-    server = make_server(router, host, port, base_url, api_key=api_key, log=log if log is not None else sys.stderr)
+    log = log if log is not None else sys.stderr
+    server = make_server(router, host, port, base_url, api_key=api_key, log=log)
+    # What router did to each video request goes to the proxy's log, next to its one line per request.
+    handler = logging.StreamHandler(log)
+    handler.setFormatter(logging.Formatter("router: %(message)s"))
+    logger = logging.getLogger("router")
+    logger.addHandler(handler)
+    level = logger.level
+    logger.setLevel(logging.INFO)
     try:
         out.write(f"router proxy on {server.url} -> {server.base_url}\n")
         out.flush()
@@ -245,5 +254,7 @@ def serve(
     except KeyboardInterrupt:
         out.write("router proxy stopped\n")
     finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
         server.server_close()
     return 0

@@ -271,19 +271,36 @@ def test_serve_announces_and_stops(upstream: FakeOpenRouter) -> None:
     assert out.getvalue() == f"router proxy on {started[0].url} -> {upstream.base_url}\n"
 
 
-def test_serve_command_stops_cleanly_on_ctrl_c(upstream: FakeOpenRouter) -> None:
-    """`router serve` answers requests, then SIGINT ends it with exit 0 and a goodbye line, no traceback."""
+def test_serve_command_logs_and_stops_cleanly_on_ctrl_c(upstream: FakeOpenRouter) -> None:
+    """`router serve` logs one line per request and what it did to video requests (no key, no query string);
+    SIGINT ends it with exit 0 and a goodbye line, no traceback."""
     argv = [sys.executable, "-m", "router", "serve", "--port", "0", "--base-url", upstream.base_url]
     env = _env(upstream, key=None)
     with subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
         assert proc.stdout is not None
         line = proc.stdout.readline()
         url = line.split(" on ", 1)[1].split(" -> ", 1)[0]
-        body = {"model": "openai/gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
-        answer = httpx.post(f"{url}/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {KEY}"})
+        bodies = [
+            {"model": "openai/gpt-4o", "messages": [{"role": "user", "content": "hi"}]},
+            _request(YOUTUBE + "?t=42"),
+            {**_request("https://example.com/v.mp4?sig=secret"), "model": "openai/gpt-4o-mini"},
+            _request(YOUTUBE + "?si=secret", provider={"only": ["google-vertex"]}),
+        ]
+        headers = {"Authorization": f"Bearer {KEY}"}
+        answers = [httpx.post(f"{url}/v1/chat/completions?x=1", json=b, headers=headers) for b in bodies]
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=10)
-    assert answer.status_code == 200
+    assert [a.status_code for a in answers] == [200, 200, 400, 400]
     assert proc.returncode == 0, err
     assert out == "router proxy stopped\n"
-    assert err == "POST /v1/chat/completions -> 200\n"
+    lines = err.splitlines()
+    assert lines[0] == "POST /v1/chat/completions -> 200"
+    assert lines[1] == "router: routed a video request: route: provider.only = ['google-ai-studio']"
+    assert lines[2] == "POST /v1/chat/completions -> 200"
+    assert lines[3].startswith("router: rejected a request: model-lacks-video: model 'openai/gpt-4o-mini'")
+    assert lines[4] == "POST /v1/chat/completions -> 400"
+    assert lines[5].startswith("router: rejected a request: url-not-accepted: https://youtu.be/dQw4w9WgXcQ?…")
+    assert lines[6] == "POST /v1/chat/completions -> 400"
+    assert len(lines) == 7
+    assert KEY not in err
+    assert "secret" not in err

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -38,6 +39,27 @@ def _summary(response: httpx.Response | httpx2.Response) -> Any:
 
 
 # -- pass through -------------------------------------------------------------------------------------------
+
+
+def test_what_the_router_did_is_logged_safely(
+    upstream: FakeOpenRouter, local_router: router.Router, case_url: CaseUrl, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The ``router`` logger says what was inlined and where it was routed, never the key or a query string;
+    a pass-through logs nothing."""
+    url, _ = case_url("/clip.mp4")
+    caplog.set_level(logging.INFO, logger="router")
+    with _client(local_router) as client:
+        client.post(
+            upstream.chat_url, json={"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
+        )
+        assert caplog.records == []
+        assert client.post(upstream.chat_url, json=video_request(url, only=["google-vertex"])).status_code == 200
+    [record] = caplog.records
+    assert record.name == "router"
+    assert record.getMessage().startswith(f"routed a video request: inlined {url.split('?')[0]}?… (up to ")
+    assert record.getMessage().endswith("route: provider.only = ['google-vertex']")
+    assert "case=" not in caplog.text
+    assert "Bearer" not in caplog.text
 
 
 def test_text_only_body_is_forwarded_byte_identical(upstream: FakeOpenRouter, local_router: router.Router) -> None:
