@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import io
 import json
 import os
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from . import __version__
 from .config import ConfigError, find_config, load_config, parse_rules, rule_set
@@ -21,7 +22,8 @@ from .fix import FIXABLE
 from .lint import FixMode, LintOptions, LintResult, discover, lint, patterns
 from .output import FORMATS, Summary, render
 from .pipeline import Router
-from .rules import RULES, Rule
+from .request import STDIN, Payload, decode, load_text, universal_newlines
+from .rules import RULES, Diagnostic, Rule
 
 __all__ = ["main"]
 
@@ -215,11 +217,21 @@ def _io_message(exc: BaseException) -> str:
     return f"cannot decode input as UTF-8: {exc}"
 
 
-def _load_one(path: str) -> Any:
-    router_input = sys.stdin.read() if path == "-" else Path(path)
-    if isinstance(router_input, Path) and not router_input.is_file():
-        raise UsageError(f"{path}: no such file")
-    return router_input
+def _load_one(path: str) -> Payload | Path:
+    """The one request ``rewrite`` and ``send`` take: a file, or ``-`` (stdin)."""
+    if path != "-":
+        if Path(path).is_dir():
+            raise UsageError(f"{path}: is a directory; give one request file (`router check` takes directories)")
+        if not Path(path).is_file():
+            raise UsageError(f"{path}: no such file")
+        return Path(path)
+    text = decode(sys.stdin.buffer.read(), STDIN)
+    if isinstance(text, Diagnostic):
+        return Payload(None, STDIN, problems=[text])
+    payloads = load_text(universal_newlines(text), STDIN)
+    if len(payloads) != 1:
+        raise UsageError(f"standard input holds {len(payloads)} requests; this command takes one")
+    return payloads[0]
 
 
 def _reject(exc: RequestRejected) -> int:
@@ -422,6 +434,9 @@ COMMANDS = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    for stream in (sys.stdout, sys.stderr):  # a lone surrogate from a JSON escape must not crash a message
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="backslashreplace")
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -433,3 +448,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as exc:  # a file named on the command line cannot be read or written
+        sys.stderr.write(f"router: error: {_io_message(exc)}\n")
+        return 2

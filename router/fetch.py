@@ -13,6 +13,7 @@ drift apart. Both share one cache and one table of downloads in flight.
 from __future__ import annotations
 
 import asyncio
+import base64
 import concurrent.futures
 import functools
 import hashlib
@@ -153,13 +154,13 @@ class _Resources:
 
     def __init__(self) -> None:
         self.directory = Path(tempfile.mkdtemp(prefix="router-fetch-"))
-        self.client: httpx.Client | None = None
+        self.transport: httpx.HTTPTransport | None = None
         self.closed = False
 
     def close(self) -> None:
         self.closed = True
-        if self.client is not None:
-            self.client.close()
+        if self.transport is not None:
+            self.transport.close()
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
@@ -379,6 +380,8 @@ class Fetcher:
                 answers = yield _Resolve(target.host, target.port, _left(deadline))
             except TimeoutError:
                 raise  # the total deadline, reported as such (it is an OSError too)
+            except UnicodeError as exc:  # IDNA: a label over 63 characters, or not encodable
+                raise UnreachableURL(f"{where}: {shorten(target.host)} is not a valid host name ({exc})") from exc
             except OSError as exc:
                 transient = not isinstance(exc, socket.gaierror) or exc.errno == socket.EAI_AGAIN
                 raise UnreachableURL(
@@ -456,7 +459,11 @@ class Fetcher:
         if target.url.scheme == "https":
             extensions["sni_hostname"] = target.host
         headers = {"Host": target.url.netloc.decode("ascii"), **_HEADERS}
-        return httpx.Request("GET", target.url.copy_with(host=str(ip)), headers=headers, extensions=extensions)
+        if target.url.userinfo:  # what a client would do with user:password@ (the transport ignores userinfo)
+            credentials = f"{target.url.username}:{target.url.password}".encode()
+            headers["Authorization"] = "Basic " + base64.b64encode(credentials).decode("ascii")
+        url = target.url.copy_with(host=str(ip), username=None, password=None)
+        return httpx.Request("GET", url, headers=headers, extensions=extensions)
 
     def _verdict(self, response: httpx.Response, where: str, cap: int | None) -> str | None:
         """The redirect target, None when the body is the video, or raise: status first, then the declared size."""
@@ -522,27 +529,24 @@ class Fetcher:
 
     # -- drivers: the only code that differs between sync and async -------------------------------------------
 
-    def _client_options(self) -> dict[str, Any]:
-        # trust_env=False: a proxy from the environment would connect by name and bypass the address checks.
-        # No keep-alive: pooled connections are keyed by IP, and one verified for another name must not be reused.
-        return {
-            "trust_env": False,
-            "follow_redirects": False,
-            "verify": self._tls(),
-            "limits": httpx.Limits(max_keepalive_connections=0),
-        }
+    def _transport_options(self) -> dict[str, Any]:
+        """Transports, not clients: no redirects, cookies or auth to switch off, and no httpx INFO log line with
+        the full (signed) URL. trust_env=False: a proxy from the environment would connect by name and bypass the
+        address checks. No keep-alive: pooled connections are keyed by IP, and one verified for another name must
+        not be reused."""
+        return {"trust_env": False, "verify": self._tls(), "limits": httpx.Limits(max_keepalive_connections=0)}
 
     def _tls(self) -> ssl.SSLContext | bool:
         return _default_tls() if self._verify is True else self._verify
 
-    def _sync_client(self) -> httpx.Client:
-        options = self._client_options()
+    def _sync_transport(self) -> httpx.HTTPTransport:
+        options = self._transport_options()
         with self._lock:
             if self._res.closed:
                 raise RuntimeError("the Fetcher is closed")
-            if self._res.client is None:
-                self._res.client = httpx.Client(**options)
-            return self._res.client
+            if self._res.transport is None:
+                self._res.transport = httpx.HTTPTransport(**options)
+            return self._res.transport
 
     def _drive(self, flow: _Flow) -> Media:
         """Run the core with blocking I/O.
@@ -569,7 +573,7 @@ class Fetcher:
                         if response is not None:
                             response.close()
                             response = None
-                        response = self._sync_client().send(op.request, stream=True)
+                        response = self._sync_transport().handle_request(op.request)
                         chunks, value = response.iter_bytes(), response
                     elif isinstance(op, _Resolve):
                         # getaddrinfo has no timeout of its own: wait for it in a worker, up to the deadline.
@@ -587,7 +591,7 @@ class Fetcher:
 
     async def _adrive(self, flow: _Flow) -> Media:
         """Run the core on asyncio; every await is bounded by what is left of the total deadline."""
-        client: httpx.AsyncClient | None = None
+        transport: httpx.AsyncHTTPTransport | None = None
         response: httpx.Response | None = None
         chunks: AsyncIterator[bytes] | None = None
         value: Any = None
@@ -609,9 +613,9 @@ class Fetcher:
                             if response is not None:
                                 await response.aclose()
                                 response = None
-                            # Per call: an AsyncClient belongs to one event loop, and callers may bring several.
-                            client = client or httpx.AsyncClient(**self._client_options())
-                            response = await client.send(op.request, stream=True)
+                            # Per call: an async transport belongs to one event loop, and callers may bring several.
+                            transport = transport or httpx.AsyncHTTPTransport(**self._transport_options())
+                            response = await transport.handle_async_request(op.request)
                             chunks, value = response.aiter_bytes(), response
                         elif isinstance(op, _Resolve):
                             loop = asyncio.get_running_loop()
@@ -624,8 +628,8 @@ class Fetcher:
             try:
                 if response is not None:
                     await response.aclose()
-                if client is not None:
-                    await client.aclose()
+                if transport is not None:
+                    await transport.aclose()
             finally:
                 flow.close()
 
@@ -766,13 +770,4 @@ def _certificate_error(exc: BaseException) -> bool:
 
 def _display(url: str) -> str:
     """The URL as messages show it: no credentials, no query string (signatures) or fragment, shortened."""
-    if url[:5].lower() == "data:":
-        return "a data: URL"
-    try:
-        parts = urlsplit(url)
-        host, port = parts.hostname or "", parts.port
-    except ValueError:
-        return shorten(url.split("?", 1)[0])
-    host = f"[{host}]" if ":" in host else host
-    netloc = f"{host}:{port}" if port is not None else host
-    return shorten(f"{parts.scheme}://{netloc}{parts.path}" + ("?…" if parts.query else ""))
+    return "a data: URL" if url[:5].lower() == "data:" else shorten(url)

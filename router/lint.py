@@ -23,7 +23,7 @@ from typing import Literal
 from .capabilities import CapabilityTable
 from .fix import FIXABLE, apply_fixes, unified_diff
 from .pipeline import Router
-from .request import load_text
+from .request import STDIN, decode, load_text, universal_newlines
 from .rules import RULES, Diagnostic
 
 __all__ = [
@@ -228,7 +228,9 @@ class LintResult:
     errors: list[str] = field(default_factory=list)
 
 
-def _check(router: Router, text: str, name: str, jsonl: bool, options: LintOptions) -> tuple[list[Diagnostic], int]:
+def _check(
+    router: Router, text: str, name: str, jsonl: bool | None, options: LintOptions
+) -> tuple[list[Diagnostic], int]:
     """All diagnostics of one file's text (unfiltered: fixing must know about every invalid-json)."""
     payloads = load_text(text, name, jsonl=jsonl)
     diagnostics: list[Diagnostic] = []
@@ -240,27 +242,11 @@ def _check(router: Router, text: str, name: str, jsonl: bool, options: LintOptio
     return diagnostics, len(payloads)
 
 
-def _normalise(text: str) -> str:
-    """What text-mode reading gives (universal newlines), so columns match ``read_path``."""
-    return text.replace("\r\n", "\n").replace("\r", "\n")
-
-
-def _not_utf8(name: str, data: bytes, exc: UnicodeDecodeError) -> Diagnostic:
-    line_start = data.rfind(b"\n", 0, exc.start) + 1
-    return Diagnostic(
-        "invalid-json",
-        f"not UTF-8 text: {exc.reason} at byte {exc.start}",
-        file=name,
-        line=data.count(b"\n", 0, exc.start) + 1,
-        column=exc.start - line_start + 1,
-    )
-
-
-def lint_file(router: Router, name: str, options: LintOptions, stdin: str | None = None) -> FileResult:
+def lint_file(router: Router, name: str, options: LintOptions, stdin: bytes | None = None) -> FileResult:
     """Check one file (``-``: the already-read ``stdin``), and fix it if asked and safe."""
     selected = options.rules
     if name == "-":
-        body, bom, display, jsonl = stdin or "", False, "<stdin>", False
+        data, display, jsonl = stdin or b"", STDIN, None
     else:
         display, jsonl = name, name.endswith(".jsonl")
         try:
@@ -268,21 +254,18 @@ def lint_file(router: Router, name: str, options: LintOptions, stdin: str | None
                 data = fh.read()
         except OSError as exc:
             return FileResult(name, error=f"{name}: {exc.strerror or exc}")
-        try:
-            body = data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            found = [_not_utf8(name, data, exc)]
-            return FileResult(name, [d for d in found if d.rule in selected], requests=1)
-        bom = body.startswith("\ufeff")
-        body = body.removeprefix("\ufeff")
-    everything, requests = _check(router, _normalise(body), display, jsonl, options)
+    body = decode(data, display)
+    if isinstance(body, Diagnostic):
+        return FileResult(name, [body] if body.rule in selected else [], requests=1)
+    bom = data.startswith(b"\xef\xbb\xbf")
+    everything, requests = _check(router, universal_newlines(body), display, jsonl, options)
     diagnostics = [d for d in everything if d.rule in selected]
     result = FileResult(name, diagnostics, requests)
     fixable = [d for d in diagnostics if d.rule in FIXABLE]
     if not options.fix or not fixable or name == "-":
         return result
     broken = next((d for d in everything if d.rule == "invalid-json"), None)
-    fixed = None if broken else apply_fixes(body, fixable, jsonl=jsonl)
+    fixed = None if broken else apply_fixes(body, fixable, jsonl=bool(jsonl))
     if fixed is None:
         why = f"it is not valid JSON (line {broken.line})" if broken else "a fix could not be placed with certainty"
         result.note = f"{name}: not fixed ({len(fixable)} fixable): {why}"
@@ -298,7 +281,7 @@ def lint_file(router: Router, name: str, options: LintOptions, stdin: str | None
     except OSError as exc:
         result.error = f"{name}: cannot write the fix: {exc.strerror or exc}"
         return result
-    remaining, result.requests = _check(router, _normalise(new_body), display, jsonl, options)
+    remaining, result.requests = _check(router, universal_newlines(new_body), display, jsonl, options)
     result.diagnostics = [d for d in remaining if d.rule in selected]
     return result
 
@@ -352,7 +335,7 @@ def _context() -> multiprocessing.context.BaseContext:
 
 
 def _parallel(
-    router: Router, files: Sequence[str], options: LintOptions, jobs: int, stdin: str | None
+    router: Router, files: Sequence[str], options: LintOptions, jobs: int, stdin: bytes | None
 ) -> list[FileResult] | None:
     """Results in input order from worker processes; None when the platform cannot start them."""
     names = [n for n in files if n != "-"]
@@ -375,7 +358,7 @@ def lint(router: Router, files: Sequence[str], options: LintOptions | None = Non
     Parallel runs start at ``PARALLEL_MIN_FILES`` files; results come back in input order either way.
     """
     options = options or LintOptions()
-    stdin = sys.stdin.read() if "-" in files else None
+    stdin = sys.stdin.buffer.read() if "-" in files else None
     workers = jobs or default_jobs()
     results = None
     if workers > 1 and len(files) >= PARALLEL_MIN_FILES:

@@ -16,8 +16,20 @@ from typing import Any
 
 from .rules import Diagnostic
 
-__all__ = ["Payload", "VideoPart", "escape", "find_video_parts", "load_text", "locate", "read_path"]
+__all__ = [
+    "STDIN",
+    "Payload",
+    "VideoPart",
+    "decode",
+    "escape",
+    "find_video_parts",
+    "load_text",
+    "locate",
+    "read_path",
+    "universal_newlines",
+]
 
+STDIN = "<stdin>"  # how standard input is named in diagnostics
 VIDEO_KEYS = ("video_url", "videoUrl")
 VIDEO_TYPES = ("video_url", "input_video", "videoUrl")
 _WS = re.compile(r"[ \t\n\r]*")
@@ -100,31 +112,73 @@ def locate(text: str, pointer: str) -> int:
     return idx
 
 
-def _json_error(exc: json.JSONDecodeError, file: str | None, line_offset: int = 0) -> Diagnostic:
-    return Diagnostic(
-        "invalid-json", f"not valid JSON: {exc.msg}", file=file, line=exc.lineno + line_offset, column=exc.colno
-    )
+class _NotJSON(ValueError):
+    """Python's parser takes ``NaN`` and ``Infinity``; JSON (and the upstream) does not."""
+
+
+def _no_constant(name: str) -> Any:
+    raise _NotJSON(f"{name} is not a JSON value")
+
+
+# The first match of the group outside a string: where a bad token or number sits, for the error's position.
+_CONSTANT = re.compile(r'"(?:[^"\\]|\\.)*"|(-?Infinity|NaN)')
+_LONG_NUMBER = re.compile(r'"(?:[^"\\]|\\.)*"|(\d{4301,})')
+
+
+def _invalid(message: str, text: str, offset: int, file: str | None, line_offset: int) -> Diagnostic:
+    line = text.count("\n", 0, offset) + 1 + line_offset
+    column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    return Diagnostic("invalid-json", f"not valid JSON: {message}", file=file, line=line, column=column)
+
+
+def _first(pattern: re.Pattern[str], text: str) -> int:
+    return next((m.start(1) for m in pattern.finditer(text) if m.group(1)), 0)
+
+
+def _parse(text: str, file: str | None, line_offset: int) -> Any:
+    """``json.loads`` that turns every way a text can fail into an ``invalid-json`` diagnostic (returned)."""
+    try:
+        return json.loads(text, parse_constant=_no_constant)
+    except json.JSONDecodeError as exc:
+        return _invalid(exc.msg, text, exc.pos, file, line_offset)
+    except _NotJSON as exc:
+        return _invalid(str(exc), text, _first(_CONSTANT, text), file, line_offset)
+    except RecursionError:
+        return _invalid("nested too deeply", text, 0, file, line_offset)
+    except ValueError:  # Python's cap on integer digits (CVE-2020-10735)
+        return _invalid("a number with more than 4300 digits", text, _first(_LONG_NUMBER, text), file, line_offset)
+
+
+def _several_lines(text: str, problem: Diagnostic) -> bool:
+    """A text that is JSON up to the end of a line and goes on with more: JSONL given without a name."""
+    return problem.message.endswith("Extra data") and problem.column == 1 and (problem.line or 0) > 1
 
 
 def load_text(text: str, file: str | None = None, *, jsonl: bool | None = None) -> list[Payload]:
-    """Parse JSON or JSONL text into payloads; syntax errors become ``invalid-json`` payloads."""
-    if jsonl is None:
+    """Parse JSON or JSONL text into payloads; syntax errors become ``invalid-json`` payloads.
+
+    ``jsonl`` None: by the file's suffix, and for text without one (stdin) by its shape.
+    """
+    named = file is not None and file.endswith((".json", ".jsonl"))
+    if jsonl is None and named:
         jsonl = file is not None and file.endswith(".jsonl")
     if not jsonl:
-        try:
-            return [_payload(json.loads(text), file, text, 0)]
-        except json.JSONDecodeError as exc:
-            return [Payload(None, file, text, problems=[_json_error(exc, file)])]
+        parsed = _parse(text, file, 0)
+        if not isinstance(parsed, Diagnostic):
+            return [_payload(parsed, file, text, 0)]
+        if jsonl is not None or not _several_lines(text, parsed):
+            return [Payload(None, file, text, problems=[parsed])]
     payloads = []
     # Split on "\n" only: str.splitlines() would also split on U+2028 inside a valid JSON string.
     for number, line in enumerate(text.split("\n")):
         line = line.removesuffix("\r")
         if not line.strip():
             continue
-        try:
-            payloads.append(_payload(json.loads(line), file, line, number))
-        except json.JSONDecodeError as exc:
-            payloads.append(Payload(None, file, line, number, problems=[_json_error(exc, file, number)]))
+        parsed = _parse(line, file, number)
+        if isinstance(parsed, Diagnostic):
+            payloads.append(Payload(None, file, line, number, problems=[parsed]))
+        else:
+            payloads.append(_payload(parsed, file, line, number))
     return payloads
 
 
@@ -135,10 +189,32 @@ def _payload(obj: Any, file: str | None, text: str | None, line_offset: int) -> 
     return Payload(obj, file, text, line_offset)
 
 
+def decode(data: bytes, file: str | None) -> str | Diagnostic:
+    """UTF-8 text without its BOM, or ``invalid-json`` saying where the first bad byte is."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line_start = data.rfind(b"\n", 0, exc.start) + 1
+        return Diagnostic(
+            "invalid-json",
+            f"not UTF-8 text: {exc.reason} at byte {exc.start}",
+            file=file,
+            line=data.count(b"\n", 0, exc.start) + 1,
+            column=exc.start - line_start + 1,
+        )
+
+
 def read_path(path: Path) -> list[Payload]:
-    """Read a .json or .jsonl file (``-`` is stdin); I/O errors propagate as OSError for the CLI."""
-    text = path.read_text(encoding="utf-8-sig")
-    return load_text(text, str(path), jsonl=path.suffix == ".jsonl")
+    """Read a .json or .jsonl file; I/O errors propagate as OSError for the CLI."""
+    text = decode(path.read_bytes(), str(path))
+    if isinstance(text, Diagnostic):
+        return [Payload(None, str(path), problems=[text])]
+    return load_text(universal_newlines(text), str(path), jsonl=path.suffix == ".jsonl")
+
+
+def universal_newlines(text: str) -> str:
+    """What text-mode reading gives, so positions agree however the file was read."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def find_video_parts(request: Mapping[str, Any], problems: list[Diagnostic]) -> Iterator[VideoPart]:

@@ -63,7 +63,10 @@ class Outgoing:
         self._request = request
         self._inlines = list(inlines)
         self.notes: list[str] = []  # what the rewrite did, for people (CLI stderr), never for the wire
-        text = json.dumps(request, ensure_ascii=False, separators=(",", ":")).encode()
+        try:
+            text = json.dumps(request, ensure_ascii=False, separators=(",", ":")).encode()
+        except UnicodeEncodeError:  # a lone surrogate (legal as a JSON escape): only \u escapes can carry it
+            text = json.dumps(request, separators=(",", ":")).encode()
         self._pieces: list[bytes | _Inline] = []
         for inline in self._inlines:
             head, _, text = text.partition(inline.token.encode())

@@ -5,6 +5,7 @@ Rule names are public (output, suppressions, docs): never rename one without a d
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -148,14 +149,18 @@ RULES: dict[str, Rule] = {
 }
 
 
+_USERINFO = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*:/*)[^/?#]*@")
+
+
 def shorten(text: str, limit: int = 80) -> str:
-    """Shorten URLs for messages: data URLs keep only their prefix and query strings (signatures, tokens)
-    are cut, so neither payloads nor credentials reach logs."""
+    """Shorten URLs for messages: data URLs keep only their prefix; credentials (``user:pass@``), query strings
+    (signatures, tokens) and fragments are cut, so neither payloads nor secrets reach messages and logs."""
     if text[:5].lower() == "data:":
         head, sep, body = text.partition(",")
         return f"{head[:60]}{sep}…({len(body)} chars)" if sep else text[:40] + "…"
-    base, sep, _ = text.partition("?")
-    text = f"{base}?…" if sep else text
+    text = _USERINFO.sub(r"\1", text)
+    cut = min((i for i in (text.find("?"), text.find("#")) if i >= 0), default=-1)
+    text = text[: cut + 1] + "…" if cut >= 0 else text
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

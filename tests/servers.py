@@ -18,10 +18,12 @@ can make its own URL with ``?case=name`` and count its own hits):
     /short?n=N&claim=C     ``Content-Length: C`` but only N < C bytes, then the connection closes
     /drip?n=N&every=S      N bytes of the mp4, one every S seconds
     /stall?after=S         headers and a few bytes, then silence for S seconds
+    /private.mp4           the mp4 for Basic credentials ``user:pa55`` only, 401 otherwise
 """
 
 from __future__ import annotations
 
+import base64
 import ssl
 import struct
 import sys
@@ -158,6 +160,10 @@ def _handler(server: MediaServer) -> type[BaseHTTPRequestHandler]:
             name, _, suffix = path.lstrip("/").partition(".")
             if name == "clip" and suffix in server.clips:
                 return self._send(200, server.clips[suffix], CONTENT_TYPES[suffix])
+            if path == "/private.mp4":
+                if self.headers.get("Authorization") != "Basic " + base64.b64encode(b"user:pa55").decode():
+                    return self._send(401, b"who are you?\n", "text/plain")
+                return self._send(200, server.clips["mp4"], "video/mp4")
             if path == "/octet.mp4":
                 return self._send(200, server.clips["mp4"], "application/octet-stream")
             if path == "/wrong-type.mp4":

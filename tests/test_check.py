@@ -155,6 +155,18 @@ def test_url_needs_inline_is_a_fixable_warning(r: router.Router) -> None:
 
 
 @pytest.mark.parametrize(
+    "url",
+    ["https://user:pa55@cdn.example.com/v/clip.mp4", "https://cdn.example.com/v/clip.mp4#token=pa55",
+     "http://user:pa55@10.0.0.5/v.mp4", "ftp://user:pa55@example.com/v.mp4"],
+)  # fmt: skip
+def test_messages_never_carry_url_credentials(r: router.Router, url: str) -> None:
+    """``user:pass@`` and fragments are cut from every message, like query strings."""
+    report = r.check(request(url))
+    assert report.diagnostics
+    assert all("pa55" not in d.message for d in report.diagnostics)
+
+
+@pytest.mark.parametrize(
     ("url", "provider"),
     [
         ("https://youtube.com/shorts/dQw4w9WgXcQ", "google-vertex"),

@@ -453,3 +453,46 @@ def test_pre_commit_hook_runs_for_real(repo: Path) -> None:
     assert "fixtures/bad.json:14:20: error url-not-accepted" in output
     assert "batch.jsonl:2:2: error invalid-json" in output
     assert "notes.md" not in output
+
+
+def test_stdin_reads_like_a_file() -> None:
+    """Standard input gets what a file gets: a BOM is skipped, bad UTF-8 is a diagnostic, and one request a
+    line is a JSONL batch."""
+    command = [sys.executable, "-m", "router", "check", "--offline", "--format", "json", "-"]
+
+    def check(data: bytes) -> tuple[int, list[tuple[Any, ...]]]:
+        proc = subprocess.run(command, input=data, capture_output=True, check=False, timeout=60)
+        doc = json.loads(proc.stdout)
+        return proc.returncode, [(d["line"], d["rule"]) for d in doc["diagnostics"]]
+
+    assert check(b"\xef\xbb\xbf" + json.dumps(request()).encode()) == (0, [])
+    assert check(b'{"model":\n "\xff"}') == (1, [(2, "invalid-json")])
+    batch = "\n".join(json.dumps(r) for r in (request(), VERTEX_YOUTUBE, UNKNOWN)).encode()
+    assert check(batch) == (1, [(2, "url-not-accepted"), (3, "unknown-model")])
+
+
+def test_a_lone_surrogate_is_printed_escaped() -> None:
+    """`\\ud800` is legal in JSON text but not encodable: messages show it escaped instead of crashing."""
+    text = json.dumps(request("https://ex\ud800.example/v.mp4", only=["google-vertex"]))
+    assert "\\ud800" in text
+    proc = router_process("check", "--offline", "-", stdin=text)
+    assert proc.returncode == 0, proc.stderr
+    assert "https://ex\\ud800.example/v.mp4" in proc.stdout
+    rewritten = router_process("rewrite", "--dry-run", "-", stdin=text)
+    assert rewritten.returncode == 0, rewritten.stderr
+    assert (
+        json.loads(rewritten.stdout)["messages"][0]["content"][1]["video_url"]["url"]
+        == "https://ex\ud800.example/v.mp4"
+    )
+
+
+def test_rewrite_usage_errors_name_the_problem(tmp_path: Path) -> None:
+    """A directory is not a request file; a file that is not UTF-8 is a diagnostic; neither is a traceback."""
+    directory = router_process("rewrite", str(tmp_path))
+    assert directory.returncode == 2
+    assert "is a directory" in directory.stderr
+    (tmp_path / "bad.json").write_bytes(b'{"a": \xff}')
+    bad = router_process("rewrite", str(tmp_path / "bad.json"))
+    assert bad.returncode == 1
+    assert "invalid-json: not UTF-8 text" in bad.stderr
+    assert "Traceback" not in directory.stderr + bad.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import socket
 import ssl
 import threading
@@ -579,3 +580,28 @@ async def test_total_timeout_bounds_a_hanging_dns_lookup(use_async: bool) -> Non
         release.set()
     assert caught.value.transient
     assert time.monotonic() - start < 2
+
+
+@pytest.mark.parametrize("use_async", [False, True])
+async def test_url_credentials_are_sent_and_never_logged(
+    media_server: MediaServer, use_async: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``user:pass@`` becomes Basic auth, as in any client; neither it nor the signed query reaches a log line
+    (the fetcher sends through transports, so httpx's INFO request line never sees the URL)."""
+    caplog.set_level(logging.DEBUG)
+    url = media_server.url("/private.mp4?X-Amz-Signature=s3cret").replace("://", "://user:pa55@", 1)
+    with Fetcher(allow_private_urls=True) as f:
+        media = await (f.afetch(url) if use_async else asyncio.to_thread(f.fetch, url))
+        assert media.mime == "video/mp4"
+        with pytest.raises(UnreachableURL, match="HTTP 401") as caught:
+            f.fetch(url.replace("pa55", "wrong"))
+    assert "wrong" not in str(caught.value)
+    assert "pa55" not in caplog.text
+    assert "s3cret" not in caplog.text
+
+
+def test_a_host_name_idna_cannot_encode_is_unreachable_not_a_crash() -> None:
+    """A label over 63 characters fails in the resolver's IDNA step: a clear permanent error, not UnicodeError."""
+    with Fetcher() as f, pytest.raises(UnreachableURL, match="not a valid host name") as caught:
+        f.fetch("https://" + "a" * 64 + ".example.com/v.mp4")
+    assert not caught.value.transient

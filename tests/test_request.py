@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 import router
 from router.request import load_text, locate
 
@@ -96,3 +98,43 @@ def test_jsonl_line_separator_inside_a_string_is_not_a_line_break() -> None:
     payloads = load_text('{"messages": [], "note": "a\u2028b"}\r\n{"messages": []}\n', "x.jsonl")
     assert [p.problems for p in payloads] == [[], []]
     assert payloads[0].request["note"] == "a\u2028b"
+
+
+@pytest.mark.parametrize(
+    ("text", "message", "position"),
+    [
+        ('{"a": [1,\n  2,,]}', "Expecting value", (2, 5)),
+        ('{"model": "x",\n "temperature": NaN}', "NaN is not a JSON value", (2, 17)),
+        ('{"note": "NaN", "t": -Infinity}', "-Infinity is not a JSON value", (1, 22)),
+        ('{"n": ' + "9" * 5000 + "}", "a number with more than 4300 digits", (1, 7)),
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply", (1, 1)),
+    ],
+)
+def test_every_way_json_fails_is_an_invalid_json_diagnostic(text: str, message: str, position: tuple[int, int]) -> None:
+    """Bad syntax, NaN/Infinity (Python accepts them, JSON does not), huge numbers and deep nesting are
+    diagnostics at the right place, never exceptions."""
+    (payload,) = load_text(text, "p.json")
+    (d,) = payload.problems
+    assert d.rule == "invalid-json"
+    assert d.message == f"not valid JSON: {message}"
+    assert (d.line, d.column) == position
+
+
+def test_unnamed_text_with_one_request_a_line_is_jsonl() -> None:
+    """Standard input has no suffix: one document a line is a batch; other trailing data stays an error."""
+    lines = '{"model": "a", "messages": []}\n{"model": "b", "messages": []}\n'
+    assert [p.request["model"] for p in load_text(lines, "<stdin>")] == ["a", "b"]
+    (broken,) = load_text('{"model": "a"} {"model": "b"}', "<stdin>")
+    assert broken.problems[0].message == "not valid JSON: Extra data"
+    (named,) = load_text(lines, "one.json")
+    assert named.problems[0].rule == "invalid-json"
+
+
+def test_bytes_that_are_not_utf8_are_a_diagnostic(tmp_path: Path) -> None:
+    """A file or bytes payload that is not UTF-8 is ``invalid-json`` at the bad byte, like any bad text."""
+    path = tmp_path / "bad.json"
+    path.write_bytes(b'{"a":\n \xff}')
+    for payload in (path, path.read_bytes()):
+        (d,) = router.Router().check(payload).diagnostics
+        assert (d.rule, d.line, d.column) == ("invalid-json", 2, 2)
+        assert "not UTF-8" in d.message

@@ -216,6 +216,16 @@ def test_non_utf8_body_that_mentions_video_is_rejected(upstream: FakeOpenRouter,
     assert upstream.requests == []
 
 
+def test_deeply_nested_body_that_mentions_video_is_a_400(upstream: FakeOpenRouter, local_router: router.Router) -> None:
+    """A body nested past the parser's recursion limit is ``invalid-json``, not an exception in the client."""
+    body = b'{"video_url": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    with _client(local_router) as client:
+        response = client.post(upstream.chat_url, content=body)
+    assert response.status_code == 400
+    assert response.json()["error"]["metadata"]["diagnostics"][0]["message"] == "not valid JSON: nested too deeply"
+    assert upstream.requests == []
+
+
 def test_escaped_video_key_does_not_slip_past_the_screen(
     upstream: FakeOpenRouter, local_router: router.Router, case_url: CaseUrl
 ) -> None:
