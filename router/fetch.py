@@ -40,7 +40,6 @@ from .errors import BlockedURL, FetchError, MediaTooLarge, NotAVideo, Unreachabl
 from .media import (
     canonical_mime,
     classify_url,
-    extension_mime,
     ip_block_reason,
     literal_ip,
     metadata_block_reason,
@@ -358,7 +357,7 @@ class Fetcher:
                     response = yield from self._open(current, where, deadline)
                     location = self._verdict(response, where, cap)
                     if location is None:
-                        return (yield from self._receive(url, current, where, response, spool, deadline))
+                        return (yield from self._receive(url, where, response, spool, deadline))
                     current = str(httpx.URL(current).join(location))
                 except (httpx.RequestError, httpx.InvalidURL, TimeoutError) as exc:
                     raise self._unreachable(where, exc) from exc
@@ -486,19 +485,17 @@ class Fetcher:
             raise MediaTooLarge(f"{where} is {length:,} bytes (Content-Length), over the {cap:,}-byte cap")
         return None
 
-    def _receive(
-        self, url: str, current: str, where: str, response: httpx.Response, spool: _Spool, deadline: float
-    ) -> _Flow:
+    def _receive(self, url: str, where: str, response: httpx.Response, spool: _Spool, deadline: float) -> _Flow:
         spool.total = _content_length(response)
         declared = response.headers.get("content-type")
         mime: str | None = None
         while chunk := (yield _Read(_left(deadline))):  # _left: a slow drip never trips the read timeout
             spool.write(chunk)
             if mime is None and len(spool.head) >= _SNIFF_BYTES:
-                mime = _identify(bytes(spool.head), declared, current, where)  # refuse a big HTML page early
+                mime = _identify(bytes(spool.head), declared, where)  # refuse a big HTML page early
         if spool.size == 0:
             raise NotAVideo(f"{where}: the server sent an empty body")
-        mime = mime or _identify(bytes(spool.head), declared, current, where)
+        mime = mime or _identify(bytes(spool.head), declared, where)
         path, digest = spool.finish()
         media = Media(url, path, spool.size, mime, digest)
         weakref.finalize(media, _unlink, path)
@@ -734,17 +731,13 @@ def _embedded_ipv4(ip: _IP) -> list[ipaddress.IPv4Address]:
     return found
 
 
-def _identify(head: bytes, declared: str | None, url: str, where: str) -> str:
-    """The container from the bytes; the server's word (not octet-stream) and the extension only as fallbacks."""
+def _identify(head: bytes, declared: str | None, where: str) -> str:
+    """The container from the bytes alone, as the checker does for data URLs: every format a provider takes is
+    one ``sniff`` knows, so bytes it cannot place are not a video, whatever the server or the name says."""
     sniffed = sniff(head)
-    mime = sniffed
-    if mime is None:
-        server = canonical_mime(declared or "")
-        mime = server if server not in ("", "application/octet-stream", "binary/octet-stream") else None
-        mime = mime or extension_mime(url)
-    if mime is not None and canonical_mime(mime).startswith("video/"):
-        return canonical_mime(mime)
-    looks = "nothing router recognises" if sniffed is None else _looks_like(sniffed)
+    if sniffed is not None and sniffed.startswith("video/"):
+        return canonical_mime(sniffed)
+    looks = "no video container router knows (corrupted?)" if sniffed is None else _looks_like(sniffed)
     said = f"; the server said {canonical_mime(declared)}" if declared else ""
     raise NotAVideo(f"{where} is not a video: the bytes look like {looks}{said}")
 

@@ -7,6 +7,7 @@ can make its own URL with ``?case=name`` and count its own hits):
     /octet.mp4             the mp4 as application/octet-stream
     /wrong-type.mp4        the mp4 as text/plain
     /page.mp4              an HTML page that claims to be video/mp4
+    /notes.mp4             20 KB of plain text that claims to be video/mp4
     /image.png             a PNG image
     /status/<code>         that status, small text body
     /redirect?to=URL       302 to URL (``code=`` for another status)
@@ -168,6 +169,8 @@ def _handler(server: MediaServer) -> type[BaseHTTPRequestHandler]:
                 return self._send(200, server.clips["mp4"], "application/octet-stream")
             if path == "/wrong-type.mp4":
                 return self._send(200, server.clips["mp4"], "text/plain")
+            if path == "/notes.mp4":
+                return self._send(200, b"meeting notes, not a video\n" * 800, "video/mp4")
             if path == "/page.mp4":
                 return self._send(200, HTML, "video/mp4")
             if path == "/image.png":

@@ -92,6 +92,17 @@ def test_html_behind_an_mp4_url_is_not_a_video(fetcher: Fetcher, media_server: M
     assert spooled(fetcher) == []
 
 
+def test_unrecognisable_bytes_are_not_a_video_whatever_the_server_says(
+    fetcher: Fetcher, media_server: MediaServer
+) -> None:
+    """Plain text served as video/mp4 from a .mp4 path is refused: every accepted format is one the sniffer
+    knows, so the checker's rule for data URLs holds for downloads too."""
+    with pytest.raises(NotAVideo, match="no video container router knows") as caught:
+        fetcher.fetch(media_server.url("/notes.mp4"))
+    assert caught.value.rule == "format-mismatch"
+    assert "the server said video/mp4" in str(caught.value)
+
+
 def test_png_is_not_a_video(fetcher: Fetcher, media_server: MediaServer) -> None:
     """A PNG image is refused, and the message says it is an image."""
     with pytest.raises(NotAVideo, match=r"an image \(image/png\)"):

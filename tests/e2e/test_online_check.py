@@ -48,12 +48,13 @@ def test_offline_never_touches_the_network(tmp_path: Path, media_server: MediaSe
         ("/status/503?t=online", "unreachable-url"),
         ("/page.mp4?t=online", "format-mismatch"),
         ("/image.png?t=online", "format-mismatch"),
+        ("/notes.mp4?t=online", "format-mismatch"),
     ],
 )
 def test_download_problems_are_reported(
     tmp_path: Path, media_server: MediaServer, capsys: Any, target: str, rule: str
 ) -> None:
-    """A 404, a 503, an HTML page and an image behind a video URL each fail the check with their rule."""
+    """A 404, a 503, an HTML page, an image and text that claims video/mp4 each fail the check with their rule."""
     code, rules = run(tmp_path, media_server.url(target), capsys)
     assert code == 1
     assert rule in rules
