@@ -33,6 +33,7 @@ class _Verdict:
 @dataclass(slots=True)
 class RoutePlan:
     providers: list[str] | None = None  # provider.only for the rewrite (None: leave routing alone)
+    order: list[str] | None = None  # the caller's provider.order, less the providers off the route
     actions: dict[str, Action] = field(default_factory=dict)  # part pointer -> action
     caps: dict[str, int] = field(default_factory=dict)  # part pointer -> byte cap for the download
     diagnostics: list[Diagnostic] = field(default_factory=list)
@@ -41,7 +42,8 @@ class RoutePlan:
 @dataclass(slots=True)
 class _Candidates:
     slugs: list[str]  # table slugs, preference order
-    spelling: dict[str, str]  # slug -> the caller's spelling (a variant tag stays a tag)
+    spelling: dict[str, list[str]]  # slug -> the caller's names for it in provider.only / --provider (tags stay)
+    order: list[tuple[str, str]]  # the caller's provider.order as (name, slug)
     routed: bool  # False: nothing is known about providers, leave routing alone
 
 
@@ -52,9 +54,7 @@ def _names(value: Any) -> list[str]:
 
 
 def _candidates(checked: Checked, table: CapabilityTable, pins: Sequence[str], diags: list[Diagnostic]) -> _Candidates:
-    spelling: dict[str, str] = {}
-
-    def resolve(names: list[str], pointer: str, where: str) -> list[str]:
+    def resolve(names: list[str], pointer: str, where: str) -> list[tuple[str, str]]:
         out = []
         for i, name in enumerate(names):
             slug = table.provider_slug(name)
@@ -67,8 +67,7 @@ def _candidates(checked: Checked, table: CapabilityTable, pins: Sequence[str], d
                     )
                 )
                 continue
-            spelling.setdefault(slug, name)
-            out.append(slug)
+            out.append((name, slug))
         return out
 
     request = checked.request or {}
@@ -77,20 +76,27 @@ def _candidates(checked: Checked, table: CapabilityTable, pins: Sequence[str], d
     pinned = resolve(list(pins), "", "named on the command line")
     only = resolve(_names(prefs.get("only")), "/provider/only", "in provider.only")
     order = resolve(_names(prefs.get("order")), "/provider/order", "in provider.order")
-    ignore = set(resolve(_names(prefs.get("ignore")), "/provider/ignore", "in provider.ignore"))
+    # Ignoring one endpoint (`google-vertex/us-east5`) leaves the provider's others: only bare names rule it out.
+    ignore = {slug for name, slug in resolve(_names(prefs.get("ignore")), "/provider/ignore", "in provider.ignore")
+              if "/" not in name}  # fmt: skip
+    # The names to send: the caller's own (a region tag narrows, and several tags of one provider all stay).
+    spelling: dict[str, list[str]] = {}
+    for name, slug in only or pinned:
+        spelling.setdefault(slug, []).append(name)
     served = list(checked.model.providers) if checked.model else []
     if not served and not pinned and not only:
-        return _Candidates([], spelling, routed=False)
-    pool = served or pinned or only
+        return _Candidates([], spelling, order, routed=False)
+    pool = served or list(dict.fromkeys(s for _, s in pinned or only))
     if pins:
-        pool = [p for p in pool if p in pinned]
+        pool = [p for p in pool if p in {s for _, s in pinned}]
     if "only" in prefs:
-        pool = [p for p in pool if p in only]
+        pool = [p for p in pool if p in {s for _, s in only}]
     pool = [p for p in pool if p not in ignore]
-    ranked = [p for p in order if p in pool] + [p for p in pool if p not in order]
+    preferred = list(dict.fromkeys(s for _, s in order))
+    ranked = [p for p in preferred if p in pool] + [p for p in pool if p not in preferred]
     if prefs.get("allow_fallbacks") is False and order:
-        ranked = [p for p in ranked if p in order]
-    return _Candidates(ranked, spelling, routed=True)
+        ranked = [p for p in ranked if p in preferred]
+    return _Candidates(ranked, spelling, order, routed=True)
 
 
 def _judge(facts: PartFacts, slug: str, p: Provider, table: CapabilityTable) -> _Verdict:
@@ -176,7 +182,9 @@ def plan_route(checked: Checked, table: CapabilityTable, pins: Sequence[str] = (
     best = min(accepting, key=lambda s: len(inlined(s)))  # min() keeps the first of equals: preference order
     chosen = inlined(best)
     route = [s for s in accepting if inlined(s) == chosen or (inlined(s) < chosen and table.providers[s].data_urls)]
-    plan.providers = [cands.spelling.get(s, s) for s in route]
+    plan.providers = list(dict.fromkeys(name for s in route for name in cands.spelling.get(s, [s])))
+    if cands.order:
+        plan.order = [name for name, slug in cands.order if slug in route]
     for f in parts:
         ptr = f.part.pointer
         plan.actions[ptr] = "inline" if ptr in chosen else "keep"

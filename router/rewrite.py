@@ -168,7 +168,7 @@ def build_outgoing(checked: Checked, plan: RoutePlan, media: Mapping[str, Media]
         prefs = out.get("provider")
         prefs = dict(prefs) if isinstance(prefs, Mapping) else {}
         prefs["only"] = list(plan.providers)
-        if isinstance(prefs.get("order"), list):
-            prefs["order"] = [p for p in prefs["order"] if p in plan.providers]
+        if plan.order is not None:
+            prefs["order"] = list(plan.order)
         out["provider"] = prefs
     return Outgoing(out, inlines)

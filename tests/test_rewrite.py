@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 from pathlib import Path
@@ -47,6 +48,33 @@ def test_variant_tag_spelling_is_kept() -> None:
     """A caller's variant tag (`google-ai-studio/flex`) is what goes into `only`."""
     out = router.Router().rewrite(request("https://youtu.be/dQw4w9WgXcQ", provider={"only": ["google-ai-studio/flex"]}))
     assert out["provider"]["only"] == ["google-ai-studio/flex"]
+
+
+DATA = "data:video/mp4;base64," + base64.b64encode(clip_bytes("mp4")).decode()
+
+
+@pytest.mark.parametrize(
+    ("prefs", "expected"),
+    [
+        # Two regions of one provider: both stay allowed.
+        ({"only": ["google-vertex/us-east5", "google-vertex/europe-west1"]},
+         {"only": ["google-vertex/us-east5", "google-vertex/europe-west1"]}),
+        # order with a region tag is a preference: it keeps its place and does not narrow `only`.
+        ({"only": ["google-vertex", "google-ai-studio"], "order": ["google-vertex/us-east5", "google-ai-studio"]},
+         {"only": ["google-vertex", "google-ai-studio"], "order": ["google-vertex/us-east5", "google-ai-studio"]}),
+        ({"order": ["google-vertex/us-east5", "google-ai-studio"]},
+         {"only": ["google-vertex", "google-ai-studio"], "order": ["google-vertex/us-east5", "google-ai-studio"]}),
+        # Ignoring one endpoint leaves the provider's others; ignoring the provider removes it.
+        ({"ignore": ["google-vertex/us-east5"]},
+         {"only": ["google-vertex", "google-ai-studio"], "ignore": ["google-vertex/us-east5"]}),
+        ({"ignore": ["google-vertex"]}, {"only": ["google-ai-studio"], "ignore": ["google-vertex"]}),
+    ],
+)  # fmt: skip
+def test_region_tags_in_the_callers_preferences_are_honoured(prefs: dict[str, Any], expected: dict[str, Any]) -> None:
+    """Variant tags (`google-vertex/us-east5`) keep the caller's meaning: `only` narrows to the endpoints named,
+    `order` only orders, `ignore` of one endpoint is not the provider's ban."""
+    out = router.Router().rewrite(request(DATA, provider=prefs))
+    assert out["provider"] == expected
 
 
 def test_camelcase_key_is_renamed() -> None:
