@@ -66,6 +66,7 @@ def check_request(
     parts = list(find_video_parts(request, out.diagnostics))
     if not parts:
         return out
+    _check_routing_fields(request, out.diagnostics)
     out.model_id = model or _model_id(request)
     _check_model(out, table)
     for part in parts:
@@ -80,6 +81,30 @@ def check_request(
             )
         out.parts.append(_part_facts(part, table, allow_private_urls, out.diagnostics))
     return out
+
+
+def _check_routing_fields(request: Mapping[str, Any], diags: list[Diagnostic]) -> None:
+    """The fields routing reads must have the types OpenRouter expects, or the route would be a guess."""
+
+    def wrong(pointer: str, what: str) -> None:
+        diags.append(
+            Diagnostic("invalid-request", f"`{pointer[1:].replace('/', '.')}` must be {what}", pointer=pointer)
+        )
+
+    if "model" in request and not (isinstance(request["model"], str) and request["model"]):
+        wrong("/model", "a model id string")
+    if "provider" not in request:
+        return
+    prefs = request["provider"]
+    if not isinstance(prefs, Mapping):
+        wrong("/provider", "an object (`only`, `order`, `ignore`, ...)")
+        return
+    for key in ("only", "order", "ignore"):
+        value = prefs.get(key)
+        if key in prefs and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+            wrong(f"/provider/{key}", "a list of provider slugs")
+    if "allow_fallbacks" in prefs and not isinstance(prefs["allow_fallbacks"], bool):
+        wrong("/provider/allow_fallbacks", "true or false")
 
 
 def _model_id(request: Mapping[str, Any]) -> str | None:

@@ -242,8 +242,19 @@ def find_video_parts(request: Mapping[str, Any], problems: list[Diagnostic]) -> 
             if not isinstance(part, Mapping):
                 problems.append(Diagnostic("invalid-request", "a content part must be an object", pointer=pointer))
                 continue
-            key = next((k for k in VIDEO_KEYS if k in part), None)
+            keys = [k for k in VIDEO_KEYS if k in part]
+            key = keys[0] if keys else None
             if part.get("type") not in VIDEO_TYPES and key is None:
+                continue
+            if len(keys) > 1:  # which one the upstream reads is anyone's guess: never send one unchecked
+                problems.append(
+                    Diagnostic(
+                        "invalid-request",
+                        "the part has both `video_url` and `videoUrl`",
+                        pointer=pointer,
+                        fix="Keep one of them (`video_url`).",
+                    )
+                )
                 continue
             if key is None:
                 problems.append(

@@ -117,6 +117,31 @@ def test_invalid_request(r: router.Router, payload: Any, pointer: str) -> None:
     assert [(d.rule, d.pointer) for d in report.diagnostics] == [("invalid-request", pointer)]
 
 
+@pytest.mark.parametrize(
+    ("extra", "pointer"),
+    [
+        ({"model": 5}, "/model"),
+        ({"provider": "google-vertex"}, "/provider"),
+        ({"provider": {"only": "google-vertex"}}, "/provider/only"),
+        ({"provider": {"order": 5}}, "/provider/order"),
+        ({"provider": {"ignore": [None]}}, "/provider/ignore"),
+        ({"provider": {"allow_fallbacks": "no"}}, "/provider/allow_fallbacks"),
+    ],
+)
+def test_malformed_routing_fields_are_invalid_request(r: router.Router, extra: dict[str, Any], pointer: str) -> None:
+    """A field routing reads with the wrong type is named at its place, not misreported as a routing failure."""
+    report = r.check(request(YOUTUBE, **extra))
+    assert ("invalid-request", pointer) in [(d.rule, d.pointer) for d in report.diagnostics]
+    assert not report.ok
+
+
+def test_a_part_with_both_spellings_is_never_sent_half_checked(r: router.Router) -> None:
+    """`video_url` and `videoUrl` in one part: which the upstream reads is unknown, so the part is refused."""
+    part = {"type": "video_url", "video_url": {"url": YOUTUBE}, "videoUrl": {"url": "http://10.0.0.1/v.mp4"}}
+    payload = {"model": GEMINI, "messages": [{"role": "user", "content": [part]}]}
+    assert [(d.rule, d.pointer) for d in r.check(payload).diagnostics] == [("invalid-request", "/messages/0/content/0")]
+
+
 def test_unknown_model_is_a_warning(r: router.Router) -> None:
     """A model missing from the table warns but does not fail; the parts are still checked."""
     report = r.check(request(YOUTUBE, "ftp://example.com/a.mp4", model="acme/vision-9000"))
