@@ -157,6 +157,8 @@ def cmd_check(args: argparse.Namespace, out: IO[str]) -> int:
     config = load_config(find_config())
     select = None if args.select is None else parse_rules(args.select, "--select")
     rules = rule_set(config, select, parse_rules(args.ignore, "--ignore"))
+    if not rules:
+        raise UsageError("no rules are left to report after --select / --ignore and the configuration")
     strict = bool(config.strict if args.strict is None else args.strict)
     offline = bool(config.offline if args.offline is None else args.offline)
     fix: FixMode = "diff" if args.diff else "write" if args.fix else ""
@@ -184,7 +186,9 @@ def cmd_check(args: argparse.Namespace, out: IO[str]) -> int:
         sys.stderr.write(f"router: {note}\n")
     if fix == "diff":
         return _report_diff(result, out)
-    summary = Summary.of(result.diagnostics, result.files, result.requests, result.fixed)
+    if not files:
+        sys.stderr.write(f"router: warning: no .json or .jsonl files in {', '.join(args.paths)}\n")
+    summary = Summary.of(result.diagnostics, result.files, result.requests, result.fixed, result.errors)
     out.write(render(args.format, result.diagnostics, summary, __version__))
     if result.fixed and args.format != "text":
         sys.stderr.write(f"router: fixed {_count(result.fixed, 'problem')} in {_count(result.fixed_files, 'file')}\n")
@@ -443,6 +447,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return COMMANDS[args.command](args, sys.stdout)
     except (UsageError, CapabilityError, ConfigError) as exc:
         sys.stderr.write(f"router: error: {exc}\n")
+        if args.command == "check" and args.format == "sarif":  # an upload step still gets a valid log
+            sys.stdout.write(render("sarif", [], Summary(0, 0, 0, 0, failures=(str(exc),)), __version__))
         return 2
     except KeyboardInterrupt:
         return 130

@@ -369,7 +369,8 @@ def lint(router: Router, files: Sequence[str], options: LintOptions | None = Non
     for r in results:
         if r.error:
             total.errors.append(r.error)
-            continue
+            if not r.requests:  # never read: nothing else to count
+                continue
         total.files += 1
         total.requests += r.requests
         total.diagnostics += r.diagnostics

@@ -27,12 +27,15 @@ class Summary:
     warnings: int
     fixed: int = 0  # diagnostics ``--fix`` removed (already gone from the list)
     fixable: int = 0  # remaining diagnostics ``--fix`` would remove
+    failures: tuple[str, ...] = ()  # what stopped part of the run (an unreadable file): never "all passed"
 
     @classmethod
-    def of(cls, diagnostics: Sequence[Diagnostic], files: int, requests: int, fixed: int = 0) -> Summary:
+    def of(
+        cls, diagnostics: Sequence[Diagnostic], files: int, requests: int, fixed: int = 0, failures: Sequence[str] = ()
+    ) -> Summary:
         errors = sum(d.severity == "error" for d in diagnostics)
         fixable = sum(d.rule in FIXABLE for d in diagnostics)
-        return cls(files, requests, errors, len(diagnostics) - errors, fixed, fixable)
+        return cls(files, requests, errors, len(diagnostics) - errors, fixed, fixable, tuple(failures))
 
 
 def _plural(n: int, word: str) -> str:
@@ -59,10 +62,11 @@ def render_text(diagnostics: Sequence[Diagnostic], summary: Summary, version: st
     checked = f"{_plural(s.requests, 'request')} in {_plural(s.files, 'file')}"
     if s.fixed:
         lines.append(f"Fixed {_plural(s.fixed, 'problem')}.")
-    if not diagnostics:
+    if not diagnostics and not s.failures:
         lines.append(f"All checks passed ({checked}).")
     else:
-        lines.append(f"Found {_plural(s.errors, 'error')} and {_plural(s.warnings, 'warning')} ({checked}).")
+        failed = f"; {_plural(len(s.failures), 'path')} could not be checked" if s.failures else ""
+        lines.append(f"Found {_plural(s.errors, 'error')} and {_plural(s.warnings, 'warning')} ({checked}){failed}.")
     if s.fixable:
         lines.append(f"{s.fixable} fixable with `router check --fix`.")
     return "\n".join(lines) + "\n"
@@ -149,6 +153,12 @@ def render_sarif(diagnostics: Sequence[Diagnostic], summary: Summary, version: s
         "originalUriBaseIds": {"%SRCROOT%": {"uri": Path.cwd().as_uri() + "/"}},
         "columnKind": "unicodeCodePoints",  # columns count characters, as Python strings do
         "results": results,
+        "invocations": [
+            {
+                "executionSuccessful": not summary.failures,
+                "toolExecutionNotifications": [{"level": "error", "message": {"text": f}} for f in summary.failures],
+            }
+        ],
     }
     doc = {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"

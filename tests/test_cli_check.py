@@ -496,3 +496,25 @@ def test_rewrite_usage_errors_name_the_problem(tmp_path: Path) -> None:
     assert bad.returncode == 1
     assert "invalid-json: not UTF-8 text" in bad.stderr
     assert "Traceback" not in directory.stderr + bad.stderr
+
+
+def test_a_check_of_nothing_is_never_silent(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """No rules left is a usage error; a directory without payloads passes with a warning saying so."""
+    write("ok.json", request())
+    code, _, err = run(capsys, "--offline", "--select", ",", "ok.json")
+    assert code == 2
+    assert "no rules are left" in err
+    (tmp_path / "empty").mkdir()
+    code, _, err = run(capsys, "--offline", str(tmp_path / "empty"))
+    assert code == 0
+    assert "no .json or .jsonl files" in err
+
+
+def test_sarif_on_a_usage_error_is_still_a_valid_log(capsys: pytest.CaptureFixture[str]) -> None:
+    """An upload-sarif step after a failed run gets a log that says the run failed, not an empty file."""
+    code, out, err = run(capsys, "--offline", "--format", "sarif", "missing.json")
+    assert code == 2
+    (invocation,) = json.loads(out)["runs"][0]["invocations"]
+    assert invocation["executionSuccessful"] is False
+    assert "missing.json" in invocation["toolExecutionNotifications"][0]["message"]["text"]
+    assert "missing.json" in err
