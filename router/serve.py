@@ -89,6 +89,12 @@ class ProxyServer(ThreadingHTTPServer):
         super().server_close()
         self.client.close()
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that resets its connection is routine for a proxy, not a traceback on the operator's log."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive and chunked streaming back to the client
@@ -124,7 +130,10 @@ class _Handler(BaseHTTPRequestHandler):
             while self.rfile.readline() not in (b"\r\n", b"\n", b""):  # trailers
                 pass
             return b"".join(chunks)
-        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        length = self.headers.get("Content-Length") or "0"
+        if not length.isdigit():
+            raise ValueError(length)
+        return self.rfile.read(int(length))
 
     def _forward_headers(self) -> list[tuple[str, str]]:
         listed = {t.strip().lower() for v in self.headers.get_all("Connection", []) for t in v.split(",")}
@@ -140,7 +149,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _proxy(self) -> None:
         target = self._target()
-        body = self._read_body()
+        try:
+            body = self._read_body()
+        except ValueError:  # a Content-Length or chunk size that is not a number
+            self.close_connection = True  # the rest of the stream cannot be framed
+            return self._fail(400, "router proxy: the request body's framing is invalid")
         if target is None:
             where = " or ".join(f"{self.server.url}{p}" for p in PREFIXES)
             return self._fail(404, f"router proxy: no route for {self.path.split('?', 1)[0]}; use {where}")
@@ -183,7 +196,10 @@ class _Handler(BaseHTTPRequestHandler):
                 self.send_header(name, value)
         has_body = self.command != "HEAD" and status not in _NO_BODY and status >= 200
         chunked = has_body and "content-length" not in response.headers
-        if chunked:
+        if chunked and self.request_version == "HTTP/1.0":  # no chunked coding in 1.0: the close ends the body
+            chunked, self.close_connection = False, True
+            self.send_header("Connection", "close")
+        elif chunked:
             self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
         self._log(status)

@@ -12,6 +12,7 @@ import json
 import os
 import select
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -304,3 +305,35 @@ def test_serve_command_logs_and_stops_cleanly_on_ctrl_c(upstream: FakeOpenRouter
     assert len(lines) == 7
     assert KEY not in err
     assert "secret" not in err
+
+
+def _raw(proxy: ProxyServer, head: str, body: bytes = b"") -> bytes:
+    """One request over a plain socket, read until the proxy closes the connection."""
+    host, port = proxy.server_address[:2]
+    with socket.create_connection((str(host), int(port)), timeout=10) as sock:
+        sock.sendall(head.encode() + body)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    return received
+
+
+def test_serve_streams_to_an_http10_client_without_chunking(upstream: FakeOpenRouter, proxy: ProxyServer) -> None:
+    """HTTP/1.0 has no chunked coding: the stream is sent as is and the closed connection ends it."""
+    body = json.dumps(_request(YOUTUBE, stream=True)).encode()
+    head = f"POST /v1/chat/completions HTTP/1.0\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+    answer = _raw(proxy, head + f"Authorization: Bearer {KEY}\r\n\r\n", body)
+    headers, _, payload = answer.partition(b"\r\n\r\n")
+    assert headers.split(b"\r\n", 1)[0].endswith(b" 200 OK")
+    assert b"transfer-encoding" not in headers.lower()
+    assert b"connection: close" in headers.lower()
+    assert payload.rstrip().endswith(b"data: [DONE]")
+
+
+@pytest.mark.parametrize("length", ["1e3", "-5", "ten"])
+def test_serve_answers_bad_framing_with_a_400(upstream: FakeOpenRouter, proxy: ProxyServer, length: str) -> None:
+    """A Content-Length that is not a number gets a 400 and a closed connection, not a dropped socket."""
+    answer = _raw(proxy, f"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 400")
+    assert b"framing is invalid" in answer
+    assert upstream.requests == []
