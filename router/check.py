@@ -153,7 +153,10 @@ def _part_facts(part: VideoPart, table: CapabilityTable, allow_private: bool, di
             "blocked-url", f"{shorten(part.url)} names a local file; router never reads local paths named in a payload"
         )
     if info.kind in ("other", "invalid"):
-        return reject("url-not-accepted", f"{shorten(part.url)} is not an http(s), YouTube, gs:// or data URL")
+        return reject(
+            "url-not-accepted",
+            f"{shorten(part.url) or 'the empty string'} is not an http(s), YouTube, gs:// or data URL",
+        )
     if info.kind == "youtube" and info.youtube_id is None:
         return reject(
             "url-not-accepted",
@@ -189,7 +192,10 @@ def _data_facts(part: VideoPart, info: UrlInfo, table: CapabilityTable, diags: l
     if not data.base64:
         return reject("malformed-data-url", "the data URL is not base64-encoded (expected `;base64,`)")
     if not data.mime.startswith("video/"):
-        return reject("malformed-data-url", f"a video part carries a {data.mime or 'untyped'} data URL, not video/*")
+        return reject(
+            "malformed-data-url",
+            f"a video part carries {'a ' + data.mime if data.mime else 'an untyped'} data URL, not video/*",
+        )
     sniffed = sniff(data.head())
     size = data.decoded_size
     if sniffed is None or not sniffed.startswith("video/"):

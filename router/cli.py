@@ -248,6 +248,8 @@ def _write_streamed(chunks: Iterable[bytes], output: str | None, out: IO[str]) -
     """Chunks to ``output`` (complete or not at all: a temporary file renamed at the end) or to ``out``."""
     if output:
         target = Path(output)
+        if target.is_dir():
+            raise UsageError(f"{output}: is a directory; -o takes the name of the file to write")
         partial = target.with_name(f".{target.name}.partial")
         try:
             with partial.open("wb") as fh:

@@ -138,7 +138,10 @@ def _judge(facts: PartFacts, slug: str, p: Provider, table: CapabilityTable) -> 
 def _request_limits(parts: list[PartFacts], slug: str, p: Provider) -> _Verdict | None:
     if isinstance(p.max_videos, int) and len(parts) > p.max_videos:
         return _Verdict(
-            None, "too-large", f"{slug} takes at most {p.max_videos} videos per request; this one has {len(parts)}"
+            None,
+            "too-large",
+            f"{slug} takes at most {p.max_videos} video{'s' * (p.max_videos != 1)} per request; "
+            f"this one has {len(parts)}",
         )
     encoded = sum(len(f.data.payload) for f in parts if f.data)
     if isinstance(p.max_request_bytes, int) and encoded > p.max_request_bytes:

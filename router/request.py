@@ -84,7 +84,7 @@ def locate(text: str, pointer: str) -> int:
         if opener not in ("{", "["):
             return idx
         start, idx, position = idx, idx + 1, 0
-        found = False
+        found: int | None = None
         while True:
             idx = _WS.match(text, idx).end()  # type: ignore[union-attr]
             if text[idx : idx + 1] in ("}", "]", ""):
@@ -93,22 +93,25 @@ def locate(text: str, pointer: str) -> int:
                 key, idx = scanstring(text, idx + 1)
                 idx = _WS.match(text, idx).end() + 1  # type: ignore[union-attr]  # past ':'
                 idx = _WS.match(text, idx).end()  # type: ignore[union-attr]
-                hit = key == token
-            else:
-                hit = str(position) == token
-                position += 1
-            if hit:
-                found = True
+                if key == token:
+                    found = idx  # and read on while the key recurs: the parser keeps the last of duplicates
+                    if text.find(f'"{token}"', idx) < 0:
+                        break
+            elif str(position) == token:
+                found = idx
                 break
+            else:
+                position += 1
             try:
                 _, idx = _DECODER.raw_decode(text, idx)
-            except json.JSONDecodeError:
-                return start
+            except (ValueError, RecursionError):
+                return start if found is None else found
             idx = _WS.match(text, idx).end()  # type: ignore[union-attr]
             if text[idx : idx + 1] == ",":
                 idx += 1
-        if not found:
+        if found is None:
             return start
+        idx = found
     return idx
 
 
@@ -260,7 +263,7 @@ def find_video_parts(request: Mapping[str, Any], problems: list[Diagnostic]) -> 
                 problems.append(
                     Diagnostic(
                         "invalid-request",
-                        f"a `{part.get('type')}` part has no `video_url` object",
+                        f"the `{part.get('type')}` part has no `video_url` object",
                         pointer=pointer,
                         fix='Add `"video_url": {"url": ...}` to the part.',
                     )
