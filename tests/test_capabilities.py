@@ -47,7 +47,7 @@ def snapshot() -> list[dict[str, Any]]:
 
 def _write(tmp_path: Path, text: str, name: str = "user.yaml") -> Path:
     path = tmp_path / name
-    path.write_text(text, encoding="utf-8")
+    path.write_bytes(text.encode("utf-8", "surrogateescape"))  # "\udcff" writes the byte 0xff
     return path
 
 
@@ -308,6 +308,7 @@ def test_user_model_entry_replaces_fields_it_names(tmp_path: Path) -> None:
             id="undefined-provider",
         ),
         pytest.param("- just\n- a list\n", 1, "must be a YAML mapping", id="not-a-mapping"),
+        pytest.param("providers:\n  acme:\n    name: \udcff\n", 3, "not UTF-8 text", id="not-utf8"),
     ],
 )
 def test_broken_user_table_names_file_and_line(tmp_path: Path, text: str, line: int, message: str) -> None:
