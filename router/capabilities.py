@@ -139,8 +139,8 @@ def _read(path: Path) -> tuple[str, Any]:
     except OSError as exc:
         raise CapabilityError(f"cannot read capability table: {exc.strerror or exc}", path=str(path)) from None
     except UnicodeDecodeError as exc:
-        line = path.read_bytes().count(b"\n", 0, exc.start) + 1
-        raise CapabilityError(f"not UTF-8 text: {exc.reason} at byte {exc.start}", path=str(path), line=line) from None
+        at = path.read_bytes().count(b"\n", 0, exc.start) + 1
+        raise CapabilityError(f"not UTF-8 text: {exc.reason} at byte {exc.start}", path=str(path), line=at) from None
     try:
         data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a Safe loader (C or pure Python)
     except yaml.YAMLError as exc:
