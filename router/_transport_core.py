@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from .errors import RequestRejected
 from .pipeline import Router
-from .request import Payload, find_video_parts, load_text
+from .request import Payload, find_video_parts, load_bytes
 from .rewrite import Outgoing
 from .rules import Diagnostic
 
@@ -106,11 +106,7 @@ def _screen(body: bytes | None) -> Payload | Reply | None:
     """The request to route, a 400 for a body that is not JSON, or ``None`` to pass it through."""
     if body is None or not mentions_video(body):
         return None
-    try:
-        text = body.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        return reject([Diagnostic("invalid-json", f"the request body is not UTF-8 text: {exc.reason}")])
-    payload = load_text(text)[0]
+    payload = load_bytes(body, jsonl=False)[0]
     if payload.problems:
         return reject(payload.problems)
     problems: list[Diagnostic] = []

@@ -22,8 +22,8 @@ from .fix import FIXABLE
 from .lint import FixMode, LintOptions, LintResult, discover, lint, patterns
 from .output import FORMATS, Summary, render
 from .pipeline import Router
-from .request import STDIN, Payload, decode, load_text, universal_newlines
-from .rules import RULES, Diagnostic, Rule
+from .request import STDIN, Payload, load_bytes
+from .rules import RULES, Rule
 
 __all__ = ["main"]
 
@@ -229,10 +229,7 @@ def _load_one(path: str) -> Payload | Path:
         if not Path(path).is_file():
             raise UsageError(f"{path}: no such file")
         return Path(path)
-    text = decode(sys.stdin.buffer.read(), STDIN)
-    if isinstance(text, Diagnostic):
-        return Payload(None, STDIN, problems=[text])
-    payloads = load_text(universal_newlines(text), STDIN)
+    payloads = load_bytes(sys.stdin.buffer.read(), STDIN)
     if len(payloads) != 1:
         raise UsageError(f"standard input holds {len(payloads)} requests; this command takes one")
     return payloads[0]

@@ -616,7 +616,7 @@ class Fetcher:
                             chunks, value = response.aiter_bytes(), response
                         elif isinstance(op, _Resolve):
                             loop = asyncio.get_running_loop()
-                            value = await loop.run_in_executor(None, self._resolver, op.host, op.port)
+                            value = await loop.run_in_executor(_dns_pool(), self._resolver, op.host, op.port)
                         else:
                             value = await asyncio.wrap_future(op.future)
                 except Exception as exc:

@@ -17,7 +17,7 @@ from .check import Checked, check_request
 from .errors import FetchError, RequestRejected
 from .media import canonical_mime, mp4_duration, reader
 from .plan import RoutePlan, plan_route
-from .request import Payload, decode, load_text, read_path
+from .request import Payload, load_bytes, load_text, read_path
 from .rewrite import Outgoing, build_outgoing, encoded_size
 from .rules import Diagnostic, shorten
 
@@ -118,8 +118,7 @@ class Router:
     def payloads(payload: PayloadLike) -> list[Payload]:
         """Read any accepted payload form into located requests (JSONL files give one per line)."""
         if isinstance(payload, bytes | bytearray):
-            text = decode(bytes(payload), None)
-            return [Payload(None, problems=[text])] if isinstance(text, Diagnostic) else load_text(text)
+            return load_bytes(bytes(payload))
         if isinstance(payload, os.PathLike):
             return read_path(Path(payload))
         if isinstance(payload, str):
