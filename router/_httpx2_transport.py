@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import httpx2
 
-from ._transport_core import Reply, aroute, require, route
+from ._transport_core import EXTENSION, Reply, aroute, outcome, require, route
 from .pipeline import Router
 from .rewrite import Outgoing
 
@@ -47,14 +47,18 @@ class Httpx2RouterTransport(httpx2.BaseTransport):
         require(request, httpx2.Request, "RouterTransport")
         decision = route(self.router, request.method, request.url.path, request.read)
         if decision is None:
-            return self.wrapped.handle_request(request)
-        if isinstance(decision, Reply):
-            return httpx2.Response(decision.status, headers=decision.headers, content=decision.body, request=request)
-        headers = decision.headers(request.headers.multi_items())
-        body = _Body(decision.outgoing)
-        return self.wrapped.handle_request(
-            httpx2.Request(request.method, request.url, headers=headers, stream=body, extensions=request.extensions)
-        )
+            response = self.wrapped.handle_request(request)
+        elif isinstance(decision, Reply):
+            reply = decision
+            response = httpx2.Response(reply.status, headers=reply.headers, content=reply.body, request=request)
+        else:
+            headers = decision.headers(request.headers.multi_items())
+            body = _Body(decision.outgoing)
+            response = self.wrapped.handle_request(
+                httpx2.Request(request.method, request.url, headers=headers, stream=body, extensions=request.extensions)
+            )
+        response.extensions[EXTENSION] = outcome(decision)
+        return response
 
     def close(self) -> None:
         self.wrapped.close()
@@ -71,14 +75,18 @@ class AsyncHttpx2RouterTransport(httpx2.AsyncBaseTransport):
         require(request, httpx2.Request, "AsyncRouterTransport")
         decision = await aroute(self.router, request.method, request.url.path, request.aread)
         if decision is None:
-            return await self.wrapped.handle_async_request(request)
-        if isinstance(decision, Reply):
-            return httpx2.Response(decision.status, headers=decision.headers, content=decision.body, request=request)
-        headers = decision.headers(request.headers.multi_items())
-        body = _AsyncBody(decision.outgoing)
-        return await self.wrapped.handle_async_request(
-            httpx2.Request(request.method, request.url, headers=headers, stream=body, extensions=request.extensions)
-        )
+            response = await self.wrapped.handle_async_request(request)
+        elif isinstance(decision, Reply):
+            reply = decision
+            response = httpx2.Response(reply.status, headers=reply.headers, content=reply.body, request=request)
+        else:
+            headers = decision.headers(request.headers.multi_items())
+            body = _AsyncBody(decision.outgoing)
+            response = await self.wrapped.handle_async_request(
+                httpx2.Request(request.method, request.url, headers=headers, stream=body, extensions=request.extensions)
+            )
+        response.extensions[EXTENSION] = outcome(decision)
+        return response
 
     async def aclose(self) -> None:
         await self.wrapped.aclose()

@@ -15,6 +15,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Literal
 
 from .errors import RequestRejected
 from .pipeline import Router
@@ -22,7 +23,23 @@ from .request import Payload, find_video_parts, load_bytes
 from .rewrite import Outgoing
 from .rules import Diagnostic
 
-__all__ = ["MARKERS", "Reply", "Rewrite", "aroute", "intercepts", "mentions_video", "reject", "require", "route"]
+__all__ = [
+    "EXTENSION",
+    "MARKERS",
+    "Outcome",
+    "Reply",
+    "Rewrite",
+    "aroute",
+    "intercepts",
+    "mentions_video",
+    "outcome",
+    "reject",
+    "require",
+    "route",
+]
+
+# The key under which a transport records what it did in ``response.extensions`` (metrics, access logs).
+EXTENSION = "router"
 
 # Every spelling of a video part. A body without any of these is forwarded without being parsed.
 MARKERS = (b"video_url", b"videoUrl", b"input_video")
@@ -60,12 +77,23 @@ def mentions_video(body: bytes) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
+class Outcome:
+    """What the router did with one request, for whoever counts (``response.extensions["router"]``)."""
+
+    action: Literal["passed", "routed", "rejected"]
+    rules: tuple[str, ...] = ()  # the rules of the diagnostics (warnings fixed, or errors that rejected)
+    inlined_bytes: int = 0  # video bytes downloaded and inlined into the body sent
+    providers: tuple[str, ...] | None = None  # provider.only as sent (None: routing left alone)
+
+
+@dataclass(frozen=True, slots=True)
 class Reply:
     """A response made here: the request never reaches the network."""
 
     status: int
     headers: list[tuple[str, str]]
     body: bytes
+    rules: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +101,7 @@ class Rewrite:
     """The rewritten request body; ``headers`` turns the original headers into the ones to send with it."""
 
     outgoing: Outgoing
+    rules: tuple[str, ...] = ()
 
     def headers(self, original: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
         """The caller's headers (Authorization and all) with the body framing replaced by the exact length.
@@ -94,12 +123,22 @@ def reject(diagnostics: list[Diagnostic]) -> Reply:
         "error": {"code": 400, "message": str(error), "metadata": {"diagnostics": [d.to_dict() for d in diagnostics]}}
     }
     headers = [("Content-Type", "application/json"), ("X-Should-Retry", "false")]
-    return Reply(400, headers, json.dumps(body).encode())
+    return Reply(400, headers, json.dumps(body).encode(), tuple(dict.fromkeys(d.rule for d in diagnostics)))
 
 
-def _rewritten(outgoing: Outgoing) -> Rewrite:
+def outcome(decision: Reply | Rewrite | None) -> Outcome:
+    if decision is None:
+        return Outcome("passed")
+    if isinstance(decision, Reply):
+        return Outcome("rejected", decision.rules)
+    out = decision.outgoing
+    providers = tuple(out.providers) if out.providers is not None else None
+    return Outcome("routed", decision.rules, sum(m.size for m in out.inlined), providers)
+
+
+def _rewritten(outgoing: Outgoing, diagnostics: list[Diagnostic]) -> Rewrite:
     log.info("routed a video request: %s", "; ".join(outgoing.notes) or "checked, sent unchanged")
-    return Rewrite(outgoing)
+    return Rewrite(outgoing, tuple(dict.fromkeys(d.rule for d in diagnostics)))
 
 
 def _screen(body: bytes | None) -> Payload | Reply | None:
@@ -121,7 +160,8 @@ def route(router: Router, method: str, path: str, read: Callable[[], bytes]) -> 
     if not isinstance(screened, Payload):
         return screened
     try:
-        return _rewritten(router.outgoing(screened))
+        outgoing = router.outgoing(screened)
+        return _rewritten(outgoing, outgoing.diagnostics)
     except RequestRejected as exc:
         return reject(exc.diagnostics)
 
@@ -138,6 +178,7 @@ async def aroute(
     if not isinstance(screened, Payload):
         return screened
     try:
-        return _rewritten(await router.aoutgoing(screened))
+        outgoing = await router.aoutgoing(screened)
+        return _rewritten(outgoing, outgoing.diagnostics)
     except RequestRejected as exc:
         return reject(exc.diagnostics)

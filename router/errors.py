@@ -5,6 +5,7 @@ Callers catch one thing (``RouterError``) or the precise thing::
     RouterError
     ├── CapabilityError          the capability table is broken (file, line, field)
     ├── RequestRejected          a request cannot be sent; carries the diagnostics
+    ├── BodyTooLarge             a request body grew past the configured maximum while it was read
     └── FetchError               a media download failed (carries a diagnostic)
         ├── BlockedURL           private/loopback/metadata address, or a scheme we never fetch
         ├── MediaTooLarge        over the byte cap while streaming
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BlockedURL",
+    "BodyTooLarge",
     "CapabilityError",
     "FetchError",
     "MediaTooLarge",
@@ -54,6 +56,14 @@ class RequestRejected(RouterError):
         lines = "; ".join(f"{d.rule}: {d.message}" for d in errors[:5])
         more = f" (+{len(errors) - 5} more)" if len(errors) > 5 else ""
         super().__init__(f"request rejected: {lines}{more}")
+
+
+class BodyTooLarge(RouterError):
+    """A request body passed ``limit`` bytes while it was being read (the proxy answers 413)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        super().__init__(f"the request body is over the {limit:,}-byte limit")
 
 
 class FetchError(RouterError):

@@ -275,6 +275,8 @@ class Router:
         if problems:
             raise RequestRejected(prepared.diagnostics + problems)
         outgoing = build_outgoing(prepared.checked, prepared.plan, media, dry_run=dry_run)
+        outgoing.diagnostics = list(prepared.diagnostics)
+        outgoing.providers = prepared.plan.providers
         verb = "would inline" if dry_run else "inlined"
         outgoing.notes = [
             f"{verb} {shorten(url)} (up to {cap / 1e6:g} MB) at {ptr}" for ptr, (url, cap) in prepared.downloads.items()

@@ -15,6 +15,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from .check import Checked
 from .plan import RoutePlan
+from .rules import Diagnostic
 
 if TYPE_CHECKING:
     from .fetch import Media
@@ -63,6 +64,8 @@ class Outgoing:
         self._request = request
         self._inlines = list(inlines)
         self.notes: list[str] = []  # what the rewrite did, for people (CLI stderr), never for the wire
+        self.diagnostics: list[Diagnostic] = []  # the warnings the rewrite fixed
+        self.providers: list[str] | None = None  # provider.only as sent (None: routing left alone)
         try:
             text = json.dumps(request, ensure_ascii=False, separators=(",", ":")).encode()
         except UnicodeEncodeError:  # a lone surrogate (legal as a JSON escape): only \u escapes can carry it

@@ -19,14 +19,36 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from ._transport_core import Reply, aroute, require, route
+from ._transport_core import EXTENSION, Reply, aroute, outcome, require, route
+from .body import Body
 from .pipeline import Router
 from .rewrite import Outgoing
 
 if TYPE_CHECKING:
     from ._httpx2_transport import AsyncHttpx2RouterTransport, Httpx2RouterTransport
 
-__all__ = ["AsyncHttpx2RouterTransport", "AsyncRouterTransport", "Httpx2RouterTransport", "RouterTransport"]
+__all__ = [
+    "AsyncHttpx2RouterTransport",
+    "AsyncRouterTransport",
+    "BodyStream",
+    "Httpx2RouterTransport",
+    "RouterTransport",
+]
+
+
+class BodyStream(httpx.SyncByteStream, httpx.AsyncByteStream):
+    """A request body already collected into a ``Body`` (the proxy's spool): the transports read it from
+    there instead of collecting it again, and a pass-through streams it out of the spool."""
+
+    def __init__(self, body: Body) -> None:
+        self.body = body
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self.body.iter_bytes()
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for chunk in self.body.iter_bytes():
+            yield chunk
 
 
 class _Body(httpx.SyncByteStream):
@@ -56,14 +78,17 @@ class RouterTransport(httpx.BaseTransport):
         require(request, httpx.Request, "Httpx2RouterTransport")
         decision = route(self.router, request.method, request.url.path, request.read)
         if decision is None:
-            return self.wrapped.handle_request(request)
-        if isinstance(decision, Reply):
-            return httpx.Response(decision.status, headers=decision.headers, content=decision.body, request=request)
-        headers = decision.headers(request.headers.multi_items())
-        body = _Body(decision.outgoing)
-        return self.wrapped.handle_request(
-            httpx.Request(request.method, request.url, headers=headers, stream=body, extensions=request.extensions)
-        )
+            response = self.wrapped.handle_request(request)
+        elif isinstance(decision, Reply):
+            response = httpx.Response(decision.status, headers=decision.headers, content=decision.body, request=request)
+        else:
+            headers = decision.headers(request.headers.multi_items())
+            body = _Body(decision.outgoing)
+            response = self.wrapped.handle_request(
+                httpx.Request(request.method, request.url, headers=headers, stream=body, extensions=request.extensions)
+            )
+        response.extensions[EXTENSION] = outcome(decision)
+        return response
 
     def close(self) -> None:
         self.wrapped.close()
@@ -80,14 +105,17 @@ class AsyncRouterTransport(httpx.AsyncBaseTransport):
         require(request, httpx.Request, "AsyncHttpx2RouterTransport")
         decision = await aroute(self.router, request.method, request.url.path, request.aread)
         if decision is None:
-            return await self.wrapped.handle_async_request(request)
-        if isinstance(decision, Reply):
-            return httpx.Response(decision.status, headers=decision.headers, content=decision.body, request=request)
-        headers = decision.headers(request.headers.multi_items())
-        body = _AsyncBody(decision.outgoing)
-        return await self.wrapped.handle_async_request(
-            httpx.Request(request.method, request.url, headers=headers, stream=body, extensions=request.extensions)
-        )
+            response = await self.wrapped.handle_async_request(request)
+        elif isinstance(decision, Reply):
+            response = httpx.Response(decision.status, headers=decision.headers, content=decision.body, request=request)
+        else:
+            headers = decision.headers(request.headers.multi_items())
+            body = _AsyncBody(decision.outgoing)
+            response = await self.wrapped.handle_async_request(
+                httpx.Request(request.method, request.url, headers=headers, stream=body, extensions=request.extensions)
+            )
+        response.extensions[EXTENSION] = outcome(decision)
+        return response
 
     async def aclose(self) -> None:
         await self.wrapped.aclose()
