@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Iterator
 import httpx2
 
 from ._transport_core import EXTENSION, Reply, aroute, outcome, require, route
+from .body import Body
 from .pipeline import Router
 from .rewrite import Outgoing
 
@@ -36,6 +37,10 @@ class _AsyncBody(httpx2.AsyncByteStream):
         return self._outgoing.aiter_bytes()
 
 
+async def _abody(request: httpx2.Request) -> Body:
+    return Body.of(await request.aread())
+
+
 class Httpx2RouterTransport(httpx2.BaseTransport):
     """Routes requests through ``router``, then hands them to ``wrapped`` (``httpx2.HTTPTransport()``)."""
 
@@ -45,7 +50,8 @@ class Httpx2RouterTransport(httpx2.BaseTransport):
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
         require(request, httpx2.Request, "RouterTransport")
-        decision = route(self.router, request.method, request.url.path, request.read)
+        encoding = request.headers.get("content-encoding")
+        decision = route(self.router, request.method, request.url.path, lambda: Body.of(request.read()), encoding)
         if decision is None:
             response = self.wrapped.handle_request(request)
         elif isinstance(decision, Reply):
@@ -73,7 +79,8 @@ class AsyncHttpx2RouterTransport(httpx2.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         require(request, httpx2.Request, "AsyncRouterTransport")
-        decision = await aroute(self.router, request.method, request.url.path, request.aread)
+        encoding = request.headers.get("content-encoding")
+        decision = await aroute(self.router, request.method, request.url.path, lambda: _abody(request), encoding)
         if decision is None:
             response = await self.wrapped.handle_async_request(request)
         elif isinstance(decision, Reply):

@@ -17,9 +17,11 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from .errors import RequestRejected
+from .body import Body
+from .coding import CodingError, decode_body, encodings
+from .errors import BodyTooLarge, RequestRejected
 from .pipeline import Router
-from .request import Payload, find_video_parts, load_bytes
+from .request import Payload, find_video_parts, load_body
 from .rewrite import Outgoing
 from .rules import Diagnostic
 
@@ -30,6 +32,7 @@ __all__ = [
     "Reply",
     "Rewrite",
     "aroute",
+    "error_reply",
     "intercepts",
     "mentions_video",
     "outcome",
@@ -48,7 +51,7 @@ MARKERS = (b"video_url", b"videoUrl", b"input_video")
 # Go's `<>&`), never ASCII letters: a body that escapes one (U to z, `_`) is parsed rather than trusted.
 _ESCAPED_LETTER = re.compile(rb"\\u00[5-7][0-9a-fA-F]")
 _BIG_BODY = 1 << 20  # bytes: above this, the async path parses off the event loop
-_FRAMING = frozenset({"content-length", "transfer-encoding"})
+_FRAMING = frozenset({"content-length", "transfer-encoding", "content-encoding"})
 # What the router did to a request, for people: URLs shortened, no keys, no data. Pass-throughs are not logged.
 log = logging.getLogger("router")
 
@@ -74,6 +77,17 @@ def mentions_video(body: bytes) -> bool:
     if b"video" in body and any(marker in body for marker in MARKERS):
         return True
     return _ESCAPED_LETTER.search(body) is not None
+
+
+_OVERLAP = max(len(m) for m in MARKERS)
+
+
+def _mentions(body: Body) -> bool:
+    """``mentions_video`` over a body in memory or spooled to disk (windows overlap so no marker is split)."""
+    if body.in_memory:
+        return mentions_video(body.getvalue())
+    window = 1 << 20
+    return any(mentions_video(body.read(at, window + _OVERLAP)) for at in range(0, body.size, window))
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,15 +129,30 @@ class Rewrite:
         return [*kept, ("Content-Length", str(self.outgoing.content_length))]
 
 
+def error_reply(status: int, message: str, metadata: Mapping[str, object] | None = None) -> Reply:
+    """An answer in OpenRouter's error shape, ``{"error": {"code", "message", "metadata"}}``."""
+    body = {"error": {"code": status, "message": message, "metadata": dict(metadata or {})}}
+    headers = [("Content-Type", "application/json"), ("X-Should-Retry", "false")]
+    return Reply(status, headers, json.dumps(body).encode())
+
+
 def reject(diagnostics: list[Diagnostic]) -> Reply:
-    """An OpenRouter-shaped 400: SDKs raise their ordinary bad-request error, and never retry a 400."""
+    """An OpenRouter-shaped 400: SDKs raise their ordinary bad-request error, and never retry a 400.
+
+    ``metadata`` names the rule and pointer of the first error and, when the finding is about a route, each
+    provider's reason, beside every diagnostic.
+    """
     error = RequestRejected(diagnostics)
     log.info("rejected a request: %s", "; ".join(f"{d.rule}: {d.message}" for d in diagnostics))
-    body = {
-        "error": {"code": 400, "message": str(error), "metadata": {"diagnostics": [d.to_dict() for d in diagnostics]}}
-    }
-    headers = [("Content-Type", "application/json"), ("X-Should-Retry", "false")]
-    return Reply(400, headers, json.dumps(body).encode(), tuple(dict.fromkeys(d.rule for d in diagnostics)))
+    first = next((d for d in diagnostics if d.severity == "error"), diagnostics[0] if diagnostics else None)
+    metadata: dict[str, object] = {}
+    if first is not None:
+        metadata = {"rule": first.rule, "pointer": first.pointer}
+        if first.reasons:
+            metadata["reasons"] = dict(first.reasons)
+    metadata["diagnostics"] = [d.to_dict() for d in diagnostics]
+    reply = error_reply(400, str(error), metadata)
+    return Reply(reply.status, reply.headers, reply.body, tuple(dict.fromkeys(d.rule for d in diagnostics)))
 
 
 def outcome(decision: Reply | Rewrite | None) -> Outcome:
@@ -141,22 +170,42 @@ def _rewritten(outgoing: Outgoing, diagnostics: list[Diagnostic]) -> Rewrite:
     return Rewrite(outgoing, tuple(dict.fromkeys(d.rule for d in diagnostics)))
 
 
-def _screen(body: bytes | None) -> Payload | Reply | None:
-    """The request to route, a 400 for a body that is not JSON, or ``None`` to pass it through."""
-    if body is None or not mentions_video(body):
+def _undecodable(exc: CodingError | BodyTooLarge) -> Reply:
+    if isinstance(exc, BodyTooLarge):
+        return error_reply(413, f"router: the decompressed request body is over the {exc.limit:,}-byte limit")
+    return reject([Diagnostic("invalid-request", f"router cannot read the request body: {exc}")])
+
+
+def _screen(body: Body, encoding: str | None) -> Payload | Reply | None:
+    """The request to route, an answer for a body that cannot be read, or ``None`` to pass it through.
+
+    A compressed body is decoded (bounded) and checked like any other; it is passed through, still
+    compressed, only when there is no video in it.
+    """
+    if encodings(encoding):
+        try:
+            body = decode_body(body, encoding)
+        except (CodingError, BodyTooLarge) as exc:
+            return _undecodable(exc)
+    if not _mentions(body):
         return None
-    payload = load_bytes(body, jsonl=False)[0]
+    payload = load_body(body)
     if payload.problems:
         return reject(payload.problems)
     problems: list[Diagnostic] = []
-    if isinstance(payload.request, Mapping) and not any(find_video_parts(payload.request, problems)) and not problems:
+    request = payload.request
+    if isinstance(request, Mapping) and not any(find_video_parts(request, problems, payload.holes)) and not problems:
         return None  # the word appears in text only: nothing to route
     return payload
 
 
-def route(router: Router, method: str, path: str, read: Callable[[], bytes]) -> Reply | Rewrite | None:
+def route(
+    router: Router, method: str, path: str, read: Callable[[], Body], encoding: str | None = None
+) -> Reply | Rewrite | None:
     """Decide for one request; ``read`` (the body) is only called for chat-completion POSTs."""
-    screened = _screen(read() if intercepts(method, path) else None)
+    if not intercepts(method, path):
+        return None
+    screened = _screen(read(), encoding)
     if not isinstance(screened, Payload):
         return screened
     try:
@@ -167,14 +216,18 @@ def route(router: Router, method: str, path: str, read: Callable[[], bytes]) -> 
 
 
 async def aroute(
-    router: Router, method: str, path: str, read: Callable[[], Awaitable[bytes]]
+    router: Router, method: str, path: str, read: Callable[[], Awaitable[Body]], encoding: str | None = None
 ) -> Reply | Rewrite | None:
     """:func:`route` for event loops: downloads go through the router's async fetcher.
 
-    A big body (inline videos) is scanned and parsed in a worker thread so the loop keeps serving others.
+    A big body (inline videos, a compressed body) is scanned and parsed in a worker thread so the loop keeps
+    serving others.
     """
-    body = await read() if intercepts(method, path) else None
-    screened = await asyncio.to_thread(_screen, body) if body and len(body) > _BIG_BODY else _screen(body)
+    if not intercepts(method, path):
+        return None
+    body = await read()
+    big = body.size > _BIG_BODY or bool(encodings(encoding))
+    screened = await asyncio.to_thread(_screen, body, encoding) if big else _screen(body, encoding)
     if not isinstance(screened, Payload):
         return screened
     try:

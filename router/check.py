@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .capabilities import CapabilityTable, Model
+from .jsontext import Hole
 from .media import (
     DataUrl,
     DataUrlError,
@@ -17,8 +18,10 @@ from .media import (
     canonical_mime,
     classify_url,
     compatible,
+    damage,
     extension_mime,
     metadata_block_reason,
+    mime_alias,
     mp4_duration,
     parse_data_url,
     sniff,
@@ -26,49 +29,73 @@ from .media import (
 from .request import VideoPart, find_video_parts
 from .rules import Diagnostic, shorten
 
-__all__ = ["Checked", "PartFacts", "check_request"]
+__all__ = ["Checked", "ModelRef", "PartFacts", "check_request"]
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRef:
+    """One model the request may reach: the primary, or a fallback of its ``models`` list."""
+
+    id: str
+    pointer: str  # /model, or /models/N
+    model: Model | None  # None: not in the table
 
 
 @dataclass(frozen=True, slots=True)
 class PartFacts:
     part: VideoPart
     info: UrlInfo
+    url: str  # the URL as it will be used and sent: surrounding whitespace stripped
     mime: str | None = None  # best knowledge: sniffed, declared, or from the extension
     size: int | None = None  # decoded bytes (data URLs)
     duration: float | None = None
     data: DataUrl | None = None
     sendable: bool = True  # False once an intrinsic error rules the part out everywhere
     private: bool = False  # a private address the caller allowed: only inlining can deliver it
+    send_mime: str | None = None  # a data URL's documented type name, when it was declared under another
 
 
 @dataclass(slots=True)
 class Checked:
     request: Mapping[str, Any] | None
-    model_id: str | None
-    model: Model | None
+    models: list[ModelRef] = field(default_factory=list)  # the primary first, then the fallbacks
     parts: list[PartFacts] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
+    @property
+    def primary(self) -> ModelRef | None:
+        return self.models[0] if self.models else None
+
+    @property
+    def model_id(self) -> str | None:
+        return self.models[0].id if self.models else None
+
+    @property
+    def model(self) -> Model | None:
+        return self.models[0].model if self.models else None
+
 
 def check_request(
-    request: Any, table: CapabilityTable, *, model: str | None = None, allow_private_urls: bool = False
+    request: Any,
+    table: CapabilityTable,
+    *,
+    model: str | None = None,
+    allow_private_urls: bool = False,
+    holes: Mapping[str, Hole] | None = None,
 ) -> Checked:
     """Find the video parts and everything wrong with them that holds whichever provider is chosen."""
     if not isinstance(request, Mapping):
         kind = type(request).__name__ if request is not None else "null"
         return Checked(
             None,
-            None,
-            None,
             diagnostics=[Diagnostic("invalid-request", f"a chat-completion request is a JSON object, not {kind}")],
         )
-    out = Checked(request, None, None)
-    parts = list(find_video_parts(request, out.diagnostics))
+    out = Checked(request)
+    parts = list(find_video_parts(request, out.diagnostics, holes))
     if not parts:
         return out
     _check_routing_fields(request, out.diagnostics)
-    out.model_id = model or _model_id(request)
-    _check_model(out, table)
+    _check_models(out, _models(request, model), table)
     for part in parts:
         if part.key != "video_url":
             out.diagnostics.append(
@@ -93,6 +120,10 @@ def _check_routing_fields(request: Mapping[str, Any], diags: list[Diagnostic]) -
 
     if "model" in request and not (isinstance(request["model"], str) and request["model"]):
         wrong("/model", "a model id string")
+    if "models" in request and not (
+        isinstance(request["models"], list) and all(isinstance(m, str) and m for m in request["models"])
+    ):
+        wrong("/models", "a list of model id strings")
     if "provider" not in request:
         return
     prefs = request["provider"]
@@ -107,88 +138,97 @@ def _check_routing_fields(request: Mapping[str, Any], diags: list[Diagnostic]) -
         wrong("/provider/allow_fallbacks", "true or false")
 
 
-def _model_id(request: Mapping[str, Any]) -> str | None:
-    model = request.get("model")
-    if isinstance(model, str) and model:
-        return model
-    models = request.get("models")
-    if isinstance(models, Sequence) and models and isinstance(models[0], str):
-        return models[0]
-    return None
+def _models(request: Mapping[str, Any], override: str | None) -> list[tuple[str, str]]:
+    """(id, pointer) of every model the request may reach: ``model`` first, then ``models`` (fallbacks)."""
+    if override:
+        return [(override, "/model")]
+    found: dict[str, str] = {}
+    if isinstance(request.get("model"), str) and request["model"]:
+        found[request["model"]] = "/model"
+    listed = request.get("models")
+    if isinstance(listed, Sequence) and not isinstance(listed, str):
+        for i, m in enumerate(listed):
+            if isinstance(m, str) and m:
+                found.setdefault(m, f"/models/{i}")
+    return list(found.items())
 
 
-def _check_model(out: Checked, table: CapabilityTable) -> None:
-    if out.model_id is None:
+def _check_models(out: Checked, names: list[tuple[str, str]], table: CapabilityTable) -> None:
+    if not names:
         out.diagnostics.append(Diagnostic("unknown-model", "the request names no model", pointer=""))
         return
-    out.model = table.model(out.model_id)
-    if out.model is None:
-        out.diagnostics.append(
-            Diagnostic("unknown-model", f"model {out.model_id!r} is not in the capability table", pointer="/model")
-        )
-    elif not out.model.takes_video:
-        takes = ", ".join(out.model.input)
-        out.diagnostics.append(
-            Diagnostic(
-                "model-lacks-video",
-                f"model {out.model_id!r} does not take video input (it takes: {takes})",
-                pointer="/model",
+    for model_id, pointer in names:
+        ref = ModelRef(model_id, pointer, table.model(model_id))
+        out.models.append(ref)
+        role = "" if pointer in ("/model", "/models/0") else " (a fallback in `models`)"
+        if ref.model is None:
+            out.diagnostics.append(
+                Diagnostic("unknown-model", f"model {model_id!r}{role} is not in the capability table", pointer=pointer)
             )
-        )
+        elif not ref.model.takes_video:
+            takes = ", ".join(ref.model.input)
+            fix = None if not role else "Remove it from `models`, or replace it with a video-capable model."
+            out.diagnostics.append(
+                Diagnostic(
+                    "model-lacks-video",
+                    f"model {model_id!r}{role} does not take video input (it takes: {takes})"
+                    + ("; if it is reached, the video is dropped" if role else ""),
+                    pointer=pointer,
+                    fix=fix,
+                )
+            )
 
 
 def _part_facts(part: VideoPart, table: CapabilityTable, allow_private: bool, diags: list[Diagnostic]) -> PartFacts:
-    assert part.url is not None
-    info = classify_url(part.url)
+    url = part.url.strip()
+    info = classify_url(url)
     at = part.url_pointer
 
     def reject(rule: str, message: str, **extra: Any) -> PartFacts:
         diags.append(Diagnostic(rule, message, pointer=at))
-        return PartFacts(part, info, sendable=False, **extra)
+        return PartFacts(part, info, url, sendable=False, **extra)
 
     if info.kind == "data":
-        return _data_facts(part, info, table, diags)
+        return _data_facts(part, info, url, table, diags)
     if info.kind == "file":
         return reject(
-            "blocked-url", f"{shorten(part.url)} names a local file; router never reads local paths named in a payload"
+            "blocked-url", f"{shorten(url)} names a local file; router never reads local paths named in a payload"
         )
     if info.kind in ("other", "invalid"):
         return reject(
             "url-not-accepted",
-            f"{shorten(part.url) or 'the empty string'} is not an http(s), YouTube, gs:// or data URL",
+            f"{shorten(url) or 'the empty string'} is not an http(s), YouTube, gs:// or data URL",
         )
     if info.kind == "youtube" and info.youtube_id is None:
         return reject(
             "url-not-accepted",
-            f"{shorten(part.url)} is a YouTube page but not a video link "
-            "(expected watch?v=, youtu.be/, shorts/ or embed/)",
+            f"{shorten(url)} is a YouTube page but not a video link (expected watch?v=, youtu.be/, shorts/ or embed/)",
         )
     blocked = info.blocked if not allow_private else metadata_block_reason(info.host)
     if blocked:
-        return reject("blocked-url", f"{shorten(part.url)} points at {blocked}")
-    mime = extension_mime(part.url) if info.kind in ("http", "https") else None
+        return reject("blocked-url", f"{shorten(url)} points at {blocked}")
+    mime = extension_mime(url) if info.kind in ("http", "https") else None
     if mime and canonical_mime(mime) not in {canonical_mime(m) for m in table.openrouter.mime_types}:
         return reject(
             "unsupported-format",
-            f"{shorten(part.url)} looks like {mime} (from its extension); "
+            f"{shorten(url)} looks like {mime} (from its extension); "
             f"OpenRouter accepts {', '.join(table.openrouter.mime_types)}",
             mime=mime,
         )
-    return PartFacts(part, info, mime=mime, private=bool(info.blocked))
+    return PartFacts(part, info, url, mime=mime, private=bool(info.blocked))
 
 
-def _data_facts(part: VideoPart, info: UrlInfo, table: CapabilityTable, diags: list[Diagnostic]) -> PartFacts:
-    assert part.url is not None
+def _data_facts(part: VideoPart, info: UrlInfo, url: str, table: CapabilityTable, diags: list[Diagnostic]) -> PartFacts:
     at = part.url_pointer
 
     def reject(rule: str, message: str, **extra: Any) -> PartFacts:
         diags.append(Diagnostic(rule, message, pointer=at))
-        return PartFacts(part, info, sendable=False, **extra)
+        return PartFacts(part, info, url, sendable=False, **extra)
 
     try:
-        data = parse_data_url(part.url)
+        data = parse_data_url(part.source if part.source is not None else url)
     except DataUrlError as exc:
-        return reject("malformed-data-url", f"malformed data URL {shorten(part.url)}: {exc}")
+        return reject("malformed-data-url", f"malformed data URL {shorten(url)}: {exc}")
     if not data.base64:
         return reject("malformed-data-url", "the data URL is not base64-encoded (expected `;base64,`)")
     if not data.mime.startswith("video/"):
@@ -200,18 +240,36 @@ def _data_facts(part: VideoPart, info: UrlInfo, table: CapabilityTable, diags: l
     size = data.decoded_size
     if sniffed is None or not sniffed.startswith("video/"):
         what = f"look like {sniffed}" if sniffed else "are not a recognisable video container (corrupted?)"
-        return reject("format-mismatch", f"declared {data.mime}, but the bytes {what}", data=data, size=size)
+        return reject("format-mismatch", f"declared {data.declared}, but the bytes {what}", data=data, size=size)
     if not compatible(data.mime, sniffed):
         return reject(
-            "format-mismatch", f"declared {data.mime}, but the bytes are {sniffed}", data=data, size=size, mime=sniffed
-        )
-    if canonical_mime(data.mime) not in {canonical_mime(m) for m in table.openrouter.mime_types}:
-        return reject(
-            "unsupported-format",
-            f"{data.mime} is not accepted by OpenRouter (accepted: {', '.join(table.openrouter.mime_types)})",
+            "format-mismatch",
+            f"declared {data.declared}, but the bytes are {sniffed}",
             data=data,
             size=size,
             mime=sniffed,
         )
+    accepted = table.openrouter.mime_types
+    if canonical_mime(data.mime) not in {canonical_mime(m) for m in accepted}:
+        return reject(
+            "unsupported-format",
+            f"{data.declared} is not accepted by OpenRouter (accepted: {', '.join(accepted)})",
+            data=data,
+            size=size,
+            mime=sniffed,
+        )
+    if broken := damage(data.read, size, sniffed):
+        return reject("format-mismatch", f"the {sniffed} video is {broken}", data=data, size=size, mime=sniffed)
+    send_mime = mime_alias(data.declared, accepted)
+    if send_mime:
+        diags.append(
+            Diagnostic(
+                "mime-alias",
+                f"`{data.declared}` is not a type name OpenRouter documents; it means `{send_mime}`",
+                pointer=at,
+                fix=f"Declare `data:{send_mime};base64,` (`router check --fix`, or send through router).",
+            )
+        )
     duration = mp4_duration(data.read) if sniffed in ("video/mp4", "video/mov", "video/3gpp") else None
-    return PartFacts(part, info, mime=data.mime, size=size, duration=duration, data=data)
+    mime = send_mime or canonical_mime(data.mime)
+    return PartFacts(part, info, url, mime=mime, size=size, duration=duration, data=data, send_mime=send_mime)

@@ -18,11 +18,10 @@ from typing import IO
 from . import __version__
 from .config import ConfigError, find_config, load_config, parse_rules, rule_set
 from .errors import CapabilityError, RequestRejected
-from .fix import FIXABLE
 from .lint import FixMode, LintOptions, LintResult, discover, lint, patterns
 from .output import FORMATS, Summary, render
 from .pipeline import Router
-from .request import STDIN, Payload, load_bytes
+from .request import STDIN, Payload, load_bytes, read_path
 from .rules import RULES, Rule
 
 __all__ = ["main"]
@@ -179,7 +178,8 @@ def cmd_check(args: argparse.Namespace, out: IO[str]) -> int:
         rules=rules,
         fix=fix,
     )
-    result = lint(router, files, options, jobs=args.jobs)
+    walked = frozenset(files) - set(args.paths)
+    result = lint(router, files, options, jobs=args.jobs, walked=walked)
     for message in result.errors:
         sys.stderr.write(f"router: error: {message}\n")
     for note in result.notes:
@@ -188,7 +188,7 @@ def cmd_check(args: argparse.Namespace, out: IO[str]) -> int:
         return _report_diff(result, out)
     if not files:
         sys.stderr.write(f"router: warning: no .json or .jsonl files in {', '.join(args.paths)}\n")
-    summary = Summary.of(result.diagnostics, result.files, result.requests, result.fixed, result.errors)
+    summary = Summary.of(result.diagnostics, result.files, result.requests, result.fixed, result.errors, result.skipped)
     out.write(render(args.format, result.diagnostics, summary, __version__))
     if result.fixed and args.format != "text":
         sys.stderr.write(f"router: fixed {_count(result.fixed, 'problem')} in {_count(result.fixed_files, 'file')}\n")
@@ -221,17 +221,20 @@ def _io_message(exc: BaseException) -> str:
     return f"cannot decode input as UTF-8: {exc}"
 
 
-def _load_one(path: str) -> Payload | Path:
+def _load_one(path: str) -> Payload:
     """The one request ``rewrite`` and ``send`` take: a file, or ``-`` (stdin)."""
-    if path != "-":
+    if path == "-":
+        payloads, where = load_bytes(sys.stdin.buffer.read(), STDIN), "standard input"
+    else:
         if Path(path).is_dir():
             raise UsageError(f"{path}: is a directory; give one request file (`router check` takes directories)")
         if not Path(path).is_file():
             raise UsageError(f"{path}: no such file")
-        return Path(path)
-    payloads = load_bytes(sys.stdin.buffer.read(), STDIN)
+        payloads, where = read_path(Path(path)), path
     if len(payloads) != 1:
-        raise UsageError(f"standard input holds {len(payloads)} requests; this command takes one")
+        raise UsageError(
+            f"{where} holds {len(payloads)} requests; this command takes one (`router check` takes JSONL files)"
+        )
     return payloads[0]
 
 
@@ -328,10 +331,14 @@ def cmd_inline(args: argparse.Namespace, out: IO[str]) -> int:
     from .errors import NotAVideo
     from .inline import iter_data_url
 
+    if Path(args.file).is_dir():
+        raise UsageError(f"{args.file}: is a directory; give one video file")
     if not Path(args.file).is_file():
         raise UsageError(f"{args.file}: no such file")
+    from .capabilities import load_table
+
     try:
-        chunks = iter_data_url(args.file, args.mime)
+        chunks = iter_data_url(args.file, args.mime, load_table().openrouter.mime_types)
     except NotAVideo as exc:
         sys.stderr.write(f"router: {exc}\n")
         return 1
@@ -379,9 +386,9 @@ def cmd_providers(args: argparse.Namespace, out: IO[str]) -> int:
 
 
 def _fixed_by(rule: Rule) -> str:
-    if rule.name in FIXABLE:
+    if "fix" in rule.fixed_by:
         return "router check --fix"
-    return "rewrite" if rule.fixable else ""
+    return "rewrite" if "rewrite" in rule.fixed_by else ""
 
 
 def cmd_rules(args: argparse.Namespace, out: IO[str]) -> int:

@@ -40,9 +40,12 @@ from .errors import BlockedURL, FetchError, MediaTooLarge, NotAVideo, Unreachabl
 from .media import (
     canonical_mime,
     classify_url,
+    damage,
     ip_block_reason,
     literal_ip,
     metadata_block_reason,
+    mp4_duration,
+    reader,
     sniff,
 )
 from .rules import shorten
@@ -83,6 +86,7 @@ class Media:
     size: int
     mime: str  # sniffed from the bytes; Content-Type, then the URL's extension only when the bytes say nothing
     sha256: str
+    duration: float | None = None  # seconds, from the container's header where it records one (MP4, MOV)
 
     def open(self) -> BinaryIO:
         return self.path.open("rb")
@@ -252,11 +256,11 @@ class Fetcher:
 
         ``on_progress(received, total_or_None)`` is called per chunk; raising from it aborts the download.
         """
-        return self._drive(self._flow(url, max_bytes, on_progress))
+        return self._drive(self._flow(url.strip(), max_bytes, on_progress))
 
     async def afetch(self, url: str, *, max_bytes: int | None = None, on_progress: Progress | None = None) -> Media:
         """``fetch`` for asyncio; concurrent callers of one URL (threads or tasks) share one download."""
-        return await self._adrive(self._flow(url, max_bytes, on_progress))
+        return await self._adrive(self._flow(url.strip(), max_bytes, on_progress))
 
     @property
     def stats(self) -> FetchStats:
@@ -497,7 +501,14 @@ class Fetcher:
             raise NotAVideo(f"{where}: the server sent an empty body")
         mime = mime or _identify(bytes(spool.head), declared, where)
         path, digest = spool.finish()
-        media = Media(url, path, spool.size, mime, digest)
+        # The container must be whole: a server that stops early, or declares a shorter Content-Length than
+        # the file, hands over a truncated video that would otherwise be uploaded as if it were complete.
+        with path.open("rb") as fh:
+            broken = damage(reader(fh), spool.size, mime)
+            duration = mp4_duration(reader(fh)) if mime in ("video/mp4", "video/mov", "video/3gpp") else None
+        if broken:
+            raise NotAVideo(f"{where}: the {mime} video is {broken}")
+        media = Media(url, path, spool.size, mime, digest, duration)
         weakref.finalize(media, _unlink, path)
         return media
 

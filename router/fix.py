@@ -1,7 +1,8 @@
 """``router check --fix``: targeted text edits for the rules whose fix needs no network.
 
-Edits replace only the located token (a key's string literal), so indentation, key order, escapes and
-line endings of the rest of the file survive; every edit is verified against the parsed document first.
+Edits replace only the located token (a key's string literal, a data URL's type name), so indentation, key
+order, escapes and line endings of the rest of the file survive; every edit is verified against the parsed
+document first.
 """
 
 from __future__ import annotations
@@ -11,19 +12,19 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from json.decoder import scanstring  # type: ignore[attr-defined]
 from typing import Any
 
-from .request import locate
-from .rules import Diagnostic
+from .jsontext import key_spans, locate
+from .media import canonical_mime
+from .rules import RULES, Diagnostic
 
 __all__ = ["FIXABLE", "Edit", "apply_fixes", "unified_diff"]
 
-# rule -> (key the diagnostic's pointer ends in, its replacement); only rules listed here are fixed offline.
+# rule -> (key the diagnostic's pointer ends in, its replacement)
 _RENAMES = {"camelcase-key": ("videoUrl", "video_url")}
-FIXABLE = frozenset(_RENAMES)
+_DATA_HEADER = re.compile(r'"(data:)([^;,"\\]*)')
+FIXABLE = frozenset(name for name, rule in RULES.items() if "fix" in rule.fixed_by)
 
-_WS = re.compile(r"[ \t\n\r]*")
 _DECODER = json.JSONDecoder()
 _LINES = re.compile(r"[^\n]*\n|[^\n]+$")  # split on \n only: U+2028 inside a JSON string is not a line break
 
@@ -50,28 +51,42 @@ def _resolve(doc: Any, pointer: str) -> Any:
     return doc
 
 
-def _key_spans(text: str, start: int, key: str) -> list[tuple[int, int]]:
-    """Spans of the string literals naming ``key`` in the object that opens at ``start``."""
-    spans: list[tuple[int, int]] = []
-    idx = start + 1
-    while True:
-        idx = _WS.match(text, idx).end()  # type: ignore[union-attr]
-        if text[idx : idx + 1] != '"':
-            return spans
-        name, end = scanstring(text, idx + 1)
-        if name == key:
-            spans.append((idx, end))
-        idx = _WS.match(text, end).end() + 1  # type: ignore[union-attr]  # past ':'
-        idx = _WS.match(text, idx).end()  # type: ignore[union-attr]
-        _, idx = _DECODER.raw_decode(text, idx)
-        idx = _WS.match(text, idx).end()  # type: ignore[union-attr]
-        if text[idx : idx + 1] == ",":
-            idx += 1
+def _rename(text: str, doc: Any, d: Diagnostic) -> list[Edit] | None:
+    old, new = _RENAMES[d.rule]
+    parent, _, last = d.pointer.rpartition("/")
+    try:
+        holder = _resolve(doc, parent)
+        offset = locate(text, parent)
+        placed, _ = _DECODER.raw_decode(text, offset)
+    except (LookupError, json.JSONDecodeError):
+        return None
+    # locate() falls back to an ancestor when a step is missing: insist it found this very object.
+    if _unescape(last) != old or not isinstance(holder, dict) or placed != holder or new in holder:
+        return None
+    return [Edit(s, e, json.dumps(new)) for s, e in key_spans(text, offset, old)]
+
+
+def _mime_name(text: str, doc: Any, d: Diagnostic) -> list[Edit] | None:
+    """``data:video/quicktime;base64,`` -> ``data:video/mov;base64,``: only the type name's characters change."""
+    try:
+        value = _resolve(doc, d.pointer)
+    except LookupError:
+        return None
+    offset = locate(text, d.pointer)
+    m = _DATA_HEADER.match(text, offset)
+    # The header must be written without escapes, and be the very value the pointer names.
+    if not isinstance(value, str) or m is None or not value.lower().startswith("data:" + m.group(2).lower()):
+        return None
+    return [Edit(m.start(2), m.end(2), canonical_mime(m.group(2)))]
+
+
+_FIXERS = {"camelcase-key": _rename, "mime-alias": _mime_name}
+assert set(_FIXERS) == FIXABLE, "every rule fixed by `--fix` has a fixer"
 
 
 def _edits(text: str, diagnostics: Iterable[Diagnostic]) -> tuple[list[Edit], int] | None:
     """Edits for the fixable diagnostics of one JSON document, or None when one cannot be placed safely."""
-    wanted = [d for d in diagnostics if d.rule in _RENAMES]
+    wanted = [d for d in diagnostics if d.rule in FIXABLE]
     if not wanted:
         return [], 0
     try:
@@ -80,19 +95,10 @@ def _edits(text: str, diagnostics: Iterable[Diagnostic]) -> tuple[list[Edit], in
         return None
     edits: dict[int, Edit] = {}
     for d in wanted:
-        old, new = _RENAMES[d.rule]
-        parent, _, last = d.pointer.rpartition("/")
-        try:
-            holder = _resolve(doc, parent)
-            offset = locate(text, parent)
-            placed, _ = _DECODER.raw_decode(text, offset)
-        except (LookupError, json.JSONDecodeError):
+        found = _FIXERS[d.rule](text, doc, d)
+        if found is None:
             return None
-        # locate() falls back to an ancestor when a step is missing: insist it found this very object.
-        if _unescape(last) != old or not isinstance(holder, dict) or placed != holder or new in holder:
-            return None
-        for s, e in _key_spans(text, offset, old):
-            edits[s] = Edit(s, e, json.dumps(new))
+        edits.update((e.start, e) for e in found)
     return sorted(edits.values(), key=lambda e: e.start), len(wanted)
 
 
@@ -114,7 +120,7 @@ def apply_fixes(text: str, diagnostics: Sequence[Diagnostic], *, jsonl: bool) ->
     lines = text.split("\n")
     by_line: dict[int, list[Diagnostic]] = {}
     for d in diagnostics:
-        if d.rule in _RENAMES and d.line is not None:
+        if d.rule in FIXABLE and d.line is not None:
             by_line.setdefault(d.line - 1, []).append(d)
     fixed = 0
     for number, diags in by_line.items():

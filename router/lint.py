@@ -14,7 +14,7 @@ import multiprocessing.context
 import os
 import re
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +23,7 @@ from typing import Literal
 from .capabilities import CapabilityTable
 from .fix import FIXABLE, apply_fixes, unified_diff
 from .pipeline import Router
-from .request import STDIN, decode, load_text, universal_newlines
+from .request import STDIN, Payload, decode, load_text, universal_newlines
 from .rules import RULES, Diagnostic
 
 __all__ = [
@@ -214,6 +214,7 @@ class FileResult:
     diff: str = ""
     note: str | None = None
     error: str | None = None
+    skipped: bool = False  # found by walking a directory, and not a chat-completion payload
 
 
 @dataclass(slots=True)
@@ -226,24 +227,44 @@ class LintResult:
     diffs: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    skipped: int = 0  # files found by walking that hold no chat-completion request
+
+
+def _is_request(payload: Payload, text: str) -> bool:
+    """Whether a file found by walking a directory holds chat-completion requests at all (``package.json``,
+    ``tsconfig.json`` and embeddings batches do not); text that is not JSON counts when it names ``messages``."""
+    if payload.problems:
+        return '"messages"' in (payload.text if payload.text is not None else text)
+    return isinstance(payload.request, Mapping) and "messages" in payload.request
 
 
 def _check(
-    router: Router, text: str, name: str, jsonl: bool | None, options: LintOptions
-) -> tuple[list[Diagnostic], int]:
-    """All diagnostics of one file's text (unfiltered: fixing must know about every invalid-json)."""
+    router: Router, text: str, name: str, jsonl: bool | None, options: LintOptions, *, walked: bool = False
+) -> tuple[list[Diagnostic], int] | None:
+    """All diagnostics of one file's text (unfiltered: fixing must know about every invalid-json).
+
+    None: a file found by walking a directory that holds no chat-completion request (skipped, not checked).
+    """
     payloads = load_text(text, name, jsonl=jsonl)
+    if walked and not any(_is_request(p, text) for p in payloads):
+        return None
     diagnostics: list[Diagnostic] = []
     for payload in payloads:
         prepared = router.prepare(payload, options.provider or None, model=options.model)
-        diagnostics += prepared.diagnostics
         if options.online and prepared.ok:
-            diagnostics += router.probe(prepared)
+            prepared = router.download(prepared)
+        diagnostics += prepared.diagnostics
     return diagnostics, len(payloads)
 
 
-def lint_file(router: Router, name: str, options: LintOptions, stdin: bytes | None = None) -> FileResult:
-    """Check one file (``-``: the already-read ``stdin``), and fix it if asked and safe."""
+def lint_file(
+    router: Router, name: str, options: LintOptions, stdin: bytes | None = None, *, walked: bool = False
+) -> FileResult:
+    """Check one file (``-``: the already-read ``stdin``), and fix it if asked and safe.
+
+    ``walked``: the file was found by walking a directory, so one that is not a chat-completion payload at
+    all is skipped; a file named on the command line is always checked.
+    """
     selected = options.rules
     if name == "-":
         data, display, jsonl = stdin or b"", STDIN, None
@@ -258,7 +279,10 @@ def lint_file(router: Router, name: str, options: LintOptions, stdin: bytes | No
     if isinstance(body, Diagnostic):
         return FileResult(name, [body] if body.rule in selected else [], requests=1)
     bom = data.startswith(b"\xef\xbb\xbf")
-    everything, requests = _check(router, universal_newlines(body), display, jsonl, options)
+    checked = _check(router, universal_newlines(body), display, jsonl, options, walked=walked)
+    if checked is None:
+        return FileResult(name, skipped=True)
+    everything, requests = checked
     diagnostics = [d for d in everything if d.rule in selected]
     result = FileResult(name, diagnostics, requests)
     fixable = [d for d in diagnostics if d.rule in FIXABLE]
@@ -281,7 +305,9 @@ def lint_file(router: Router, name: str, options: LintOptions, stdin: bytes | No
     except OSError as exc:
         result.error = f"{name}: cannot write the fix: {exc.strerror or exc}"
         return result
-    remaining, result.requests = _check(router, universal_newlines(new_body), display, jsonl, options)
+    rechecked = _check(router, universal_newlines(new_body), display, jsonl, options)
+    assert rechecked is not None
+    remaining, result.requests = rechecked
     result.diagnostics = [d for d in remaining if d.rule in selected]
     return result
 
@@ -298,24 +324,24 @@ def _init_worker(table: CapabilityTable, allow_private_urls: bool) -> None:
 
 
 _Diag = tuple[str, str, str, str | None, int | None, int | None, str | None]
-_Packed = tuple[str, int, int, str, str | None, str | None, list[_Diag]]
+_Packed = tuple[str, int, int, str, str | None, str | None, list[_Diag], bool]
 
 
 def _pack(r: FileResult) -> _Packed:
     """Plain tuples cross the process boundary ~10x faster than slotted dataclasses (no Python-level
     ``__getstate__``/``__setstate__`` per object), which matters with thousands of small files."""
     diags = [(d.rule, d.message, d.pointer, d.file, d.line, d.column, d.fix) for d in r.diagnostics]
-    return (r.name, r.requests, r.fixed, r.diff, r.note, r.error, diags)
+    return (r.name, r.requests, r.fixed, r.diff, r.note, r.error, diags, r.skipped)
 
 
 def _unpack(packed: _Packed) -> FileResult:
-    name, requests, fixed, diff, note, error, diags = packed
-    return FileResult(name, [Diagnostic(*d) for d in diags], requests, fixed, diff, note, error)
+    name, requests, fixed, diff, note, error, diags, skipped = packed
+    return FileResult(name, [Diagnostic(*d) for d in diags], requests, fixed, diff, note, error, skipped)
 
 
-def _lint_chunk(names: Sequence[str], options: LintOptions) -> list[_Packed]:
+def _lint_chunk(items: Sequence[tuple[str, bool]], options: LintOptions) -> list[_Packed]:
     assert _worker is not None, "worker initializer did not run"
-    return [_pack(lint_file(_worker, name, options)) for name in names]
+    return [_pack(lint_file(_worker, name, options, walked=walked)) for name, walked in items]
 
 
 def default_jobs() -> int:
@@ -335,10 +361,10 @@ def _context() -> multiprocessing.context.BaseContext:
 
 
 def _parallel(
-    router: Router, files: Sequence[str], options: LintOptions, jobs: int, stdin: bytes | None
+    router: Router, files: Sequence[str], options: LintOptions, jobs: int, stdin: bytes | None, walked: frozenset[str]
 ) -> list[FileResult] | None:
     """Results in input order from worker processes; None when the platform cannot start them."""
-    names = [n for n in files if n != "-"]
+    names = [(n, n in walked) for n in files if n != "-"]
     size = min(512, max(16, len(names) // (jobs * 4)))
     chunks = [names[i : i + size] for i in range(0, len(names), size)]
     try:
@@ -352,21 +378,33 @@ def _parallel(
         return [lint_file(router, n, options, stdin) if n == "-" else _unpack(next(done)) for n in files]
 
 
-def lint(router: Router, files: Sequence[str], options: LintOptions | None = None, *, jobs: int = 0) -> LintResult:
+def lint(
+    router: Router,
+    files: Sequence[str],
+    options: LintOptions | None = None,
+    *,
+    jobs: int = 0,
+    walked: frozenset[str] = frozenset(),
+) -> LintResult:
     """Check (and fix) ``files`` in order; ``jobs`` 0 picks the CPU count, 1 forces one process.
 
-    Parallel runs start at ``PARALLEL_MIN_FILES`` files; results come back in input order either way.
+    ``walked`` names the files found by walking a directory: those that are not chat-completion payloads
+    are skipped and counted. Parallel runs start at ``PARALLEL_MIN_FILES`` files; results come back in
+    input order either way.
     """
     options = options or LintOptions()
     stdin = sys.stdin.buffer.read() if "-" in files else None
     workers = jobs or default_jobs()
     results = None
     if workers > 1 and len(files) >= PARALLEL_MIN_FILES:
-        results = _parallel(router, files, options, workers, stdin)
+        results = _parallel(router, files, options, workers, stdin, walked)
     if results is None:
-        results = [lint_file(router, name, options, stdin) for name in files]
+        results = [lint_file(router, name, options, stdin, walked=name in walked) for name in files]
     total = LintResult()
     for r in results:
+        if r.skipped:
+            total.skipped += 1
+            continue
         if r.error:
             total.errors.append(r.error)
             if not r.requests:  # never read: nothing else to count

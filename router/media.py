@@ -10,9 +10,9 @@ import ipaddress
 import re
 import socket
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import IO, Literal
+from typing import IO, Literal, Protocol
 from urllib.parse import parse_qs, unquote_to_bytes, urlsplit
 
 __all__ = [
@@ -22,11 +22,13 @@ __all__ = [
     "canonical_mime",
     "classify_url",
     "compatible",
+    "damage",
     "extension_mime",
     "host_block_reason",
     "ip_block_reason",
     "literal_ip",
     "metadata_block_reason",
+    "mime_alias",
     "mp4_duration",
     "parse_data_url",
     "reader",
@@ -80,6 +82,14 @@ class UrlInfo:
 def canonical_mime(mime: str) -> str:
     base = mime.split(";", 1)[0].strip().lower()
     return _ALIASES.get(base, base)
+
+
+def mime_alias(declared: str, accepted: Iterable[str]) -> str | None:
+    """The accepted name for a declared type that means it under another spelling (``video/quicktime`` ->
+    ``video/mov``, ``VIDEO/MP4`` -> ``video/mp4``); None when the spelling is already right or names nothing
+    accepted. The upstream is only ever sent one of the names OpenRouter documents."""
+    name = canonical_mime(declared)
+    return name if name in set(accepted) and declared.strip() != name else None
 
 
 def compatible(declared: str, sniffed: str) -> bool:
@@ -167,7 +177,8 @@ def _youtube_id(host: str, path: str, query: str) -> str | None:
             return None
     else:
         return None
-    return candidate if _YT_ID.match(candidate) else None
+    # `embed/videoseries?list=...` is a playlist player, not a video, although the word is eleven letters long.
+    return candidate if _YT_ID.match(candidate) and candidate != "videoseries" else None
 
 
 def classify_url(url: str) -> UrlInfo:
@@ -177,7 +188,7 @@ def classify_url(url: str) -> UrlInfo:
         return UrlInfo("data")
     try:
         parts = urlsplit(url)
-        host = (parts.hostname or "").lower()
+        host = (parts.hostname or "").lower().rstrip(".")  # `www.youtube.com.` is the same host
     except ValueError:
         return UrlInfo("invalid")
     scheme = parts.scheme.lower()
@@ -218,25 +229,49 @@ def extension_mime(url: str) -> str | None:
     }.get(ext)
 
 
+class Text(Protocol):
+    """What a data URL is read through: a ``str``, or a string that stays in a request body (``HoleText``)."""
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, key: slice, /) -> str: ...
+
+
 @dataclass(frozen=True, slots=True)
 class DataUrl:
     mime: str  # as declared, lower-cased, no parameters ("" when absent)
     base64: bool
-    payload: str  # the text after the comma, untouched
+    source: Text  # the whole URL
+    start: int  # where the payload (the text after the comma) starts in ``source``
+    declared: str = ""  # the media type exactly as written (case kept), for messages and fixes
+
+    @property
+    def encoded_size(self) -> int:
+        """Characters of payload: what the data URL adds to a request."""
+        return len(self.source) - self.start
+
+    def payload(self, begin: int = 0, end: int | None = None) -> str:
+        stop = len(self.source) if end is None else self.start + end
+        return self.source[self.start + begin : stop]
 
     @property
     def decoded_size(self) -> int:
-        n = len(self.payload)
-        return n * 3 // 4 - self.payload[-2:].count("=") if self.base64 else len(unquote_to_bytes(self.payload))
+        n = self.encoded_size
+        if not self.base64:
+            return len(unquote_to_bytes(self.payload()))
+        return n * 3 // 4 - self.payload(max(0, n - 2)).count("=")
 
     def read(self, offset: int, size: int) -> bytes:
         """Decode only the bytes asked for: random access into a huge base64 payload without copying it."""
         if not self.base64:
-            return unquote_to_bytes(self.payload)[offset : offset + size]
-        start = offset // 3 * 4
-        stop = -(-(offset + size) // 3) * 4
-        raw = binascii.a2b_base64(self.payload[start:stop])
-        skip = offset - start // 4 * 3
+            return unquote_to_bytes(self.payload())[offset : offset + size]
+        begin = offset // 3 * 4
+        stop = min(-(-(offset + size) // 3) * 4, self.encoded_size)
+        try:
+            raw = binascii.a2b_base64(self.payload(begin, stop))
+        except binascii.Error:
+            return b""
+        skip = offset - begin // 4 * 3
         return raw[skip : skip + size]
 
     def head(self, size: int = 4096) -> bytes:
@@ -249,29 +284,30 @@ class DataUrlError(ValueError):
 
 _DATA = re.compile(r"^data:([^,]*?),", re.IGNORECASE | re.DOTALL)
 _B64_CHUNK = 4 * 1024 * 1024  # characters validated per step: flat memory on 100 MB payloads
+_HEADER_MAX = 1024  # characters searched for the comma that ends a data URL's header
 
 
-def parse_data_url(url: str, *, validate: bool = True) -> DataUrl:
+def parse_data_url(url: Text, *, validate: bool = True) -> DataUrl:
     """Split a data URL; with ``validate`` the whole base64 payload is checked in bounded chunks."""
-    m = _DATA.match(url)
+    m = _DATA.match(url[:_HEADER_MAX])
     if not m:
         raise DataUrlError("no comma after the media type (expected `data:video/mp4;base64,<payload>`)")
     params = [p.strip() for p in m.group(1).split(";")]
-    mime = params[0].lower()
     is_b64 = any(p.lower() == "base64" for p in params[1:])
-    payload = url[m.end() :]
+    data = DataUrl(params[0].lower(), is_b64, url, m.end(), params[0])
     if validate and is_b64:
-        _check_base64(payload)
-    return DataUrl(mime, is_b64, payload)
+        _check_base64(data)
+    return data
 
 
-def _check_base64(payload: str) -> None:
-    if not payload:
+def _check_base64(data: DataUrl) -> None:
+    total = data.encoded_size
+    if not total:
         raise DataUrlError("the base64 payload is empty")
-    if len(payload) % 4:
-        raise DataUrlError(f"the base64 payload length ({len(payload)}) is not a multiple of 4 (truncated?)")
-    for start in range(0, len(payload), _B64_CHUNK):
-        chunk = payload[start : start + _B64_CHUNK]
+    if total % 4:
+        raise DataUrlError(f"the base64 payload length ({total}) is not a multiple of 4 (truncated?)")
+    for start in range(0, total, _B64_CHUNK):
+        chunk = data.payload(start, min(start + _B64_CHUNK, total))
         try:
             binascii.a2b_base64(chunk, strict_mode=True)
         except (binascii.Error, ValueError) as exc:
@@ -373,4 +409,179 @@ def mp4_duration(read: Callable[[int, int], bytes]) -> float | None:
         if size < header:
             return None
         offset += size
+    return None
+
+
+Read = Callable[[int, int], bytes]
+
+
+def damage(read: Read, size: int, mime: str) -> str | None:
+    """Why a video's container is broken (truncated, no ``moov``, sizes that do not add up), or None.
+
+    Structure only, no decoder: box and element headers are read where they sit, so a 100 MB file costs a
+    few dozen small reads. What it cannot see (flipped bits inside the media data) passes.
+    """
+    family = canonical_mime(mime)
+    if family in ("video/mp4", "video/mov", "video/3gpp"):
+        return _bmff_damage(read, size)
+    if family in ("video/webm", "video/x-matroska"):
+        return _ebml_damage(read, size)
+    if family == "video/mpeg":
+        return _mpeg_ps_damage(read, size)
+    return None
+
+
+def _boxes(read: Read, start: int, end: int) -> Iterator[tuple[bytes, int, int, int]]:
+    """(type, offset, header length, size) of each ISO-BMFF box in ``[start, end)``; raises on overflow."""
+    offset = start
+    while end - offset >= 8:
+        hdr = read(offset, 16)
+        size, box = struct.unpack(">I4s", hdr[:8])
+        header = 8
+        if size == 1:
+            if len(hdr) < 16:
+                raise _Broken(f"the `{_name(box)}` box header is cut off")
+            size, header = struct.unpack(">Q", hdr[8:16])[0], 16
+        elif size == 0:  # runs to the end of the file
+            size = end - offset
+        if size < header:
+            raise _Broken(f"the `{_name(box)}` box at byte {offset:,} has an impossible size ({size})")
+        if offset + size > end:
+            raise _Broken(
+                f"the `{_name(box)}` box at byte {offset:,} needs {size:,} bytes but only {end - offset:,} are there"
+            )
+        yield box, offset, header, size
+        offset += size
+
+
+class _Broken(Exception):
+    pass
+
+
+def _name(box: bytes) -> str:
+    return box.decode("latin-1") if box.isascii() and box.isalnum() else box.hex()
+
+
+def _bmff_damage(read: Read, size: int) -> str | None:
+    try:
+        top = {box: (offset, header, length) for box, offset, header, length in _boxes(read, 0, size)}
+        if b"moov" not in top:
+            return "truncated or incomplete: it has no `moov` box (the index every player needs)"
+        offset, header, length = top[b"moov"]
+        chunk_end = _last_chunk_offset(read, offset + header, offset + length)
+    except _Broken as exc:
+        return f"truncated or damaged: {exc}"
+    if chunk_end is not None and chunk_end > size:
+        return f"truncated: its index points at media data up to byte {chunk_end:,}, but the file ends at {size:,}"
+    return None
+
+
+_TRACK_PATH = (b"trak", b"mdia", b"minf", b"stbl")
+
+
+def _last_chunk_offset(read: Read, start: int, end: int) -> int | None:
+    """The largest chunk offset any track's ``stco``/``co64`` table names (the media data must reach it)."""
+    last: int | None = None
+
+    def walk(begin: int, stop: int, depth: int) -> None:
+        nonlocal last
+        for box, offset, header, length in _boxes(read, begin, stop):
+            if depth < len(_TRACK_PATH) and box == _TRACK_PATH[depth]:
+                walk(offset + header, offset + length, depth + 1)
+            elif depth == len(_TRACK_PATH) and box in (b"stco", b"co64"):
+                count = struct.unpack(">I", read(offset + header + 4, 4).rjust(4, b"\0"))[0]
+                width = 8 if box == b"co64" else 4
+                if count and header + 8 + count * width <= length:
+                    raw = read(offset + header + 8 + (count - 1) * width, width)
+                    value = int.from_bytes(raw, "big") if len(raw) == width else 0
+                    last = value if last is None else max(last, value)
+
+    walk(start, end, 0)
+    return last
+
+
+def _vint(read: Read, offset: int, keep_marker: bool) -> tuple[int, int] | None:
+    """An EBML variable-length integer at ``offset``: (value, length); None when unreadable."""
+    first = read(offset, 1)
+    if not first or first[0] == 0:
+        return None
+    length = 9 - first[0].bit_length()
+    raw = read(offset, length)
+    if len(raw) < length:
+        return None
+    value = int.from_bytes(raw, "big")
+    if not keep_marker:
+        value &= (1 << (7 * length)) - 1
+    return value, length
+
+
+def _ebml_damage(read: Read, size: int) -> str | None:
+    offset = 0
+    seen_segment = False
+    while offset < size:
+        element = _vint(read, offset, keep_marker=True)
+        length = _vint(read, offset + element[1], keep_marker=False) if element else None
+        if element is None or length is None:
+            return f"damaged: unreadable element header at byte {offset:,}"
+        ident, value = element[0], length[0]
+        header = element[1] + length[1]
+        if value == (1 << (7 * length[1])) - 1:  # unknown size (live streams): runs to the end
+            return None if ident == 0x18538067 else f"damaged: element {ident:#x} of unknown size at byte {offset:,}"
+        end = offset + header + value
+        if end > size:
+            what = "the Segment" if ident == 0x18538067 else f"element {ident:#x}"
+            return f"truncated: {what} at byte {offset:,} needs {end:,} bytes but the file has {size:,}"
+        if offset == 0 and ident != 0x1A45DFA3:
+            return "damaged: it does not start with an EBML header"
+        seen_segment = seen_segment or ident == 0x18538067
+        offset = end
+    return None if seen_segment else "truncated or incomplete: no Segment element after the EBML header"
+
+
+_PACK = b"\x00\x00\x01\xba"
+_TAIL = 256 * 1024
+
+
+def _pack_header_length(head: bytes) -> int | None:
+    if len(head) < 14:
+        return None
+    if head[4] & 0xC0 == 0x40:  # MPEG-2: 14 bytes and up to 7 bytes of stuffing
+        return 14 + (head[13] & 0x07)
+    if head[4] & 0xF0 == 0x20:  # MPEG-1: 12 bytes
+        return 12
+    return None
+
+
+def _mpeg_ps_damage(read: Read, size: int) -> str | None:
+    head = read(0, 14)
+    if not head.startswith(_PACK):
+        return None  # an elementary video stream (sequence header first): no packets to check
+    if _pack_header_length(head) is None:
+        return "damaged: the first MPEG pack header is malformed"
+    tail_start = max(0, size - _TAIL)
+    tail = read(tail_start, size - tail_start)
+    at = tail.rfind(_PACK)
+    if at < 0:
+        return None
+    offset = tail_start + at
+    while offset < size:
+        code = read(offset, 4)
+        if len(code) < 4:
+            return f"truncated: the stream ends inside a packet header at byte {offset:,}"
+        if code[:3] != b"\x00\x00\x01":
+            return f"damaged: no start code at byte {offset:,}"
+        if code[3] == 0xB9:  # program end
+            return None
+        if code[3] == 0xBA:
+            length = _pack_header_length(read(offset, 14))
+            if length is None:
+                return f"damaged: malformed MPEG pack header at byte {offset:,}"
+        else:
+            raw = read(offset + 4, 2)
+            if len(raw) < 2:
+                return f"truncated: the stream ends inside a packet header at byte {offset:,}"
+            length = 6 + int.from_bytes(raw, "big")
+        if offset + length > size:
+            return f"truncated: the packet at byte {offset:,} needs {length:,} bytes; the file ends at {size:,}"
+        offset += length
     return None

@@ -28,14 +28,21 @@ class Summary:
     fixed: int = 0  # diagnostics ``--fix`` removed (already gone from the list)
     fixable: int = 0  # remaining diagnostics ``--fix`` would remove
     failures: tuple[str, ...] = ()  # what stopped part of the run (an unreadable file): never "all passed"
+    skipped: int = 0  # files found by walking that hold no chat-completion request
 
     @classmethod
     def of(
-        cls, diagnostics: Sequence[Diagnostic], files: int, requests: int, fixed: int = 0, failures: Sequence[str] = ()
+        cls,
+        diagnostics: Sequence[Diagnostic],
+        files: int,
+        requests: int,
+        fixed: int = 0,
+        failures: Sequence[str] = (),
+        skipped: int = 0,
     ) -> Summary:
         errors = sum(d.severity == "error" for d in diagnostics)
         fixable = sum(d.rule in FIXABLE for d in diagnostics)
-        return cls(files, requests, errors, len(diagnostics) - errors, fixed, fixable, tuple(failures))
+        return cls(files, requests, errors, len(diagnostics) - errors, fixed, fixable, tuple(failures), skipped)
 
 
 def _plural(n: int, word: str) -> str:
@@ -60,6 +67,8 @@ def render_text(diagnostics: Sequence[Diagnostic], summary: Summary, version: st
             lines.append(f"  fix: {d.fix}")
     s = summary
     checked = f"{_plural(s.requests, 'request')} in {_plural(s.files, 'file')}"
+    if s.skipped:
+        checked += f"; {_plural(s.skipped, 'file')} skipped: not chat-completion requests"
     if s.fixed:
         lines.append(f"Fixed {_plural(s.fixed, 'problem')}.")
     if not diagnostics and not s.failures:
@@ -82,6 +91,8 @@ def render_json(diagnostics: Sequence[Diagnostic], summary: Summary, version: st
             "warnings": summary.warnings,
         },
     }
+    if summary.skipped:  # only when a walk skipped files: the four documented counts stay as they are
+        doc["summary"]["skipped"] = summary.skipped  # type: ignore[index]
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 
@@ -97,11 +108,13 @@ def _artifact(path: str) -> dict[str, str] | None:
 
 
 def _rule_descriptor(rule: Rule) -> dict[str, object]:
-    how = ""
-    if rule.name in FIXABLE:
-        how = "Fixable with `router check --fix`."
-    elif rule.fixable:
-        how = "Fixed automatically when the request is sent through router (`router rewrite`, `router send`)."
+    how = " ".join(
+        {
+            "fix": "Fixable with `router check --fix`.",
+            "rewrite": "Fixed automatically when the request is sent through router (`router rewrite`, `router send`).",
+        }[way]
+        for way in rule.fixed_by
+    )
     return {
         "id": rule.name,
         "name": rule.name,

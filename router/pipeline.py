@@ -1,6 +1,7 @@
-"""The one pipeline behind every front door: parse -> check -> plan -> fetch -> rewrite.
+"""The one pipeline behind every front door: parse -> check -> plan -> fetch -> settle -> rewrite.
 
-The CLI, the httpx transports and the proxy only call ``Router``; no business logic lives in them.
+The CLI, the httpx transports and the proxy only call ``Router``; no business logic lives in them. An online
+``check`` and a rewrite run the very same steps (``prepare``, downloads, ``settle``), so they cannot disagree.
 """
 
 from __future__ import annotations
@@ -12,13 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .capabilities import CapabilityTable, Provider, load_table
+from .capabilities import CapabilityTable, load_table
 from .check import Checked, check_request
 from .errors import FetchError, RequestRejected
-from .media import canonical_mime, mp4_duration, reader
-from .plan import RoutePlan, plan_route
-from .request import Payload, load_bytes, load_text, read_path
-from .rewrite import Outgoing, build_outgoing, encoded_size
+from .plan import Downloaded, RoutePlan, plan_route, settle
+from .request import Payload, load_bytes, load_text, read_path, unjsonable
+from .rewrite import Outgoing, build_outgoing
 from .rules import Diagnostic, shorten
 
 if TYPE_CHECKING:
@@ -28,7 +28,6 @@ __all__ = ["Prepared", "Report", "Router"]
 
 PayloadLike = Mapping[str, Any] | str | bytes | os.PathLike[str]
 Progress = Callable[[int, int | None], None]
-Fetched = tuple[dict[str, "Media"], list[Diagnostic]]
 
 
 @dataclass(slots=True)
@@ -53,12 +52,22 @@ class Report:
 
 @dataclass(slots=True)
 class Prepared:
-    """A request checked and planned: ``diagnostics`` so far, and what must be downloaded to send it."""
+    """A request checked and planned; after downloads (``Router.download``) also settled, with its media.
+
+    ``diagnostics`` are placed (file, line, column, pointer in the document) and complete: the request's own
+    problems, the checker's, the plan's, and those of the downloads.
+    """
 
     payload: Payload
     checked: Checked
     plan: RoutePlan
-    diagnostics: list[Diagnostic]
+    fetched: list[Diagnostic] = field(default_factory=list)  # download failures (unplaced)
+    media: dict[str, Media] = field(default_factory=dict)  # part pointer -> downloaded video
+    diagnostics: list[Diagnostic] = field(init=False)
+
+    def __post_init__(self) -> None:
+        found = [*self.checked.diagnostics, *self.plan.diagnostics, *self.fetched]
+        self.diagnostics = [*self.payload.problems, *(self.payload.place(d) for d in found)]
 
     @property
     def ok(self) -> bool:
@@ -68,27 +77,45 @@ class Prepared:
     def downloads(self) -> dict[str, tuple[str, int]]:
         """Part pointer -> (URL, byte cap) for every part the plan inlines."""
         return {
-            f.part.pointer: (f.part.url or "", self.plan.caps[f.part.pointer])
+            f.part.pointer: (f.url, self.plan.caps[f.part.pointer])
             for f in self.checked.parts
             if self.plan.actions.get(f.part.pointer) == "inline"
         }
 
 
-def _as_pins(provider: str | Sequence[str] | None) -> tuple[str, ...]:
+def _megabytes(size: int) -> str:
+    return f"{size / 1e6:.1f} MB" if size >= 50_000 else f"{size / 1e3:.1f} kB"
+
+
+def _pins(provider: str | Sequence[str] | None) -> tuple[str, ...]:
     if provider is None:
         return ()
     names = [provider] if isinstance(provider, str) else list(provider)
     return tuple(n.strip() for name in names for n in name.split(",") if n.strip())
 
 
+def _named_file(text: str) -> Path | None:
+    """A ``str`` payload that names an existing ``.json``/``.jsonl`` file rather than holding JSON text."""
+    name = text.strip()
+    if name[:1] in ("{", "[") or "\n" in name or len(name) > 4096 or not name.endswith((".json", ".jsonl")):
+        return None
+    path = Path(name)
+    return path if path.is_file() else None
+
+
 class Router:
-    """Checks, plans and rewrites chat-completion requests that carry video against a capability table."""
+    """Checks, plans and rewrites chat-completion requests that carry video against a capability table.
+
+    ``allow_private_urls`` comes from ``fetcher`` when one is given (the fetcher is what connects), so the
+    checker and the fetcher can never disagree about a URL. ``close()`` (or ``with``) removes the spooled
+    downloads of the fetcher the router made.
+    """
 
     def __init__(
         self,
         capabilities: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | CapabilityTable | None = None,
         *,
-        allow_private_urls: bool = False,
+        allow_private_urls: bool | None = None,
         fetcher: Fetcher | None = None,
     ) -> None:
         if isinstance(capabilities, CapabilityTable):
@@ -99,8 +126,14 @@ class Router:
             self.table = load_table(capabilities)
         else:
             self.table = load_table(*capabilities)
-        self.allow_private_urls = allow_private_urls
+        if fetcher is not None and allow_private_urls is not None and allow_private_urls != fetcher.allow_private_urls:
+            raise ValueError(
+                f"allow_private_urls={allow_private_urls} but the fetcher has {fetcher.allow_private_urls}: "
+                "give it to the Fetcher only"
+            )
+        self.allow_private_urls = fetcher.allow_private_urls if fetcher is not None else bool(allow_private_urls)
         self._fetcher = fetcher
+        self._owns_fetcher = fetcher is None
         self._lock = threading.Lock()
 
     @property
@@ -112,34 +145,61 @@ class Router:
                 self._fetcher = Fetcher(allow_private_urls=self.allow_private_urls)
             return self._fetcher
 
+    def close(self) -> None:
+        """Remove the downloads the router's own fetcher spooled (a fetcher you passed in stays yours)."""
+        with self._lock:
+            if self._owns_fetcher and self._fetcher is not None:
+                self._fetcher.close()
+                self._fetcher = None
+
+    def __enter__(self) -> Router:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     # -- parse, check, plan --------------------------------------------------------------------------
 
     @staticmethod
     def payloads(payload: PayloadLike) -> list[Payload]:
-        """Read any accepted payload form into located requests (JSONL files give one per line)."""
+        """Read any accepted payload form into located requests (JSONL files give one per line).
+
+        A ``str`` is JSON text, unless it names an existing ``.json``/``.jsonl`` file (then it is read).
+        """
         if isinstance(payload, bytes | bytearray):
             return load_bytes(bytes(payload))
         if isinstance(payload, os.PathLike):
             return read_path(Path(payload))
         if isinstance(payload, str):
-            return load_text(payload)
+            if (path := _named_file(payload)) is not None:
+                return read_path(path)
+            items = load_text(payload)
+            if payload.strip().endswith((".json", ".jsonl")) and items and items[0].problems:
+                hint = (
+                    f"not JSON text, and no file {payload.strip()!r} exists "
+                    "(a str is read as JSON text unless it names an existing .json or .jsonl file)"
+                )
+                items[0].problems = [Diagnostic("invalid-json", hint)]
+            return items
+        if isinstance(payload, Mapping) and (where := unjsonable(payload)) is not None:
+            problem = Diagnostic(
+                "invalid-request",
+                "the request holds a value JSON cannot carry (NaN, Infinity, or a non-JSON type)",
+                pointer=where,
+                fix="Send finite numbers, strings, lists and objects only.",
+            )
+            return [Payload(payload, problems=[problem])]
         return [Payload(payload)]  # already parsed: a dict, or anything else the checker will refuse
 
     def prepare(
         self, payload: Payload, provider: str | Sequence[str] | None = None, *, model: str | None = None
     ) -> Prepared:
         if payload.problems:  # not JSON: nothing more can be said about it
-            checked, plan = Checked(None, None, None), RoutePlan()
-        else:
-            checked = check_request(
-                payload.request, self.table, model=model, allow_private_urls=self.allow_private_urls
-            )
-            plan = plan_route(checked, self.table, _as_pins(provider))
-        diagnostics = [
-            payload.place(d) if d.line is None else d
-            for d in [*payload.problems, *checked.diagnostics, *plan.diagnostics]
-        ]
-        return Prepared(payload, checked, plan, diagnostics)
+            return Prepared(payload, Checked(None), RoutePlan())
+        checked = check_request(
+            payload.request, self.table, model=model, allow_private_urls=self.allow_private_urls, holes=payload.holes
+        )
+        return Prepared(payload, checked, plan_route(checked, self.table, _pins(provider)))
 
     def check(
         self,
@@ -149,93 +209,31 @@ class Router:
         model: str | None = None,
         online: bool = False,
     ) -> Report:
-        """Validate a payload; ``online`` also downloads what would be inlined (``unreachable-url`` etc.)."""
+        """Validate a payload; ``online`` also downloads what would be inlined, as a rewrite would."""
         report = Report()
         for item in self.payloads(payload):
             prepared = self.prepare(item, provider, model=model)
+            if online and prepared.ok:
+                prepared = self.download(prepared)
             report.requests += 1
             report.diagnostics += prepared.diagnostics
-            if online and prepared.ok:
-                report.diagnostics += self.probe(prepared)
         return report
 
-    def probe(self, prepared: Prepared) -> list[Diagnostic]:
-        """Download what the plan inlines (cached for a later send) and report what the bytes say."""
-        return self._fetch_all(prepared)[1]
+    # -- fetch, settle and rewrite --------------------------------------------------------------------
 
-    # -- fetch and rewrite ---------------------------------------------------------------------------
-
-    def _route(self, prepared: Prepared) -> list[Provider]:
-        names = prepared.plan.providers or []
-        return [self.table.providers[slug] for name in names if (slug := self.table.provider_slug(name))]
-
-    def _media_problems(self, prepared: Prepared, pointer: str, media: Media) -> list[Diagnostic]:
-        """What the downloaded bytes say that the URL could not: a format and a duration the route accepts."""
-        route = self._route(prepared)
-        accepted = {canonical_mime(m) for p in route for m in (p.mime_types or self.table.openrouter.mime_types)}
-        at = next(f.part.url_pointer for f in prepared.checked.parts if f.part.pointer == pointer)
-        found: list[Diagnostic] = []
-        if canonical_mime(media.mime) not in (
-            accepted or {canonical_mime(m) for m in self.table.openrouter.mime_types}
-        ):
-            found.append(
-                Diagnostic(
-                    "unsupported-format",
-                    f"{shorten(media.url)} is {media.mime}, which the route does not accept",
-                    pointer=at,
-                )
-            )
-        caps = [p.max_duration_s for p in route if isinstance(p.max_duration_s, int)]
-        if caps and canonical_mime(media.mime) in ("video/mp4", "video/mov", "video/3gpp"):
-            with media.open() as fh:
-                seconds = mp4_duration(reader(fh))
-            if seconds and seconds > min(caps):
-                found.append(
-                    Diagnostic(
-                        "too-large",
-                        f"{shorten(media.url)} runs {seconds:.0f} s; the route takes videos up to {min(caps)} s",
-                        pointer=at,
-                    )
-                )
-        return [prepared.payload.place(d) for d in found]
-
-    def _fetched(self, prepared: Prepared, media: dict[str, Media], errors: dict[str, FetchError]) -> list[Diagnostic]:
-        diags: list[Diagnostic] = []
-        parts = {f.part.pointer: f for f in prepared.checked.parts}
-        for pointer, exc in errors.items():
-            diags.append(
-                prepared.payload.place(Diagnostic(exc.rule, str(exc), pointer=parts[pointer].part.url_pointer))
-            )
-        for pointer, m in media.items():
-            diags += self._media_problems(prepared, pointer, m)
-        limits = [p.max_request_bytes for p in self._route(prepared) if isinstance(p.max_request_bytes, int)]
-        total = sum(encoded_size(m.size) for m in media.values()) + sum(
-            len(f.data.payload) for f in parts.values() if f.data
-        )
-        if media and limits and total > min(limits):
-            diags.append(
-                prepared.payload.place(
-                    Diagnostic(
-                        "too-large",
-                        f"the inlined videos come to {total:,} bytes of base64, over the route's request "
-                        f"limit of {min(limits):,} bytes",
-                        pointer="/messages",
-                    )
-                )
-            )
-        return diags
-
-    def _fetch_all(self, prepared: Prepared, progress: Progress | None = None) -> Fetched:
+    def download(self, prepared: Prepared, progress: Progress | None = None) -> Prepared:
+        """Download what the plan inlines (cached for a later send) and settle the route with what the bytes say."""
         media: dict[str, Media] = {}
-        errors: dict[str, FetchError] = {}
+        failed: dict[str, FetchError] = {}
         for pointer, (url, cap) in prepared.downloads.items():
             try:
                 media[pointer] = self.fetcher.fetch(url, max_bytes=cap, on_progress=progress)
             except FetchError as exc:
-                errors[pointer] = exc
-        return media, self._fetched(prepared, media, errors)
+                failed[pointer] = exc
+        return self._settled(prepared, media, failed)
 
-    async def _afetch_all(self, prepared: Prepared, progress: Progress | None = None) -> Fetched:
+    async def adownload(self, prepared: Prepared, progress: Progress | None = None) -> Prepared:
+        """``download`` for event loops: the downloads run concurrently on the loop."""
         import asyncio  # only async callers pay for it: `import router` stays light
 
         items = list(prepared.downloads.items())
@@ -244,15 +242,22 @@ class Router:
             return_exceptions=True,
         )
         media: dict[str, Media] = {}
-        errors: dict[str, FetchError] = {}
+        failed: dict[str, FetchError] = {}
         for (pointer, _), result in zip(items, results, strict=True):
             if isinstance(result, FetchError):
-                errors[pointer] = result
+                failed[pointer] = result
             elif isinstance(result, BaseException):
                 raise result
             else:
                 media[pointer] = result
-        return media, self._fetched(prepared, media, errors)
+        return self._settled(prepared, media, failed)
+
+    def _settled(self, prepared: Prepared, media: dict[str, Media], failed: Mapping[str, FetchError]) -> Prepared:
+        urls = {f.part.pointer: f.part.url_pointer for f in prepared.checked.parts}
+        fetched = [Diagnostic(exc.rule, str(exc), pointer=urls[ptr]) for ptr, exc in failed.items()]
+        got = {ptr: Downloaded(m.size, m.mime, m.duration) for ptr, m in media.items()}
+        plan = settle(prepared.plan, prepared.checked, self.table, got)
+        return Prepared(prepared.payload, prepared.checked, plan, fetched, media)
 
     def _single(self, payload: PayloadLike) -> Payload:
         items = self.payloads(payload)
@@ -271,16 +276,16 @@ class Router:
         return prepared
 
     @staticmethod
-    def _finish(prepared: Prepared, media: dict[str, Media], problems: list[Diagnostic], dry_run: bool) -> Outgoing:
-        if problems:
-            raise RequestRejected(prepared.diagnostics + problems)
-        outgoing = build_outgoing(prepared.checked, prepared.plan, media, dry_run=dry_run)
+    def _finish(prepared: Prepared, dry_run: bool) -> Outgoing:
+        if not prepared.ok:
+            raise RequestRejected(prepared.diagnostics)
+        outgoing = build_outgoing(prepared.payload, prepared.checked, prepared.plan, prepared.media, dry_run=dry_run)
         outgoing.diagnostics = list(prepared.diagnostics)
         outgoing.providers = prepared.plan.providers
-        verb = "would inline" if dry_run else "inlined"
-        outgoing.notes = [
-            f"{verb} {shorten(url)} (up to {cap / 1e6:g} MB) at {ptr}" for ptr, (url, cap) in prepared.downloads.items()
-        ]
+        for ptr, (url, cap) in prepared.downloads.items():
+            got = prepared.media.get(ptr)
+            size = _megabytes(got.size) if got else f"up to {_megabytes(cap)}"
+            outgoing.notes.append(f"{'would inline' if dry_run else 'inlined'} {shorten(url)} ({size}) at {ptr}")
         if prepared.plan.providers is not None:
             outgoing.notes.append(f"route: provider.only = {prepared.plan.providers}")
         return outgoing
@@ -299,8 +304,7 @@ class Router:
         ``dry_run`` downloads nothing and leaves URLs that would be inlined as they are.
         """
         prepared = self._prepare_one(payload, provider, model)
-        media, problems = ({}, []) if dry_run else self._fetch_all(prepared, progress)
-        return self._finish(prepared, media, problems, dry_run)
+        return self._finish(prepared if dry_run else self.download(prepared, progress), dry_run)
 
     async def aoutgoing(
         self,
@@ -314,13 +318,13 @@ class Router:
 
         # Checking decodes and sniffs inline base64 videos: CPU work that must not stall the event loop.
         prepared = await asyncio.to_thread(self._prepare_one, payload, provider, model)
-        media, problems = await self._afetch_all(prepared, progress)
-        return self._finish(prepared, media, problems, False)
+        settled = await self.adownload(prepared, progress)
+        return await asyncio.to_thread(self._finish, settled, False)
 
     def rewrite(
         self, payload: PayloadLike, provider: str | Sequence[str] | None = None, *, model: str | None = None
     ) -> dict[str, Any]:
-        """A new request dict ready to send (input untouched); raises ``RequestRejected``."""
+        """A new request dict ready to send (nothing shared with the input); raises ``RequestRejected``."""
         return self.outgoing(payload, provider, model=model).to_dict()
 
     async def arewrite(

@@ -1,21 +1,26 @@
 """Route plan: which providers can take the request, and for each video part keep, inline or reject.
 
+One judge (``_keep``/``_inline`` per provider) decides everything, before and after downloads: ``plan_route``
+picks the smallest rewrite from what the request says, and ``settle`` runs the same judge again with what the
+downloaded bytes say (size, type, duration), narrowing the route to the providers that can still take it.
+
 The plan prefers the smallest rewrite: providers that take the request as it is win over providers that
-need downloads, and a part is inlined only when the chosen route needs it.
+need downloads, and a part is inlined only when the chosen route needs it. Fallback models (``models``)
+stay reachable: the route is every provider of any of the request's models that takes the rewritten body.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from .capabilities import CapabilityTable, Provider
-from .check import Checked, PartFacts
+from .check import Checked, ModelRef, PartFacts
 from .media import canonical_mime
 from .rules import Diagnostic, shorten
 
-__all__ = ["DEFAULT_INLINE_CAP", "RoutePlan", "plan_route"]
+__all__ = ["DEFAULT_INLINE_CAP", "Downloaded", "RoutePlan", "plan_route", "settle"]
 
 Action = Literal["keep", "inline"]
 # When no provider on the route documents a limit: Gemini's documented 100 MB inline request cap, as bytes
@@ -24,10 +29,22 @@ DEFAULT_INLINE_CAP = 75_000_000
 
 
 @dataclass(frozen=True, slots=True)
+class Downloaded:
+    """What the bytes of a download said: the facts a URL could not give before it was fetched."""
+
+    size: int
+    mime: str
+    duration: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class _Verdict:
-    action: Action | None  # None: rejected
+    ok: bool
     rule: str = ""
     reason: str = ""
+
+
+_OK = _Verdict(True)
 
 
 @dataclass(slots=True)
@@ -37,14 +54,19 @@ class RoutePlan:
     actions: dict[str, Action] = field(default_factory=dict)  # part pointer -> action
     caps: dict[str, int] = field(default_factory=dict)  # part pointer -> byte cap for the download
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    route: list[str] = field(default_factory=list)  # table slugs that take the rewritten request, preferred first
+    names: dict[str, list[str]] = field(default_factory=dict)  # slug -> what provider.only calls it
+    fallbacks: dict[str, list[str]] = field(default_factory=dict)  # fallback model pointer -> its candidates
 
 
 @dataclass(slots=True)
-class _Candidates:
-    slugs: list[str]  # table slugs, preference order
-    spelling: dict[str, list[str]]  # slug -> the caller's names for it in provider.only / --provider (tags stay)
-    order: list[tuple[str, str]]  # the caller's provider.order as (name, slug)
-    routed: bool  # False: nothing is known about providers, leave routing alone
+class _Prefs:
+    pinned: list[tuple[str, str]]  # --provider, as (name, slug)
+    only: list[tuple[str, str]] | None  # provider.only (None: the key is absent)
+    order: list[tuple[str, str]]
+    ignore: set[str]
+    strict_order: bool  # allow_fallbacks: false with an order
+    spelling: dict[str, list[str]]  # slug -> the caller's names for it (region tags stay)
 
 
 def _names(value: Any) -> list[str]:
@@ -53,7 +75,7 @@ def _names(value: Any) -> list[str]:
     return [v for v in value if isinstance(v, str)]
 
 
-def _candidates(checked: Checked, table: CapabilityTable, pins: Sequence[str], diags: list[Diagnostic]) -> _Candidates:
+def _prefs(checked: Checked, table: CapabilityTable, pins: Sequence[str], diags: list[Diagnostic]) -> _Prefs:
     def resolve(names: list[str], pointer: str, where: str) -> list[tuple[str, str]]:
         out = []
         for i, name in enumerate(names):
@@ -74,7 +96,7 @@ def _candidates(checked: Checked, table: CapabilityTable, pins: Sequence[str], d
     prefs = request.get("provider") if isinstance(request.get("provider"), Mapping) else {}
     assert isinstance(prefs, Mapping)
     pinned = resolve(list(pins), "", "named on the command line")
-    only = resolve(_names(prefs.get("only")), "/provider/only", "in provider.only")
+    only = resolve(_names(prefs.get("only")), "/provider/only", "in provider.only") if "only" in prefs else None
     order = resolve(_names(prefs.get("order")), "/provider/order", "in provider.order")
     # Ignoring one endpoint (`google-vertex/us-east5`) leaves the provider's others: only bare names rule it out.
     ignore = {slug for name, slug in resolve(_names(prefs.get("ignore")), "/provider/ignore", "in provider.ignore")
@@ -83,126 +105,254 @@ def _candidates(checked: Checked, table: CapabilityTable, pins: Sequence[str], d
     spelling: dict[str, list[str]] = {}
     for name, slug in only or pinned:
         spelling.setdefault(slug, []).append(name)
-    served = list(checked.model.providers) if checked.model else []
-    if not served and not pinned and not only:
-        return _Candidates([], spelling, order, routed=False)
-    pool = served or list(dict.fromkeys(s for _, s in pinned or only))
-    if pins:
-        pool = [p for p in pool if p in {s for _, s in pinned}]
-    if "only" in prefs:
-        pool = [p for p in pool if p in {s for _, s in only}]
-    pool = [p for p in pool if p not in ignore]
-    preferred = list(dict.fromkeys(s for _, s in order))
+    return _Prefs(pinned, only, order, ignore, prefs.get("allow_fallbacks") is False and bool(order), spelling)
+
+
+def _candidates(ref: ModelRef | None, prefs: _Prefs) -> list[str] | None:
+    """The providers that may serve one model after the preferences, preferred first (None: nothing known)."""
+    served = list(ref.model.providers) if ref is not None and ref.model is not None else []
+    named = [s for _, s in prefs.pinned or prefs.only or []]
+    if not served and not named:
+        return None
+    pool = served or list(dict.fromkeys(named))
+    if prefs.pinned:
+        pool = [p for p in pool if p in {s for _, s in prefs.pinned}]
+    if prefs.only is not None:
+        pool = [p for p in pool if p in {s for _, s in prefs.only}]
+    pool = [p for p in pool if p not in prefs.ignore]
+    preferred = list(dict.fromkeys(s for _, s in prefs.order))
     ranked = [p for p in preferred if p in pool] + [p for p in pool if p not in preferred]
-    if prefs.get("allow_fallbacks") is False and order:
-        ranked = [p for p in ranked if p in preferred]
-    return _Candidates(ranked, spelling, order, routed=True)
+    return [p for p in ranked if p in preferred] if prefs.strict_order else ranked
 
 
-def _judge(facts: PartFacts, slug: str, p: Provider, table: CapabilityTable) -> _Verdict:
-    kind = facts.info.kind
-    if kind == "data" or facts.private or (kind in ("http", "https") and kind not in p.url_kinds):
+# -- the judge ------------------------------------------------------------------------------------------
+
+
+def _inlinable(f: PartFacts) -> bool:
+    return f.info.kind in ("http", "https")
+
+
+def _data_limits(
+    slug: str, p: Provider, table: CapabilityTable, mime: str | None, size: int | None, duration: float | None
+) -> _Verdict:
+    mimes = {canonical_mime(m) for m in table.mime_types(slug)}
+    if mime and canonical_mime(mime) not in mimes:
+        return _Verdict(False, "unsupported-format", f"{slug} does not accept {mime}")
+    if size is not None and isinstance(p.max_video_bytes, int) and size > p.max_video_bytes:
+        return _Verdict(
+            False, "too-large", f"{slug} takes inline videos up to {p.max_video_bytes:,} bytes; this one is {size:,}"
+        )
+    if isinstance(p.max_duration_s, int) and duration and duration > p.max_duration_s:
+        return _Verdict(
+            False, "too-large", f"{slug} takes videos up to {p.max_duration_s} s; this one runs {duration:.0f} s"
+        )
+    return _OK
+
+
+def _keep(f: PartFacts, slug: str, p: Provider, table: CapabilityTable) -> _Verdict:
+    """Can ``slug`` take the part as it is written?"""
+    kind = f.info.kind
+    if kind == "data":
         if not p.data_urls:
-            what = "data URLs" if kind == "data" else f"{kind} video URLs or data URLs"
-            return _Verdict(None, "url-not-accepted", f"{slug} takes no {what}")
-        mimes = {canonical_mime(m) for m in table.mime_types(slug)}
-        if facts.mime and canonical_mime(facts.mime) not in mimes:
-            return _Verdict(None, "unsupported-format", f"{slug} does not accept {facts.mime}")
-        if facts.size is not None and isinstance(p.max_video_bytes, int) and facts.size > p.max_video_bytes:
-            return _Verdict(
-                None,
-                "too-large",
-                f"{slug} takes inline videos up to {p.max_video_bytes:,} bytes; this one is {facts.size:,}",
-            )
-        if isinstance(p.max_duration_s, int) and facts.duration and facts.duration > p.max_duration_s:
-            return _Verdict(
-                None,
-                "too-large",
-                f"{slug} takes videos up to {p.max_duration_s} s; this one runs {facts.duration:.0f} s",
-            )
-        if kind == "data":
-            return _Verdict("keep")
-        why = "a private address it cannot reach" if facts.private else f"no {kind} video URLs"
-        return _Verdict("inline", "url-needs-inline", f"{slug} takes {why}")
-    if kind in p.url_kinds:
-        return _Verdict("keep")
+            return _Verdict(False, "url-not-accepted", f"{slug} takes no data URLs")
+        return _data_limits(slug, p, table, f.mime, f.size, f.duration)
+    if kind in p.url_kinds and not f.private:
+        return _OK
+    if f.private:
+        return _Verdict(False, "url-needs-inline", f"{slug} cannot reach a private address")
     if kind == "youtube":
         return _Verdict(
-            None,
-            "url-not-accepted",
-            f"{slug} takes no YouTube links, and a YouTube page cannot be downloaded and inlined",
+            False, "url-not-accepted", f"{slug} takes no YouTube links, and a YouTube page cannot be downloaded"
         )
-    return _Verdict(None, "url-not-accepted", f"{slug} takes no {kind}:// URLs, and router cannot download them")
+    if _inlinable(f):
+        return _Verdict(False, "url-needs-inline", f"{slug} takes no {kind} video URLs")
+    return _Verdict(False, "url-not-accepted", f"{slug} takes no {kind}:// URLs, and router cannot download them")
 
 
-def _request_limits(parts: list[PartFacts], slug: str, p: Provider) -> _Verdict | None:
+def _inline(f: PartFacts, slug: str, p: Provider, table: CapabilityTable, got: Downloaded | None = None) -> _Verdict:
+    """Can ``slug`` take the part once router downloads it and sends it as a data URL?"""
+    if not _inlinable(f):
+        return _keep(f, slug, p, table)
+    if not p.data_urls:
+        return _Verdict(False, "url-not-accepted", f"{slug} takes no {f.info.kind} video URLs or data URLs")
+    if got is None:
+        return _data_limits(slug, p, table, f.mime, None, None)
+    return _data_limits(slug, p, table, got.mime, got.size, got.duration)
+
+
+def _encoded(size: int) -> int:
+    return -(-size // 3) * 4
+
+
+def _whole(
+    parts: Sequence[PartFacts], inline: set[str], slug: str, p: Provider, got: Mapping[str, Downloaded]
+) -> _Verdict:
+    """The request-level limits: how many videos, and the base64 they add up to."""
     if isinstance(p.max_videos, int) and len(parts) > p.max_videos:
         return _Verdict(
-            None,
+            False,
             "too-large",
             f"{slug} takes at most {p.max_videos} video{'s' * (p.max_videos != 1)} per request; "
             f"this one has {len(parts)}",
         )
-    encoded = sum(len(f.data.payload) for f in parts if f.data)
+    encoded = sum(f.data.encoded_size for f in parts if f.data) + sum(
+        _encoded(got[f.part.pointer].size) for f in parts if f.part.pointer in inline and f.part.pointer in got
+    )
     if isinstance(p.max_request_bytes, int) and encoded > p.max_request_bytes:
         return _Verdict(
-            None,
+            False,
             "too-large",
-            f"{slug} takes requests up to {p.max_request_bytes:,} bytes; the inline "
-            f"videos alone are {encoded:,} bytes of base64",
+            f"{slug} takes requests up to {p.max_request_bytes:,} bytes; the videos alone come to {encoded:,} "
+            "bytes of base64",
         )
-    return None
+    return _OK
+
+
+@dataclass(slots=True)
+class _Judge:
+    checked: Checked
+    table: CapabilityTable
+    parts: list[PartFacts]
+    got: Mapping[str, Downloaded] = field(default_factory=dict)
+
+    def natural(self, slug: str) -> tuple[set[str], list[tuple[PartFacts | None, _Verdict]]]:
+        """The parts ``slug`` needs inlined to take the request, and the parts it refuses either way."""
+        p = self.table.providers[slug]
+        inline: set[str] = set()
+        refused: list[tuple[PartFacts | None, _Verdict]] = []
+        for f in self.parts:
+            if (v := _keep(f, slug, p, self.table)).ok:
+                continue
+            if not _inlinable(f):
+                refused.append((f, v))
+            elif (w := _inline(f, slug, p, self.table, self.got.get(f.part.pointer))).ok:
+                inline.add(f.part.pointer)
+            else:
+                refused.append((f, w))
+        return inline, refused
+
+    def objections(self, slug: str, inline: set[str]) -> list[tuple[PartFacts | None, _Verdict]]:
+        """Why ``slug`` cannot take the request with exactly the parts in ``inline`` inlined (empty: it can)."""
+        p = self.table.providers[slug]
+        found: list[tuple[PartFacts | None, _Verdict]] = []
+        for f in self.parts:
+            ptr = f.part.pointer
+            v = _inline(f, slug, p, self.table, self.got.get(ptr)) if ptr in inline else _keep(f, slug, p, self.table)
+            if not v.ok:
+                found.append((f, v))
+        if not (w := _whole(self.parts, inline, slug, p, self.got)).ok:
+            found.append((None, w))
+        return found
+
+
+# -- planning -------------------------------------------------------------------------------------------
 
 
 def plan_route(checked: Checked, table: CapabilityTable, pins: Sequence[str] = ()) -> RoutePlan:
     """Pick the providers that can take the request and what each video part needs on the way."""
     plan = RoutePlan()
-    cands = _candidates(checked, table, pins, plan.diagnostics)
-    parts = [f for f in checked.parts if f.sendable]
     if not checked.parts:
         return plan
-    if not cands.routed:
+    prefs = _prefs(checked, table, pins, plan.diagnostics)
+    parts = [f for f in checked.parts if f.sendable]
+    primary = _candidates(checked.primary, prefs)
+    if primary is None:
         # No provider knowledge: send what is sendable as is, except private URLs nobody upstream can reach.
         for f in parts:
             plan.actions[f.part.pointer] = "inline" if f.private else "keep"
             if f.private:
                 plan.caps[f.part.pointer] = DEFAULT_INLINE_CAP
         return plan
-    if not cands.slugs:
-        plan.diagnostics.append(Diagnostic("no-provider-accepts", _no_candidates(checked, pins), pointer="/model"))
+    where = checked.primary.pointer if checked.primary else "/model"
+    if not primary:
+        plan.diagnostics.append(Diagnostic("no-provider-accepts", _no_candidates(checked, pins), pointer=where))
         return plan
-
-    verdicts = {s: {f.part.pointer: _judge(f, s, table.providers[s], table) for f in parts} for s in cands.slugs}
-    whole = {s: _request_limits(parts, s, table.providers[s]) for s in cands.slugs}
-    accepting = [s for s in cands.slugs if whole[s] is None and all(v.action for v in verdicts[s].values())]
+    judge = _Judge(checked, table, parts)
+    natural = {s: judge.natural(s) for s in primary}
+    objections = {s: natural[s][1] or judge.objections(s, natural[s][0]) for s in primary}
+    accepting = [s for s in primary if not objections[s]]
     if not accepting:
-        _explain_rejection(plan, parts, cands.slugs, verdicts, whole)
+        plan.diagnostics += _rejection(judge, objections, where)
         return plan
-
-    def inlined(s: str) -> set[str]:
-        return {ptr for ptr, v in verdicts[s].items() if v.action == "inline"}
-
-    best = min(accepting, key=lambda s: len(inlined(s)))  # min() keeps the first of equals: preference order
-    chosen = inlined(best)
-    route = [s for s in accepting if inlined(s) == chosen or (inlined(s) < chosen and table.providers[s].data_urls)]
-    plan.providers = list(dict.fromkeys(name for s in route for name in cands.spelling.get(s, [s])))
-    if cands.order:
-        plan.order = [name for name, slug in cands.order if slug in route]
+    best = min(accepting, key=lambda s: len(natural[s][0]))  # min() keeps the first of equals: preference order
+    chosen = natural[best][0]
     for f in parts:
-        ptr = f.part.pointer
-        plan.actions[ptr] = "inline" if ptr in chosen else "keep"
-        if ptr in chosen:
-            caps = [c for s in route if (c := table.providers[s].inline_cap()) is not None]
-            plan.caps[ptr] = min(caps) if caps else DEFAULT_INLINE_CAP
-            reason = verdicts[best][ptr].reason
+        plan.actions[f.part.pointer] = "inline" if f.part.pointer in chosen else "keep"
+    fallbacks = {ref.pointer: _candidates(ref, prefs) or [] for ref in checked.models[1:]}
+    extra = [s for cands in fallbacks.values() for s in cands if s not in primary]
+    plan.names = {s: prefs.spelling.get(s, [s]) for s in dict.fromkeys(primary + extra)}
+    plan.fallbacks = fallbacks
+    _route(plan, judge, [s for s in plan.names if not judge.objections(s, chosen)])
+    if prefs.order:
+        plan.order = [name for name, slug in prefs.order if slug in plan.route]
+    for f in parts:
+        if f.part.pointer in chosen:
+            caps = [table.providers[s].inline_cap() or DEFAULT_INLINE_CAP for s in plan.route]
+            plan.caps[f.part.pointer] = max(caps)  # the largest limit on the route: settle() narrows it later
+            reason = _keep(f, best, table.providers[best], table).reason
             plan.diagnostics.append(
                 Diagnostic(
                     "url-needs-inline",
-                    f"{reason}: router will download {shorten(f.part.url or '')} and send it inline",
+                    f"{reason}: router will download {shorten(f.url)} and send it inline",
                     pointer=f.part.url_pointer,
                 )
             )
     return plan
+
+
+def settle(plan: RoutePlan, checked: Checked, table: CapabilityTable, got: Mapping[str, Downloaded]) -> RoutePlan:
+    """The plan again with what the downloads said: the route narrowed to the providers that can take the
+    request as it will be sent, or a rejection with each provider's reason when none is left."""
+    if not got:
+        return plan
+    parts = [f for f in checked.parts if f.sendable]
+    judge = _Judge(checked, table, parts, got)
+    settled = replace(plan, diagnostics=[d for d in plan.diagnostics if d.rule != "fallback-unusable"])
+    if not plan.route:  # routing left alone: only OpenRouter's own list applies
+        accepted = {canonical_mime(m) for m in table.openrouter.mime_types}
+        for f in parts:
+            if (d := got.get(f.part.pointer)) is not None and canonical_mime(d.mime) not in accepted:
+                settled.diagnostics.append(
+                    Diagnostic(
+                        "unsupported-format",
+                        f"{shorten(f.url)} is {d.mime}; OpenRouter accepts {', '.join(table.openrouter.mime_types)}",
+                        pointer=f.part.url_pointer,
+                    )
+                )
+        return settled
+    inline = {ptr for ptr, action in plan.actions.items() if action == "inline"}
+    objections = {s: judge.objections(s, inline) for s in plan.route}
+    keep = [s for s in plan.route if not objections[s]]
+    if not keep:
+        settled.diagnostics += _rejection(judge, objections, checked.primary.pointer if checked.primary else "/model")
+        settled.route, settled.providers = [], None
+        return settled
+    _route(settled, judge, keep)
+    if plan.order is not None:
+        settled.order = [n for n in plan.order if table.provider_slug(n) in keep]
+    return settled
+
+
+def _route(plan: RoutePlan, judge: _Judge, route: list[str]) -> None:
+    """Set the route (every provider, of any of the request's models, that takes the body as rewritten) and
+    the names for ``provider.only``, with a finding for each fallback model the route leaves without one."""
+    plan.route = route
+    plan.providers = list(dict.fromkeys(name for s in route for name in plan.names.get(s, [s])))
+    inline = {ptr for ptr, action in plan.actions.items() if action == "inline"}
+    for ref in judge.checked.models[1:]:
+        cands = plan.fallbacks.get(ref.pointer, [])
+        if ref.model is None or not ref.model.takes_video or any(s in route for s in cands):
+            continue
+        reasons = {s: "; ".join(v.reason for _, v in judge.objections(s, inline)) for s in cands}
+        why = "; ".join(f"{s}: {r}" for s, r in reasons.items()) or "the provider preferences leave it none"
+        plan.diagnostics.append(
+            Diagnostic(
+                "fallback-unusable",
+                f"fallback model {ref.id!r} cannot take the request as router sends it ({why})",
+                pointer=ref.pointer,
+                reasons=reasons,
+            )
+        )
 
 
 def _no_candidates(checked: Checked, pins: Sequence[str]) -> str:
@@ -214,36 +364,25 @@ def _no_candidates(checked: Checked, pins: Sequence[str]) -> str:
     )
 
 
-def _explain_rejection(
-    plan: RoutePlan,
-    parts: list[PartFacts],
-    slugs: list[str],
-    verdicts: dict[str, dict[str, _Verdict]],
-    whole: dict[str, _Verdict | None],
-) -> None:
-    """Name the part every provider refuses when there is one; otherwise say what each provider objects to."""
-    explained = False
-    for f in parts:
-        refusals = [verdicts[s][f.part.pointer] for s in slugs if verdicts[s][f.part.pointer].action is None]
-        if len(refusals) == len(slugs):
-            reasons = "; ".join(dict.fromkeys(v.reason for v in refusals))
-            plan.diagnostics.append(
-                Diagnostic(refusals[0].rule, f"{shorten(f.part.url or '')}: {reasons}", pointer=f.part.url_pointer)
-            )
-            explained = True
-    limits = [v for s in slugs if (v := whole[s]) is not None]
-    if len(limits) == len(slugs):
-        plan.diagnostics.append(Diagnostic(limits[0].rule, "; ".join(v.reason for v in limits), pointer="/messages"))
-        explained = True
-    if not explained:
-        objections = []
-        for s in slugs:
-            bad = [v.reason for v in verdicts[s].values() if v.action is None]
-            if (w := whole[s]) is not None:
-                bad.append(w.reason)
-            objections.append(f"{s}: {bad[0]}" if bad else s)
-        plan.diagnostics.append(
-            Diagnostic(
-                "no-provider-accepts", "no provider can take this request: " + "; ".join(objections), pointer="/model"
-            )
-        )
+Objections = Mapping[str, list[tuple[PartFacts | None, _Verdict]]]
+
+
+def _rejection(judge: _Judge, objections: Objections, where: str) -> list[Diagnostic]:
+    """Name the part every provider refuses when there is one, the request-wide limit every provider refuses
+    when that is it, and otherwise what each provider objects to. Each carries every provider's reason."""
+    slugs = list(objections)
+    reasons = {s: "; ".join(dict.fromkeys(v.reason for _, v in objs)) for s, objs in objections.items()}
+    found: list[Diagnostic] = []
+    for f in [*judge.parts, None]:
+        refusals = {s: v for s in slugs for g, v in objections[s] if g is f}
+        if len(refusals) < len(slugs):
+            continue
+        first = next(iter(refusals.values()))
+        rule = "no-provider-accepts" if first.rule == "url-needs-inline" else first.rule
+        said = "; ".join(dict.fromkeys(v.reason for v in refusals.values()))
+        message, pointer = (f"{shorten(f.url)}: {said}", f.part.url_pointer) if f else (said, "/messages")
+        found.append(Diagnostic(rule, message, pointer=pointer, reasons={s: v.reason for s, v in refusals.items()}))
+    if found:
+        return found
+    listed = "; ".join(f"{s}: {objections[s][0][1].reason}" for s in slugs)
+    return [Diagnostic("no-provider-accepts", f"no provider can take this request: {listed}", where, reasons=reasons)]

@@ -1,20 +1,27 @@
-"""Parse payloads (dict, JSON, JSONL, OpenAI batch lines) and locate every video part in them.
+"""Parse payloads (dict, JSON, JSONL, OpenAI batch lines, a body from the wire) and locate every video part.
 
-Positions are computed lazily from the original text, only for the pointers a diagnostic names, by
-walking the JSON with the C decoder skipping every value off the path: parsing stays one ``json.loads``.
+Positions are computed lazily from the original text, only for the pointers a diagnostic names
+(``jsontext.locate``): parsing stays one ``json.loads``. The text is kept, because the rewrite edits it in
+place rather than serialising the request again.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from json.decoder import scanstring  # type: ignore[attr-defined]
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from .jsontext import BIG, Hole, locate, skeleton
 from .rules import Diagnostic
+
+if TYPE_CHECKING:
+    from .body import Body
+    from .media import Text
 
 __all__ = [
     "STDIN",
@@ -23,18 +30,17 @@ __all__ = [
     "decode",
     "escape",
     "find_video_parts",
+    "load_body",
     "load_bytes",
     "load_text",
-    "locate",
     "read_path",
     "universal_newlines",
+    "unjsonable",
 ]
 
 STDIN = "<stdin>"  # how standard input is named in diagnostics
 VIDEO_KEYS = ("video_url", "videoUrl")
 VIDEO_TYPES = ("video_url", "input_video", "videoUrl")
-_WS = re.compile(r"[ \t\n\r]*")
-_DECODER = json.JSONDecoder()
 
 
 def escape(token: str | int) -> str:
@@ -43,15 +49,22 @@ def escape(token: str | int) -> str:
 
 @dataclass(frozen=True, slots=True)
 class VideoPart:
-    """One video content part: where it sits and what it points at (``url`` None when malformed)."""
+    """One video content part: where it sits and what it points at."""
 
     pointer: str  # the part object, e.g. /messages/0/content/1
     key: str  # the key holding {url: ...}: video_url or videoUrl
-    url: str | None
+    url: str  # the URL; for a data URL left in a request body (see ``source``), its first characters
+    source: Text | None = None  # the whole value when it stays in a request body (a big data URL)
+    type: str | None = None  # the part's `type`, as written (None when absent)
 
     @property
     def url_pointer(self) -> str:
         return f"{self.pointer}/{self.key}/url"
+
+    @property
+    def value(self) -> Text:
+        """The URL's whole text, however it is held."""
+        return self.url if self.source is None else self.source
 
 
 @dataclass(slots=True)
@@ -64,56 +77,21 @@ class Payload:
     line_offset: int = 0  # lines before ``text`` in the file (JSONL)
     prefix: str = ""  # pointer of the request inside the document (``/body`` for batch lines)
     problems: list[Diagnostic] = field(default_factory=list)
+    holes: dict[str, Hole] = field(default_factory=dict)  # tokens in ``text`` for big strings left in a body
 
     def place(self, diagnostic: Diagnostic) -> Diagnostic:
-        """Fill in file, line and column for a diagnostic whose pointer is relative to the request."""
-        diagnostic.file = self.file
-        diagnostic.pointer = self.prefix + diagnostic.pointer
-        if self.text is not None and diagnostic.line is None:
-            offset = locate(self.text, diagnostic.pointer)
-            diagnostic.line = self.text.count("\n", 0, offset) + 1 + self.line_offset
-            diagnostic.column = offset - (self.text.rfind("\n", 0, offset) + 1) + 1
-        return diagnostic
+        """A copy of a diagnostic whose pointer is relative to the request, with file, line and column.
 
-
-def locate(text: str, pointer: str) -> int:
-    """Character offset of the value at ``pointer`` (or of its deepest existing ancestor)."""
-    idx = _WS.match(text, 0).end()  # type: ignore[union-attr]
-    tokens = [t.replace("~1", "/").replace("~0", "~") for t in pointer.split("/")[1:]] if pointer else []
-    for token in tokens:
-        opener = text[idx : idx + 1]
-        if opener not in ("{", "["):
-            return idx
-        start, idx, position = idx, idx + 1, 0
-        found: int | None = None
-        while True:
-            idx = _WS.match(text, idx).end()  # type: ignore[union-attr]
-            if text[idx : idx + 1] in ("}", "]", ""):
-                break
-            if opener == "{":
-                key, idx = scanstring(text, idx + 1)
-                idx = _WS.match(text, idx).end() + 1  # type: ignore[union-attr]  # past ':'
-                idx = _WS.match(text, idx).end()  # type: ignore[union-attr]
-                if key == token:
-                    found = idx  # and read on while the key recurs: the parser keeps the last of duplicates
-                    if text.find(f'"{token}"', idx) < 0:
-                        break
-            elif str(position) == token:
-                found = idx
-                break
-            else:
-                position += 1
-            try:
-                _, idx = _DECODER.raw_decode(text, idx)
-            except (ValueError, RecursionError):
-                return start if found is None else found
-            idx = _WS.match(text, idx).end()  # type: ignore[union-attr]
-            if text[idx : idx + 1] == ",":
-                idx += 1
-        if found is None:
-            return start
-        idx = found
-    return idx
+        Positions need the text as written: with big strings set aside (``holes``) columns would be wrong, so
+        such a body gets pointers only.
+        """
+        pointer = self.prefix + diagnostic.pointer
+        line = column = None
+        if self.text is not None and not self.holes:
+            offset = locate(self.text, pointer)
+            line = self.text.count("\n", 0, offset) + 1 + self.line_offset
+            column = offset - (self.text.rfind("\n", 0, offset) + 1) + 1
+        return dataclasses.replace(diagnostic, file=self.file, pointer=pointer, line=line, column=column)
 
 
 class _NotJSON(ValueError):
@@ -216,6 +194,40 @@ def load_bytes(data: bytes, file: str | None = None, *, jsonl: bool | None = Non
     return load_text(universal_newlines(text), file, jsonl=jsonl)
 
 
+def load_body(body: Body, *, big: int = BIG) -> Payload:
+    """One request from the wire. String literals of ``big`` bytes or more (videos a client inlined) stay in
+    the body: the parsed request holds a token for each (``Payload.holes``), so none is copied into memory."""
+    if body.in_memory and body.size < 16 * big:
+        return load_bytes(body.getvalue(), jsonl=False)[0]
+    data, holes = skeleton(body, big)
+    text = decode(data, None)
+    if isinstance(text, Diagnostic):
+        return Payload(None, problems=[text])
+    parsed = _parse(text, None, 0)
+    if isinstance(parsed, Diagnostic):
+        return Payload(None, text=text, problems=[dataclasses.replace(parsed, line=None, column=None)])
+    return Payload(parsed, text=text, holes=holes)
+
+
+def unjsonable(obj: Any, pointer: str = "") -> str | None:
+    """The pointer of the first value a request dict holds that JSON cannot carry (NaN, inf, a set, ...)."""
+    stack = [(obj, pointer)]
+    while stack:
+        node, at = stack.pop()
+        if isinstance(node, Mapping):
+            if any(not isinstance(k, str) for k in node):
+                return at
+            stack += [(v, f"{at}/{escape(k)}") for k, v in node.items()]
+        elif isinstance(node, list | tuple):
+            stack += [(v, f"{at}/{i}") for i, v in enumerate(node)]
+        elif isinstance(node, float):
+            if not math.isfinite(node):
+                return at
+        elif not (node is None or isinstance(node, str | int | bool)):
+            return at
+    return None
+
+
 def read_path(path: Path) -> list[Payload]:
     """Read a .json or .jsonl file; I/O errors propagate as OSError for the CLI."""
     return load_bytes(path.read_bytes(), str(path), jsonl=path.suffix == ".jsonl")
@@ -226,8 +238,13 @@ def universal_newlines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text  # one scan when clean
 
 
-def find_video_parts(request: Mapping[str, Any], problems: list[Diagnostic]) -> Iterator[VideoPart]:
-    """Yield every video part; structural problems go to ``problems`` as ``invalid-request``."""
+def find_video_parts(
+    request: Mapping[str, Any], problems: list[Diagnostic], holes: Mapping[str, Hole] | None = None
+) -> Iterator[VideoPart]:
+    """Yield every video part; structural problems go to ``problems`` as ``invalid-request``.
+
+    ``holes`` resolves the tokens of a body parsed by ``load_body`` back to the strings they stand for.
+    """
     messages = request.get("messages")
     if not isinstance(messages, list):
         problems.append(Diagnostic("invalid-request", "the request has no `messages` list", pointer=""))
@@ -253,7 +270,8 @@ def find_video_parts(request: Mapping[str, Any], problems: list[Diagnostic]) -> 
                 continue
             keys = [k for k in VIDEO_KEYS if k in part]
             key = keys[0] if keys else None
-            if part.get("type") not in VIDEO_TYPES and key is None:
+            kind = part.get("type")
+            if kind not in VIDEO_TYPES and key is None:
                 continue
             if len(keys) > 1:  # which one the upstream reads is anyone's guess: never send one unchecked
                 problems.append(
@@ -269,7 +287,7 @@ def find_video_parts(request: Mapping[str, Any], problems: list[Diagnostic]) -> 
                 problems.append(
                     Diagnostic(
                         "invalid-request",
-                        f"the `{part.get('type')}` part has no `video_url` object",
+                        f"the `{kind}` part has no `video_url` object",
                         pointer=pointer,
                         fix='Add `"video_url": {"url": ...}` to the part.',
                     )
@@ -287,4 +305,13 @@ def find_video_parts(request: Mapping[str, Any], problems: list[Diagnostic]) -> 
                     )
                 )
                 continue
-            yield VideoPart(pointer, key, url)
+            typed = kind if isinstance(kind, str) else None
+            hole = holes.get(url) if holes else None
+            if hole is None:
+                yield VideoPart(pointer, key, url, type=typed)
+                continue
+            value = hole.text()
+            if isinstance(value, str) or value[:5].lower() != "data:":  # only a data URL stays in the body
+                yield VideoPart(pointer, key, value[0 : len(value)], type=typed)
+            else:
+                yield VideoPart(pointer, key, value[:512], value, typed)

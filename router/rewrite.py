@@ -1,24 +1,30 @@
-"""Route plan + downloaded media -> the outgoing request, as a dict or as a streamed JSON body.
+"""Route plan + downloaded media -> the outgoing request: the caller's own JSON text, edited where it must be.
 
-Inlined videos are never held as one big string: the body is JSON text around each video, and the video's
-base64 is produced from its spooled file in 3-byte-aligned chunks, so memory stays flat and the
-``Content-Length`` is known exactly before the first byte is sent.
+Only the spans the plan changes are rewritten (a video URL, a key, a part's type, ``provider.only``); every
+other byte goes out as the caller wrote it, so number text such as ``1e400``, key order and escapes keep their
+meaning. Inlined videos are never held as one big string: their base64 is produced from the spooled file in
+3-byte-aligned chunks, and a video the client inlined itself is copied out of its body, so memory stays flat
+and the ``Content-Length`` is known exactly before the first byte is sent.
 """
 
 from __future__ import annotations
 
 import json
-import secrets
+import re
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 
-from .check import Checked
+from .check import Checked, PartFacts
+from .jsontext import HoleText, key_spans, locate, value_span
 from .plan import RoutePlan
+from .request import Payload, escape
 from .rules import Diagnostic
 
 if TYPE_CHECKING:
+    from .body import Body
     from .fetch import Media
+    from .media import Text
 
 
 def _pick_encoder() -> Callable[[bytes], bytes]:
@@ -37,6 +43,7 @@ _b64encode = _pick_encoder()
 __all__ = ["Outgoing", "build_outgoing", "encode_file", "encoded_size"]
 
 CHUNK = 3 * 256 * 1024  # bytes read per step; a multiple of 3 so chunk encodings concatenate cleanly
+_TEXT_CHUNK = 1 << 20
 
 
 def encoded_size(size: int) -> int:
@@ -45,66 +52,95 @@ def encoded_size(size: int) -> int:
 
 @dataclass(frozen=True, slots=True)
 class _Inline:
-    token: str
+    """A downloaded video, sent as base64 from its spooled file."""
+
     media: Media
 
     @property
-    def header(self) -> bytes:
-        return f"data:{self.media.mime};base64,".encode()
+    def size(self) -> int:
+        return encoded_size(self.media.size)
 
-    def data_url(self) -> str:
+    def chunks(self) -> Iterator[bytes]:
         with self.media.open() as fh:
-            return self.header.decode() + _b64encode(fh.read()).decode("ascii")
+            yield from encode_file(fh)
+
+
+@dataclass(frozen=True, slots=True)
+class _Region:
+    """Bytes of a request body copied as they are (a string literal set aside by the parser)."""
+
+    body: Body
+    start: int
+    end: int
+
+    @property
+    def size(self) -> int:
+        return self.end - self.start
+
+    def chunks(self) -> Iterator[bytes]:
+        return self.body.iter_bytes(self.start, self.end)
+
+
+@dataclass(frozen=True, slots=True)
+class _Chars:
+    """ASCII characters of a string (a data URL's base64 payload), copied in chunks."""
+
+    text: Text
+    start: int
+    end: int
+
+    @property
+    def size(self) -> int:
+        return self.end - self.start
+
+    def chunks(self) -> Iterator[bytes]:
+        for at in range(self.start, self.end, _TEXT_CHUNK):
+            yield self.text[at : min(at + _TEXT_CHUNK, self.end)].encode("ascii")
+
+
+_Piece = bytes | _Inline | _Region | _Chars
 
 
 class Outgoing:
-    """The rewritten request. ``to_dict`` materialises it; ``iter_bytes`` streams it with flat memory."""
+    """The rewritten request. ``iter_bytes`` streams it with flat memory; ``to_dict`` materialises it."""
 
-    def __init__(self, request: dict[str, Any], inlines: Sequence[_Inline]) -> None:
-        self._request = request
-        self._inlines = list(inlines)
+    def __init__(self, pieces: Sequence[_Piece]) -> None:
+        self._pieces = [p for p in pieces if not isinstance(p, bytes) or p]
         self.notes: list[str] = []  # what the rewrite did, for people (CLI stderr), never for the wire
         self.diagnostics: list[Diagnostic] = []  # the warnings the rewrite fixed
         self.providers: list[str] | None = None  # provider.only as sent (None: routing left alone)
-        try:
-            text = json.dumps(request, ensure_ascii=False, separators=(",", ":")).encode()
-        except UnicodeEncodeError:  # a lone surrogate (legal as a JSON escape): only \u escapes can carry it
-            text = json.dumps(request, separators=(",", ":")).encode()
-        self._pieces: list[bytes | _Inline] = []
-        for inline in self._inlines:
-            head, _, text = text.partition(inline.token.encode())
-            self._pieces += [head, inline]
-        self._pieces.append(text)
 
     @property
     def inlined(self) -> list[Media]:
-        return [i.media for i in self._inlines]
-
-    def to_dict(self) -> dict[str, Any]:
-        if not self._inlines:
-            return self._request
-        urls = {i.token: i.data_url() for i in self._inlines}
-        replaced: dict[str, Any] = _replace_tokens(self._request, urls)
-        return replaced
+        return [p.media for p in self._pieces if isinstance(p, _Inline)]
 
     @property
     def content_length(self) -> int:
-        return sum(len(p) if isinstance(p, bytes) else len(p.header) + encoded_size(p.media.size) for p in self._pieces)
+        return sum(len(p) if isinstance(p, bytes) else p.size for p in self._pieces)
 
     def iter_bytes(self) -> Iterator[bytes]:
         for piece in self._pieces:
             if isinstance(piece, bytes):
-                if piece:
-                    yield piece
-                continue
-            yield piece.header
-            with piece.media.open() as fh:
-                yield from encode_file(fh)
+                yield piece
+            else:
+                yield from piece.chunks()
 
     async def aiter_bytes(self) -> AsyncIterator[bytes]:
-        # Chunks come from a local spooled file (page cache): a read never blocks the loop for long.
-        for chunk in self.iter_bytes():
-            yield chunk
+        """The same bytes for event loops: file reads and base64 run in a worker thread, chunk by chunk."""
+        import asyncio  # only async callers pay for it: `import router` stays light
+
+        for piece in self._pieces:
+            if isinstance(piece, bytes):
+                yield piece
+                continue
+            chunks = piece.chunks()
+            while (chunk := await asyncio.to_thread(next, chunks, b"")) != b"":
+                yield chunk
+
+    def to_dict(self) -> dict[str, Any]:
+        """A new request object, nothing shared with the caller's."""
+        result: dict[str, Any] = json.loads(b"".join(self.iter_bytes()))
+        return result
 
     def write_to(self, fp: IO[bytes]) -> int:
         written = 0
@@ -120,58 +156,120 @@ def encode_file(fh: IO[bytes]) -> Iterator[bytes]:
         yield _b64encode(chunk)
 
 
-def _replace_tokens(node: Any, urls: Mapping[str, str]) -> Any:
-    if isinstance(node, dict):
-        return {k: _replace_tokens(v, urls) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_replace_tokens(v, urls) for v in node]
-    if isinstance(node, str) and node in urls:
-        return urls[node]
-    return node
+# -- edits ----------------------------------------------------------------------------------------------
 
 
-def _copy_path(root: dict[str, Any], pointer: str) -> dict[str, Any]:
-    """Copy the containers along ``pointer`` (and only those) so edits never reach the caller's object."""
-    node: Any = root
-    for token in pointer.split("/")[1:]:
-        key: Any = int(token) if isinstance(node, list) else token
-        child = node[key]
-        node[key] = dict(child) if isinstance(child, Mapping) else list(child)
-        node = node[key]
-    assert isinstance(node, dict)
-    return node
+@dataclass(frozen=True, slots=True)
+class _Edit:
+    start: int
+    end: int
+    pieces: tuple[str | _Piece, ...]
 
 
-def build_outgoing(checked: Checked, plan: RoutePlan, media: Mapping[str, Media], *, dry_run: bool = False) -> Outgoing:
-    """Apply the plan: inline downloaded parts, normalise keys and YouTube links, set ``provider.only``.
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
-    ``dry_run`` leaves the URLs that would be inlined in place (nothing was downloaded).
-    """
+
+def _source(payload: Payload) -> str:
+    """The JSON text the request was read from; a request given as a dict is written out once."""
+    if payload.text is not None:
+        return payload.text
+    # ensure_ascii: a lone surrogate in a str (legal as a JSON escape) can only travel as a \u escape.
+    return json.dumps(payload.request, separators=(",", ":"), allow_nan=False)
+
+
+def _part_edits(
+    text: str, prefix: str, facts: PartFacts, action: str, media: Mapping[str, Media], dry_run: bool
+) -> list[_Edit]:
+    part = facts.part
+    at = locate(text, prefix + part.pointer)
+    edits = [_Edit(a, b, ('"video_url"',)) for a, b in key_spans(text, at, part.key)] if part.key != "video_url" else []
+    if part.type is None:
+        edits.append(_Edit(at + 1, at + 1, ('"type":"video_url",',)))
+    elif part.type != "video_url":
+        edits.append(_Edit(*value_span(text, f"{prefix}{part.pointer}/type"), ('"video_url"',)))
+    span = value_span(text, prefix + part.url_pointer)
+    if action == "inline" and not dry_run:
+        got = media[part.pointer]
+        edits.append(_Edit(*span, (f'"data:{got.mime};base64,', _Inline(got), '"')))
+    elif facts.send_mime and facts.data is not None:
+        data = facts.data
+        edits.append(_Edit(*span, (f'"data:{facts.send_mime};base64,', _payload(data.source, data.start), '"')))
+    elif (yt := facts.info.canonical_youtube) and yt != part.url:
+        edits.append(_Edit(*span, (_dumps(yt),)))
+    elif facts.url != part.url and part.source is None:
+        edits.append(_Edit(*span, (_dumps(facts.url),)))
+    return edits
+
+
+def _payload(source: Text, start: int) -> _Piece:
+    if isinstance(source, HoleText):
+        return _Region(source.body, *source.region(start, len(source)))
+    return _Chars(source, start, len(source))
+
+
+def _routing_edits(text: str, prefix: str, request: Mapping[str, Any], plan: RoutePlan) -> list[_Edit]:
+    if plan.providers is None:
+        return []
+    wanted: dict[str, list[str]] = {"only": list(plan.providers)}
+    if plan.order is not None:
+        wanted["order"] = list(plan.order)
+    prefs = request.get("provider")
+    if not isinstance(prefs, Mapping):
+        root = locate(text, prefix)
+        return [_Edit(root + 1, root + 1, (f'"provider":{_dumps(wanted)},',))]
+    edits, inserted = [], []
+    for key, value in wanted.items():
+        if key in prefs:
+            edits.append(_Edit(*value_span(text, f"{prefix}/provider/{escape(key)}"), (_dumps(value),)))
+        else:
+            inserted.append(f"{_dumps(key)}:{_dumps(value)}")
+    if inserted:
+        opening = locate(text, f"{prefix}/provider") + 1
+        edits.append(_Edit(opening, opening, (",".join(inserted) + ("," if prefs else ""),)))
+    return edits
+
+
+def build_outgoing(
+    payload: Payload, checked: Checked, plan: RoutePlan, media: Mapping[str, Media], *, dry_run: bool = False
+) -> Outgoing:
+    """Apply the plan to the request's text: inline downloaded parts, normalise keys, types, MIME names and
+    YouTube links, set ``provider.only``. ``dry_run`` leaves the URLs that would be inlined in place."""
     assert checked.request is not None
-    out: dict[str, Any] = dict(checked.request)
-    inlines = []
+    text, prefix = _source(payload), payload.prefix
+    edits: list[_Edit] = []
     for facts in checked.parts:
-        ptr = facts.part.pointer
-        action = plan.actions.get(ptr)
-        if action is None:
-            continue
-        part = _copy_path(out, ptr)
-        holder = dict(part.pop(facts.part.key))
-        part.setdefault("type", "video_url")
-        part["video_url"] = holder
-        if action == "inline" and dry_run:
-            pass
-        elif action == "inline":
-            inline = _Inline(f"@@router-inline-{secrets.token_hex(8)}@@", media[ptr])
-            holder["url"] = inline.token
-            inlines.append(inline)
-        elif facts.info.canonical_youtube:
-            holder["url"] = facts.info.canonical_youtube
-    if plan.providers is not None:
-        prefs = out.get("provider")
-        prefs = dict(prefs) if isinstance(prefs, Mapping) else {}
-        prefs["only"] = list(plan.providers)
-        if plan.order is not None:
-            prefs["order"] = list(plan.order)
-        out["provider"] = prefs
-    return Outgoing(out, inlines)
+        action = plan.actions.get(facts.part.pointer)
+        if action is not None:
+            edits += _part_edits(text, prefix, facts, action, media, dry_run)
+    edits += _routing_edits(text, prefix, checked.request, plan)
+    edits.sort(key=lambda e: (e.start, e.end))
+    start, end = value_span(text, prefix)
+    holes = _hole_finder(payload)
+    pieces: list[_Piece] = []
+    for edit in edits:
+        assert edit.start >= start, "edits never overlap"
+        pieces += holes(text[start : edit.start])
+        pieces += [p.encode() if isinstance(p, str) else p for p in edit.pieces]
+        start = edit.end
+    pieces += holes(text[start:end])
+    return Outgoing(pieces)
+
+
+def _hole_finder(payload: Payload) -> Callable[[str], list[_Piece]]:
+    """Text to pieces, with each token of a string set aside by the parser replaced by the body's bytes."""
+    if not payload.holes:
+        return lambda text: [text.encode()]
+    pattern = re.compile("|".join(re.escape(f'"{token}"') for token in payload.holes))
+
+    def split(text: str) -> list[_Piece]:
+        pieces: list[_Piece] = []
+        at = 0
+        for m in pattern.finditer(text):
+            hole = payload.holes[m.group()[1:-1]]
+            pieces += [text[at : m.start()].encode(), _Region(hole.body, hole.start, hole.end)]
+            at = m.end()
+        pieces.append(text[at:].encode())
+        return pieces
+
+    return split

@@ -6,12 +6,16 @@ Rule names are public (output, suppressions, docs): never rename one without a d
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Severity = Literal["error", "warning"]
+# Who repairs a finding: `router check --fix` in the file ("fix"), or the rewrite when the request is sent
+# through router ("rewrite").
+FixedBy = Literal["fix", "rewrite"]
 
-__all__ = ["RULES", "Diagnostic", "Rule", "Severity", "shorten"]
+__all__ = ["RULES", "Diagnostic", "FixedBy", "Rule", "Severity", "shorten"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,7 +25,12 @@ class Rule:
     summary: str
     explanation: str
     fix: str
-    fixable: bool = False
+    fixed_by: tuple[FixedBy, ...] = ()
+
+    @property
+    def fixable(self) -> bool:
+        """Something repairs it (``--fix`` or the rewrite): the "(fixable)" of the rules table."""
+        return bool(self.fixed_by)
 
 
 RULES: dict[str, Rule] = {
@@ -73,7 +82,7 @@ RULES: dict[str, Rule] = {
             "The provider takes no URL of this kind but accepts base64 data URLs, so router downloads the "
             "video and sends it inline when it rewrites the request.",
             "Nothing to do when sending through router; otherwise send the video as a data URL.",
-            fixable=True,
+            fixed_by=("rewrite",),
         ),
         Rule(
             "url-not-accepted",
@@ -138,34 +147,71 @@ RULES: dict[str, Rule] = {
             "Change the parts or the provider preferences as the per-provider reasons say.",
         ),
         Rule(
+            "fallback-unusable",
+            "warning",
+            "a fallback model in `models` cannot take the request as router sends it",
+            "OpenRouter tries the models of `models` in turn when the first one fails. router routes the "
+            "request (`provider.only`) to the providers that take its video; a fallback none of whose providers "
+            "takes the request, as rewritten, fails in turn if it is ever reached.",
+            "Remove the fallback, or send a video every model's providers take (smaller, or as a URL they fetch).",
+        ),
+        Rule(
             "camelcase-key",
             "warning",
             "SDK-style `videoUrl` key in a wire payload",
             "The HTTP API expects `video_url`; `videoUrl` is the SDK's spelling and is ignored on the wire.",
             "Rename `videoUrl` to `video_url` (`router check --fix`, or send through router).",
-            fixable=True,
+            fixed_by=("fix", "rewrite"),
+        ),
+        Rule(
+            "mime-alias",
+            "warning",
+            "the video's MIME type is spelt in a way OpenRouter does not document",
+            "OpenRouter documents exactly video/mp4, video/mpeg, video/mov and video/webm. Other names for the "
+            "same containers (`video/quicktime`, what Python's `mimetypes` says for .mov; `video/x-m4v`; "
+            "`video/mpg`; `VIDEO/MP4`) may be refused upstream. router sends the documented name.",
+            "Declare the documented name (`router check --fix`, or send through router).",
+            fixed_by=("fix", "rewrite"),
         ),
     )
 }
 
 
-_USERINFO = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*:/*)[^/?#]*@")
+_SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:[/\\]*")
+
+
+def _without_userinfo(text: str) -> str:
+    """Cut ``user:password@`` however the URL is spelt: a password may hold ``/``, ``?`` or ``#`` too, so
+    everything up to the last ``@`` of the authority-looking part goes when it looks like credentials."""
+    scheme = _SCHEME.match(text)
+    if scheme is None or "@" not in text:
+        return text
+    rest = text[scheme.end() :]
+    at = rest.rfind("@")
+    before = rest[:at]
+    # `host/@user/clip.mp4` is a path with an @ in it; `user:pass@host`, `user@host`, `u:p/w@host` are not.
+    if ":" in before or not any(c in before for c in "/?#"):
+        return text[: scheme.end()] + rest[at + 1 :]
+    return text
 
 
 def shorten(text: str, limit: int = 80) -> str:
     """Shorten URLs for messages: data URLs keep only their prefix; credentials (``user:pass@``), query strings
     (signatures, tokens) and fragments are cut, so neither payloads nor secrets reach messages and logs."""
+    text = text.strip()
     if text[:5].lower() == "data:":
         head, sep, body = text.partition(",")
         return f"{head[:60]}{sep}…({len(body)} chars)" if sep else text[:40] + "…"
-    text = _USERINFO.sub(r"\1", text)
+    text = _without_userinfo(text)
     cut = min((i for i in (text.find("?"), text.find("#")) if i >= 0), default=-1)
     text = text[: cut + 1] + "…" if cut >= 0 else text
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Diagnostic:
+    """One finding. The severity is the rule's: a rule has one severity everywhere (output, exit status)."""
+
     rule: str
     message: str
     pointer: str = ""
@@ -173,13 +219,21 @@ class Diagnostic:
     line: int | None = None
     column: int | None = None
     fix: str | None = None
-    severity: Severity = field(default="error")
+    # provider -> why it refused, when the finding is about a route (the 400 answer's metadata carries it)
+    reasons: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
         rule = RULES[self.rule]  # an unknown rule name is a bug, not a runtime condition
-        self.severity = rule.severity
         if self.fix is None:
-            self.fix = rule.fix
+            object.__setattr__(self, "fix", rule.fix)
+
+    @property
+    def severity(self) -> Severity:
+        return RULES[self.rule].severity
+
+    @property
+    def fixed_by(self) -> tuple[FixedBy, ...]:
+        return RULES[self.rule].fixed_by
 
     @property
     def fixable(self) -> bool:

@@ -67,6 +67,15 @@ class _AsyncBody(httpx.AsyncByteStream):
         return self._outgoing.aiter_bytes()
 
 
+def _body(request: httpx.Request) -> Body:
+    """The request's body, once: from the proxy's spool when it came in one, else as the client built it."""
+    return request.stream.body if isinstance(request.stream, BodyStream) else Body.of(request.read())
+
+
+async def _abody(request: httpx.Request) -> Body:
+    return request.stream.body if isinstance(request.stream, BodyStream) else Body.of(await request.aread())
+
+
 class RouterTransport(httpx.BaseTransport):
     """Routes requests through ``router``, then hands them to ``wrapped`` (``httpx.HTTPTransport()``)."""
 
@@ -76,7 +85,8 @@ class RouterTransport(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         require(request, httpx.Request, "Httpx2RouterTransport")
-        decision = route(self.router, request.method, request.url.path, request.read)
+        encoding = request.headers.get("content-encoding")
+        decision = route(self.router, request.method, request.url.path, lambda: _body(request), encoding)
         if decision is None:
             response = self.wrapped.handle_request(request)
         elif isinstance(decision, Reply):
@@ -103,7 +113,8 @@ class AsyncRouterTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         require(request, httpx.Request, "AsyncHttpx2RouterTransport")
-        decision = await aroute(self.router, request.method, request.url.path, request.aread)
+        encoding = request.headers.get("content-encoding")
+        decision = await aroute(self.router, request.method, request.url.path, lambda: _abody(request), encoding)
         if decision is None:
             response = await self.wrapped.handle_async_request(request)
         elif isinstance(decision, Reply):

@@ -51,6 +51,18 @@ _BLOCK = 64 * 1024
 HTML = b"<!DOCTYPE html>\n<html><head><title>Video</title></head><body><video src='x.mp4'></video></body></html>\n"
 
 
+def padded_mp4(clip: bytes, n: int) -> Iterator[bytes]:
+    """The mp4 ``clip`` grown to ``n`` bytes with a trailing `free` box, still a whole video; in blocks."""
+    if n < len(clip) + 8:
+        yield clip[:n]
+        return
+    yield clip + struct.pack(">I4s", n - len(clip), b"free")
+    zeros, left = bytes(_BLOCK), n - len(clip) - 8
+    while left > 0:
+        yield zeros[: min(left, _BLOCK)]
+        left -= _BLOCK
+
+
 def png_bytes(width: int = 2, height: int = 2) -> bytes:
     """A small valid PNG (grey pixels): an image is the classic wrong thing behind a video URL."""
 
@@ -130,13 +142,9 @@ class MediaServer:
         self.sni.append(name)
 
     def padded(self, n: int) -> Iterator[bytes]:
-        """``n`` bytes that start like a real mp4 and go on with padding, in blocks (flat memory at 50 MB)."""
-        head = self.clips["mp4"][:n]
-        yield head
-        zeros, left = bytes(_BLOCK), n - len(head)
-        while left > 0:
-            yield zeros[: min(left, _BLOCK)]
-            left -= _BLOCK
+        """``n`` bytes of a real, whole mp4: the clip, then a `free` box of zeros that pads it to ``n`` (a box
+        players skip), in blocks (flat memory at 50 MB). Under the clip's own size, its first ``n`` bytes."""
+        yield from padded_mp4(self.clips["mp4"], n)
 
 
 def _handler(server: MediaServer) -> type[BaseHTTPRequestHandler]:

@@ -21,7 +21,7 @@ from router.errors import NotAVideo
 from router.inline import data_url_from_file, data_url_size, iter_data_url
 from router.pipeline import Router
 from router.progress import ProgressDisplay, counting
-from tests.servers import MediaServer, png_bytes
+from tests.servers import MediaServer, padded_mp4, png_bytes
 from tests.upstream import FakeOpenRouter
 
 MODEL = "google/gemini-2.5-flash"
@@ -83,7 +83,7 @@ def test_inline_writes_out_with_predicted_size(clips: dict[str, Path], tmp_path:
 def test_inline_encodes_in_bounded_aligned_chunks(tmp_path: Path, clips: dict[str, Path]) -> None:
     """A file bigger than one encoder chunk streams as several pieces that concatenate to valid base64."""
     big = tmp_path / "big.mp4"
-    big.write_bytes(clips["mp4"].read_bytes() + bytes(range(256)) * 12_000)  # ~3 MB, not a multiple of 3
+    big.write_bytes(b"".join(padded_mp4(clips["mp4"].read_bytes(), 3_000_001)))  # not a multiple of 3
     chunks = list(iter_data_url(big))
     assert len(chunks) > 3
     assert max(len(c) for c in chunks) <= 4 * 3 * 256 * 1024 // 3
