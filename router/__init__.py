@@ -67,10 +67,15 @@ _LAZY = {
 }
 
 
+_SUBMODULES = frozenset({"serve", "transport", "fetch", "inline"})
+
+
 def __getattr__(name: str) -> Any:
     """Import the HTTP machinery on first use: checking payloads never pays for it."""
-    if name in _LAZY:
-        from importlib import import_module
+    from importlib import import_module
 
+    if name in _LAZY:
         return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    if name in _SUBMODULES:  # `router.serve.make_server(...)` after a plain `import router`
+        return import_module(f".{name}", __name__)
     raise AttributeError(f"module 'router' has no attribute {name!r}")

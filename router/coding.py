@@ -15,9 +15,13 @@ from typing import Any
 from .body import Body
 from .errors import BodyTooLarge
 
-__all__ = ["MAX_DECODED", "CodingError", "decode_body", "encodings"]
+__all__ = ["MAX_DECODED", "MAX_RATIO", "RATIO_FLOOR", "CodingError", "decode_body", "encodings"]
 
-MAX_DECODED = 512 * 2**20  # bytes a compressed body may expand to
+MAX_DECODED = 512 * 2**20  # bytes a compressed body may expand to, at most
+# Past this ratio a body is a bomb, not a request: base64 video barely compresses (4:3) and chatty JSON about
+# 10:1. Bodies that expand to under the floor are never refused for their ratio.
+MAX_RATIO = 100
+RATIO_FLOOR = 16 * 2**20
 _STEP = 1 << 20  # bytes of output per decompression step
 
 
@@ -108,10 +112,12 @@ _DECODERS: dict[str, Callable[[Iterator[bytes]], Iterator[bytes]]] = {
 
 
 def decode_body(body: Body, header: str | None, limit: int = MAX_DECODED) -> Body:
-    """``body`` with its content codings undone, into a new ``Body`` of at most ``limit`` bytes.
+    """``body`` with its content codings undone, into a new ``Body`` of at most ``limit`` bytes (and at most
+    ``MAX_RATIO`` times the compressed size, from ``RATIO_FLOOR`` up).
 
-    Raises ``CodingError`` (unknown coding, bad data) or ``BodyTooLarge`` (past ``limit``: a bomb).
+    Raises ``CodingError`` (unknown coding, bad data) or ``BodyTooLarge`` (past the limit: a bomb).
     """
+    limit = min(limit, max(RATIO_FLOOR, MAX_RATIO * body.size))
     for coding in reversed(encodings(header)):
         decoder = _DECODERS.get(coding)
         if decoder is None:

@@ -384,5 +384,11 @@ def _rejection(judge: _Judge, objections: Objections, where: str) -> list[Diagno
         found.append(Diagnostic(rule, message, pointer=pointer, reasons={s: v.reason for s, v in refusals.items()}))
     if found:
         return found
-    listed = "; ".join(f"{s}: {objections[s][0][1].reason}" for s in slugs)
-    return [Diagnostic("no-provider-accepts", f"no provider can take this request: {listed}", where, reasons=reasons)]
+    listed = "; ".join(f"{s}: {reasons[s]}" for s in slugs)
+    # Every provider objects to something different, but all for one reason (each limit is too small): say so.
+    rules = {v.rule for objs in objections.values() for _, v in objs}
+    rule = rules.pop() if len(rules) == 1 else "no-provider-accepts"
+    if rule == "url-needs-inline":
+        rule = "no-provider-accepts"
+    pointer = "/messages" if rule == "too-large" else where
+    return [Diagnostic(rule, f"no provider can take this request: {listed}", pointer, reasons=reasons)]

@@ -20,6 +20,7 @@ can make its own URL with ``?case=name`` and count its own hits):
     /drip?n=N&every=S      N bytes of the mp4, one every S seconds
     /stall?after=S         headers and a few bytes, then silence for S seconds
     /private.mp4           the mp4 for Basic credentials ``user:pa55`` only, 401 otherwise
+    /files/<name>          bytes a test registered with ``serve_file(name, data, mime)``
 """
 
 from __future__ import annotations
@@ -99,6 +100,7 @@ class MediaServer:
 
     def __init__(self, clips: Mapping[str, Path], *, tls: ssl.SSLContext | None = None) -> None:
         self.clips = {suffix: path.read_bytes() for suffix, path in clips.items()}
+        self.files: dict[str, tuple[bytes, str]] = {}  # name -> (bytes, Content-Type), for /files/<name>
         self._counts: Counter[str] = Counter()
         self._hosts: defaultdict[str, list[str]] = defaultdict(list)
         self.sni: list[str | None] = []  # server names TLS clients asked for
@@ -119,6 +121,11 @@ class MediaServer:
     def close(self) -> None:
         self._httpd.shutdown()
         self._httpd.server_close()
+
+    def serve_file(self, name: str, data: bytes, mime: str = "video/mp4") -> str:
+        """Serve ``data`` at ``/files/<name>`` from now on; returns that path."""
+        self.files[name] = (data, mime)
+        return f"/files/{name}"
 
     def url(self, target: str, host: str = "127.0.0.1") -> str:
         return f"{self.scheme}://{host}:{self.port}{target}"
@@ -169,6 +176,9 @@ def _handler(server: MediaServer) -> type[BaseHTTPRequestHandler]:
             name, _, suffix = path.lstrip("/").partition(".")
             if name == "clip" and suffix in server.clips:
                 return self._send(200, server.clips[suffix], CONTENT_TYPES[suffix])
+            if path.startswith("/files/") and path[len("/files/") :] in server.files:
+                data, mime = server.files[path[len("/files/") :]]
+                return self._send(200, data, mime)
             if path == "/private.mp4":
                 if self.headers.get("Authorization") != "Basic " + base64.b64encode(b"user:pa55").decode():
                     return self._send(401, b"who are you?\n", "text/plain")

@@ -343,3 +343,36 @@ def test_too_long_for_the_provider(tmp_path: Path) -> None:
     report = router.Router(table).check(request(data_url("mp4", seconds=2)), provider="google-vertex")
     assert rules(report) == ["too-large"]
     assert "runs 2 s" in report.diagnostics[0].message
+
+
+def test_a_str_naming_a_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, r: router.Router) -> None:
+    """`Router().check("req.json")` reads the file the README says a payload may be; a name with no file
+    behind it says so instead of a bare JSON error."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "req.json").write_text(json.dumps(request(YOUTUBE, model="openai/gpt-4o-mini")))
+    (d,) = r.check("req.json").diagnostics
+    assert (d.rule, d.file) == ("model-lacks-video", "req.json")
+    (missing,) = r.check("nope.json").diagnostics
+    assert missing.rule == "invalid-json"
+    assert "no file 'nope.json' exists" in missing.message
+
+
+def test_private_urls_have_one_source_of_truth(tmp_path: Path) -> None:
+    """The fetcher decides: a router given an allowing fetcher allows, and a contradiction is refused."""
+    from router.fetch import Fetcher
+
+    with Fetcher(allow_private_urls=True) as fetcher:
+        r = router.Router(fetcher=fetcher)
+        assert r.allow_private_urls
+        report = r.check(request("http://127.0.0.1:9/clip.mp4"))
+        assert [d.rule for d in report.diagnostics] == ["url-needs-inline"]
+        with pytest.raises(ValueError, match="give it to the Fetcher only"):
+            router.Router(allow_private_urls=False, fetcher=fetcher)
+
+
+def test_close_removes_the_routers_own_downloads() -> None:
+    """`with Router()` removes the spool directory of the fetcher it made."""
+    with router.Router() as r:
+        spool = r.fetcher.spool_dir
+        assert spool.is_dir()
+    assert not spool.exists()

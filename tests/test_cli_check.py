@@ -518,3 +518,45 @@ def test_sarif_on_a_usage_error_is_still_a_valid_log(capsys: pytest.CaptureFixtu
     assert invocation["executionSuccessful"] is False
     assert "missing.json" in invocation["toolExecutionNotifications"][0]["message"]["text"]
     assert "missing.json" in err
+
+
+def _web_app(root: Path) -> None:
+    """A tree shaped like a real web app repository, with request payloads in fixtures/."""
+    files = {
+        "package.json": '{"name": "app", "version": "1.0.0", "scripts": {"build": "vite build"}}',
+        "tsconfig.json": '{\n  // comments: JSONC, not JSON\n  "compilerOptions": {"strict": true},\n}\n',
+        ".vscode/settings.json": '{"editor.formatOnSave": true}',
+        "src/locales/en.json": '{"hello": "Hello", "video": "Video"}',
+        "data/embeddings.jsonl": json.dumps({"custom_id": "1", "method": "POST", "url": "/v1/embeddings",
+                                             "body": {"model": "text-embedding-3-small", "input": "hi"}}) + "\n",
+        "fixtures/requests/youtube.json": json.dumps(
+            {"model": GEMINI, "messages": [{"role": "user", "content": [
+                {"type": "video_url", "video_url": {"url": YOUTUBE}}]}]}),
+        "fixtures/requests/broken.json": '{"model": "m", "messages": [\n',
+    }  # fmt: skip
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+
+
+def test_walking_a_real_repository_skips_what_is_not_a_request(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`router check --offline .` in a web app checks the request payloads only: package.json, tsconfig.json,
+    editor settings, locales and an embeddings batch are skipped and counted; a broken payload is still
+    reported."""
+    _web_app(repo)
+    assert main(["check", "--offline", "--format", "json", "."]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert [(d["file"], d["rule"]) for d in doc["diagnostics"]] == [
+        (os.path.join("fixtures", "requests", "broken.json"), "invalid-json")
+    ]
+    assert doc["summary"] == {"files": 2, "requests": 2, "errors": 1, "warnings": 0, "skipped": 5}
+    (repo / "fixtures" / "requests" / "broken.json").unlink()
+    assert main(["check", "--offline", "."]) == 0
+    assert "1 request in 1 file; 5 files skipped: not chat-completion requests" in capsys.readouterr().out
+
+
+def test_a_file_named_on_the_command_line_is_checked_strictly(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Named explicitly, a file that is not a request is reported (`invalid-request`), never skipped."""
+    _web_app(repo)
+    assert main(["check", "--offline", "package.json"]) == 1
+    assert "package.json:1:1: error invalid-request" in capsys.readouterr().out

@@ -324,3 +324,41 @@ def test_counting_reports_running_totals() -> None:
     chunks = [b"ab", b"cde", b"f"]
     assert list(counting(iter(chunks), 6, lambda d, t: calls.append((d, t)))) == chunks
     assert calls == [(0, 6), (2, 6), (5, 6), (6, 6)]
+
+
+def test_inline_refuses_what_would_only_fail_upstream(
+    tmp_path: Path, clips: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An empty file, a Matroska file and a truncated MP4 each get a clear exit 1 and no data URL; a directory
+    is a usage error (exit 2), not "no such file"."""
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(clips["mp4"].read_bytes()[:-300])
+    expected = {empty: "is empty", clips["mkv"]: "not a type OpenRouter takes", cut: "truncated"}
+    for path, words in expected.items():
+        assert main(["inline", "--mime", "video/mp4", str(path)] if path == empty else ["inline", str(path)]) == 1
+        captured = capsys.readouterr()
+        assert captured.out == ""
+        assert words in captured.err
+    assert main(["inline", str(tmp_path)]) == 2
+    assert "is a directory" in capsys.readouterr().err
+
+
+def test_inline_writes_the_documented_type_name(clips: dict[str, Path]) -> None:
+    """`--mime video/quicktime` comes out as OpenRouter's `video/mov`."""
+    assert data_url_from_file(clips["mov"], "video/quicktime").startswith("data:video/mov;base64,")
+
+
+@pytest.mark.parametrize("command", ["rewrite", "send"])
+def test_one_request_commands_refuse_a_jsonl_of_several(
+    command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`rewrite` and `send` take one request: a two-line JSONL file is a usage error (exit 2) that says so,
+    like the same lines on stdin."""
+    monkeypatch.setenv("OPENROUTER_API_KEY", "sk-or-test-key")
+    line = json.dumps({"model": MODEL, "messages": [{"role": "user", "content": "hi"}]})
+    path = tmp_path / "two.jsonl"
+    path.write_text(f"{line}\n{line}\n")
+    assert main([command, str(path)]) == 2
+    assert "holds 2 requests; this command takes one" in capsys.readouterr().err

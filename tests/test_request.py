@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 import router
-from router.request import load_text, locate
+from router.jsontext import locate
+from router.request import load_text
+from router.rules import Diagnostic
 
 
 def test_locate_points_at_the_value() -> None:
@@ -145,3 +147,21 @@ def test_a_duplicate_key_is_located_where_the_parser_took_it() -> None:
     text = '{"model": "google/gemini-2.5-flash",\n "messages": [],\n "model": "openai/gpt-4o-mini"}'
     assert text[locate(text, "/model") :].startswith('"openai/gpt-4o-mini"')
     assert text[locate(text, "/messages") :].startswith("[]")
+
+
+def test_place_is_pure_and_idempotent() -> None:
+    """Placing a diagnostic returns a located copy; the original is untouched, and batch prefixes never stack."""
+    (payload,) = load_text('{"custom_id": "a", "body": {"model": "m", "messages": []}}\n', "b.jsonl")
+    raw = Diagnostic("unknown-model", "m", pointer="/model")
+    placed = payload.place(raw)
+    assert (placed.pointer, placed.file, placed.line) == ("/body/model", "b.jsonl", 1)
+    assert (raw.pointer, raw.file, raw.line) == ("/model", None, None)
+    assert payload.place(raw) == placed
+
+
+def test_a_diagnostic_takes_its_severity_from_its_rule() -> None:
+    """Severity is the rule's, and cannot be given otherwise."""
+    assert Diagnostic("too-large", "x").severity == "error"
+    assert Diagnostic("url-needs-inline", "x").severity == "warning"
+    with pytest.raises(TypeError):
+        Diagnostic("too-large", "x", severity="warning")  # type: ignore[call-arg]
