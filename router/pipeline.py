@@ -84,7 +84,7 @@ class Prepared:
 
 
 def _megabytes(size: int) -> str:
-    return f"{size / 1e6:.1f} MB" if size >= 50_000 else f"{size / 1e3:.1f} kB"
+    return f"{size / 1e6:.3g} MB" if size >= 1_000_000 else f"{size / 1e3:.3g} kB"
 
 
 def _pins(provider: str | Sequence[str] | None) -> tuple[str, ...]:

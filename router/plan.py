@@ -162,7 +162,9 @@ def _keep(f: PartFacts, slug: str, p: Provider, table: CapabilityTable) -> _Verd
         return _Verdict(False, "url-needs-inline", f"{slug} cannot reach a private address")
     if kind == "youtube":
         return _Verdict(
-            False, "url-not-accepted", f"{slug} takes no YouTube links, and a YouTube page cannot be downloaded"
+            False,
+            "url-not-accepted",
+            f"{slug} takes no YouTube links, and a YouTube page cannot be downloaded and inlined",
         )
     if _inlinable(f):
         return _Verdict(False, "url-needs-inline", f"{slug} takes no {kind} video URLs")
