@@ -195,17 +195,23 @@ def load_bytes(data: bytes, file: str | None = None, *, jsonl: bool | None = Non
 
 
 def load_body(body: Body, *, big: int = BIG) -> Payload:
-    """One request from the wire. String literals of ``big`` bytes or more (videos a client inlined) stay in
-    the body: the parsed request holds a token for each (``Payload.holes``), so none is copied into memory."""
+    """One request from the wire, its text kept as sent (no newline translation, no batch unwrapping).
+
+    String literals of ``big`` bytes or more (videos a client inlined) stay in the body: the parsed request
+    holds a token for each (``Payload.holes``), so none is copied into memory.
+    """
+    holes: dict[str, Hole] = {}
     if body.in_memory and body.size < 16 * big:
-        return load_bytes(body.getvalue(), jsonl=False)[0]
-    data, holes = skeleton(body, big)
+        data = body.getvalue()
+    else:
+        data, holes = skeleton(body, big)
     text = decode(data, None)
     if isinstance(text, Diagnostic):
         return Payload(None, problems=[text])
     parsed = _parse(text, None, 0)
     if isinstance(parsed, Diagnostic):
-        return Payload(None, text=text, problems=[dataclasses.replace(parsed, line=None, column=None)])
+        problem = dataclasses.replace(parsed, line=None, column=None) if holes else parsed
+        return Payload(None, text=text, problems=[problem])
     return Payload(parsed, text=text, holes=holes)
 
 

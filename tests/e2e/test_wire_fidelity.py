@@ -22,7 +22,7 @@ from clips import clip_bytes, data_url
 
 import router
 from router.cli import main
-from tests.servers import MediaServer
+from tests.servers import MediaServer, padded_mp4
 from tests.upstream import FakeOpenRouter
 
 from .conftest import TEXT_ONLY, video_request
@@ -290,3 +290,55 @@ def test_the_400_speaks_openrouters_error_vocabulary(upstream: FakeOpenRouter, l
     assert error["metadata"]["pointer"] == "/messages/0/content/1/video_url/url"
     assert set(error["metadata"]["reasons"]) == {"google-vertex", "google-ai-studio"}
     assert error["metadata"]["diagnostics"][0]["rule"] == "url-not-accepted"
+
+
+# -- big bodies: videos the client inlined itself -------------------------------------------------------
+
+
+def _big_mp4(media_server: MediaServer) -> bytes:
+    return b"".join(padded_mp4(media_server.clips["mp4"], 3_000_000))
+
+
+@pytest.mark.parametrize("declared", ["video/mp4", "video/quicktime"])
+@pytest.mark.parametrize("escaped", [False, True])
+def test_a_client_inlined_video_goes_out_byte_for_byte(
+    declared: str, escaped: bool, upstream: FakeOpenRouter, local_router: router.Router, media_server: MediaServer
+) -> None:
+    """A 3 MB data URL in the client's body is routed and sent with its payload untouched (renamed type only),
+    also when the client escaped its slashes (`\\/`, as PHP's encoder does)."""
+    video = _big_mp4(media_server)
+    payload = base64.b64encode(video).decode()
+    url = f"data:{declared};base64,{payload}"
+    text = json.dumps(video_request(url))
+    if escaped:
+        text = text.replace("/", "\\/")
+    with _client(local_router) as client:
+        response = client.post(upstream.chat_url, content=text.encode())
+    assert response.status_code == 200, response.text
+    assert _summary(response)["videos"][0]["sha256"] == hashlib.sha256(video).hexdigest()
+    sent = upstream.requests[-1].json()
+    assert sent["messages"][0]["content"][1]["video_url"]["url"] == url.replace("quicktime", "mov")
+    assert sent["provider"] == {"only": ["google-vertex", "google-ai-studio"]}
+
+
+def test_a_spooled_body_is_read_from_its_spool(
+    upstream: FakeOpenRouter, local_router: router.Router, media_server: MediaServer
+) -> None:
+    """A body handed over as a `BodyStream` (the proxy's spool on disk) is checked and sent from the spool."""
+    from router.body import Body
+    from router.transport import BodyStream
+
+    video = _big_mp4(media_server)
+    text = json.dumps(video_request("data:video/mp4;base64," + base64.b64encode(video).decode())).encode()
+    with Body() as body:
+        for i in range(0, len(text), 65536):
+            body.write(text[i : i + 65536])
+        assert not body.in_memory
+        with _client(local_router) as client:
+            request = client.build_request("POST", upstream.chat_url)
+            request = httpx.Request(
+                "POST", upstream.chat_url, headers=request.headers, stream=BodyStream(body.finish())
+            )
+            response = client.send(request)
+    assert response.status_code == 200
+    assert _summary(response)["videos"][0]["sha256"] == hashlib.sha256(video).hexdigest()
