@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 
+from .body import Body
 from .check import Checked, PartFacts
 from .jsontext import HoleText, key_spans, locate, value_span
 from .plan import RoutePlan
@@ -22,7 +23,6 @@ from .request import Payload, escape
 from .rules import Diagnostic
 
 if TYPE_CHECKING:
-    from .body import Body
     from .fetch import Media
     from .media import Text
 
@@ -43,7 +43,7 @@ _b64encode = _pick_encoder()
 __all__ = ["Outgoing", "build_outgoing", "encode_file", "encoded_size"]
 
 CHUNK = 3 * 256 * 1024  # bytes read per step; a multiple of 3 so chunk encodings concatenate cleanly
-_TEXT_CHUNK = 1 << 20
+_CHUNK = 1 << 20  # bytes per piece when a span is copied
 
 
 def encoded_size(size: int) -> int:
@@ -66,10 +66,11 @@ class _Inline:
 
 
 @dataclass(frozen=True, slots=True)
-class _Region:
-    """Bytes of a request body copied as they are (a string literal set aside by the parser)."""
+class _Copy:
+    """A span copied as it is: bytes of a request body (a string literal the parser set aside), or the ASCII
+    characters of a string (a data URL's base64 payload), in chunks."""
 
-    body: Body
+    source: Body | Text
     start: int
     end: int
 
@@ -78,27 +79,15 @@ class _Region:
         return self.end - self.start
 
     def chunks(self) -> Iterator[bytes]:
-        return self.body.iter_bytes(self.start, self.end)
+        for at in range(self.start, self.end, _CHUNK):
+            stop = min(at + _CHUNK, self.end)
+            if isinstance(self.source, Body):
+                yield self.source.read(at, stop - at)
+            else:
+                yield self.source[at:stop].encode("latin-1")
 
 
-@dataclass(frozen=True, slots=True)
-class _Chars:
-    """ASCII characters of a string (a data URL's base64 payload), copied in chunks."""
-
-    text: Text
-    start: int
-    end: int
-
-    @property
-    def size(self) -> int:
-        return self.end - self.start
-
-    def chunks(self) -> Iterator[bytes]:
-        for at in range(self.start, self.end, _TEXT_CHUNK):
-            yield self.text[at : min(at + _TEXT_CHUNK, self.end)].encode("ascii")
-
-
-_Piece = bytes | _Inline | _Region | _Chars
+_Piece = bytes | _Inline | _Copy
 
 
 class Outgoing:
@@ -203,9 +192,9 @@ def _part_edits(
 
 
 def _payload(source: Text, start: int) -> _Piece:
-    if isinstance(source, HoleText):
-        return _Region(source.body, *source.region(start, len(source)))
-    return _Chars(source, start, len(source))
+    if isinstance(source, HoleText):  # straight from the body's bytes
+        return _Copy(source.body, *source.region(start, len(source)))
+    return _Copy(source, start, len(source))
 
 
 def _routing_edits(text: str, prefix: str, request: Mapping[str, Any], plan: RoutePlan) -> list[_Edit]:
@@ -267,7 +256,7 @@ def _hole_finder(payload: Payload) -> Callable[[str], list[_Piece]]:
         at = 0
         for m in pattern.finditer(text):
             hole = payload.holes[m.group()[1:-1]]
-            pieces += [text[at : m.start()].encode(), _Region(hole.body, hole.start, hole.end)]
+            pieces += [text[at : m.start()].encode(), _Copy(hole.body, hole.start, hole.end)]
             at = m.end()
         pieces.append(text[at:].encode())
         return pieces
