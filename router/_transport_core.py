@@ -21,7 +21,7 @@ from .body import Body
 from .coding import CodingError, decode_body, encodings
 from .errors import BodyTooLarge, RequestRejected
 from .pipeline import Router
-from .request import Payload, find_video_parts, load_body
+from .request import Api, Payload, find_video_parts, load_body
 from .rewrite import Outgoing
 from .rules import Diagnostic
 
@@ -66,9 +66,12 @@ def require(request: object, expected: type, twin: str) -> None:
         raise TypeError(f"this transport is for {want} clients but got a {got} request: use router.transport.{twin}")
 
 
-def intercepts(method: str, path: str) -> bool:
-    """Only chat-completion POSTs are ever looked at."""
-    return method.upper() == "POST" and path.rstrip("/").endswith("/chat/completions")
+def intercepts(method: str, path: str) -> Api | None:
+    """Which API a request is for, when it is one the router looks at: chat-completion and Responses POSTs."""
+    if method.upper() != "POST":
+        return None
+    path = path.rstrip("/")
+    return "chat" if path.endswith("/chat/completions") else "responses" if path.endswith("/responses") else None
 
 
 def mentions_video(body: bytes) -> bool:
@@ -176,7 +179,7 @@ def _undecodable(exc: CodingError | BodyTooLarge) -> Reply:
     return reject([Diagnostic("invalid-request", f"router cannot read the request body: {exc}")])
 
 
-def _screen(body: Body, encoding: str | None) -> Payload | Reply | None:
+def _screen(body: Body, encoding: str | None, api: Api) -> Payload | Reply | None:
     """The request to route, an answer for a body that cannot be read, or ``None`` to pass it through.
 
     A compressed body is decoded (bounded) and checked like any other; it is passed through, still
@@ -190,11 +193,13 @@ def _screen(body: Body, encoding: str | None) -> Payload | Reply | None:
     if not _mentions(body):
         return None
     payload = load_body(body)
+    payload.api = api
     if payload.problems:
         return reject(payload.problems)
     problems: list[Diagnostic] = []
     request = payload.request
-    if isinstance(request, Mapping) and not any(find_video_parts(request, problems, payload.holes)) and not problems:
+    found = isinstance(request, Mapping) and any(find_video_parts(request, problems, payload.holes, api))
+    if isinstance(request, Mapping) and not found and not problems:
         return None  # the word appears in text only: nothing to route
     return payload
 
@@ -202,10 +207,11 @@ def _screen(body: Body, encoding: str | None) -> Payload | Reply | None:
 def route(
     router: Router, method: str, path: str, read: Callable[[], Body], encoding: str | None = None
 ) -> Reply | Rewrite | None:
-    """Decide for one request; ``read`` (the body) is only called for chat-completion POSTs."""
-    if not intercepts(method, path):
+    """Decide for one request; ``read`` (the body) is only called for chat-completion and Responses POSTs."""
+    api = intercepts(method, path)
+    if api is None:
         return None
-    screened = _screen(read(), encoding)
+    screened = _screen(read(), encoding, api)
     if not isinstance(screened, Payload):
         return screened
     try:
@@ -223,11 +229,12 @@ async def aroute(
     A big body (inline videos, a compressed body) is scanned and parsed in a worker thread so the loop keeps
     serving others.
     """
-    if not intercepts(method, path):
+    api = intercepts(method, path)
+    if api is None:
         return None
     body = await read()
     big = body.size > _BIG_BODY or bool(encodings(encoding))
-    screened = await asyncio.to_thread(_screen, body, encoding) if big else _screen(body, encoding)
+    screened = await asyncio.to_thread(_screen, body, encoding, api) if big else _screen(body, encoding, api)
     if not isinstance(screened, Payload):
         return screened
     try:

@@ -26,7 +26,7 @@ from .media import (
     parse_data_url,
     sniff,
 )
-from .request import VideoPart, find_video_parts
+from .request import Api, VideoPart, api_of, find_video_parts
 from .rules import Diagnostic, shorten
 
 __all__ = ["Checked", "ModelRef", "PartFacts", "check_request"]
@@ -58,6 +58,7 @@ class PartFacts:
 @dataclass(slots=True)
 class Checked:
     request: Mapping[str, Any] | None
+    api: Api = "chat"
     models: list[ModelRef] = field(default_factory=list)  # the primary first, then the fallbacks
     parts: list[PartFacts] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
@@ -82,16 +83,20 @@ def check_request(
     model: str | None = None,
     allow_private_urls: bool = False,
     holes: Mapping[str, Hole] | None = None,
+    api: Api | None = None,
 ) -> Checked:
-    """Find the video parts and everything wrong with them that holds whichever provider is chosen."""
+    """Find the video parts and everything wrong with them that holds whichever provider is chosen.
+
+    ``api`` is the endpoint's (chat completions or Responses); None tells it by the request's shape.
+    """
     if not isinstance(request, Mapping):
         kind = type(request).__name__ if request is not None else "null"
         return Checked(
             None,
-            diagnostics=[Diagnostic("invalid-request", f"a chat-completion request is a JSON object, not {kind}")],
+            diagnostics=[Diagnostic("invalid-request", f"a request is a JSON object, not {kind}")],
         )
-    out = Checked(request)
-    parts = list(find_video_parts(request, out.diagnostics, holes))
+    out = Checked(request, api_of(request, api))
+    parts = list(find_video_parts(request, out.diagnostics, holes, out.api))
     if not parts:
         return out
     _check_routing_fields(request, out.diagnostics)
@@ -104,6 +109,15 @@ def check_request(
                     "`videoUrl` is the SDK's spelling; the HTTP API reads `video_url`",
                     pointer=f"{part.pointer}/{part.key}",
                     fix="Rename the key to `video_url`.",
+                )
+            )
+        if part.api == "chat" and part.type == "input_video":
+            out.diagnostics.append(
+                Diagnostic(
+                    "legacy-video-part",
+                    "`input_video` is a deprecated chat part type; providers other than Gemini refuse it",
+                    pointer=f"{part.pointer}/type",
+                    fix='Write `"type": "video_url"` (`router check --fix`, or send through router).',
                 )
             )
         out.parts.append(_part_facts(part, table, allow_private_urls, out.diagnostics))

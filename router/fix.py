@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .jsontext import key_spans, locate
+from .jsontext import key_spans, locate, value_span
 from .media import canonical_mime
 from .rules import RULES, Diagnostic
 
@@ -80,7 +80,19 @@ def _mime_name(text: str, doc: Any, d: Diagnostic) -> list[Edit] | None:
     return [Edit(m.start(2), m.end(2), canonical_mime(m.group(2)))]
 
 
-_FIXERS = {"camelcase-key": _rename, "mime-alias": _mime_name}
+def _part_type(text: str, doc: Any, d: Diagnostic) -> list[Edit] | None:
+    """``"type": "input_video"`` -> ``"type": "video_url"`` in a chat content part."""
+    try:
+        value = _resolve(doc, d.pointer)
+        start, end = value_span(text, d.pointer)
+    except LookupError:
+        return None
+    if value != "input_video" or json.loads(text[start:end]) != value:
+        return None
+    return [Edit(start, end, '"video_url"')]
+
+
+_FIXERS = {"camelcase-key": _rename, "mime-alias": _mime_name, "legacy-video-part": _part_type}
 assert set(_FIXERS) == FIXABLE, "every rule fixed by `--fix` has a fixer"
 
 

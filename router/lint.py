@@ -231,11 +231,17 @@ class LintResult:
 
 
 def _is_request(payload: Payload, text: str) -> bool:
-    """Whether a file found by walking a directory holds chat-completion requests at all (``package.json``,
-    ``tsconfig.json`` and embeddings batches do not); text that is not JSON counts when it names ``messages``."""
+    """Whether a file found by walking a directory holds chat-completion or Responses requests at all
+    (``package.json``, ``tsconfig.json`` and embeddings batches do not); text that is not JSON counts when it
+    names ``messages``."""
     if payload.problems:
         return '"messages"' in (payload.text if payload.text is not None else text)
-    return isinstance(payload.request, Mapping) and "messages" in payload.request
+    request = payload.request
+    if not isinstance(request, Mapping):
+        return False
+    items = request.get("input")
+    listed = isinstance(items, list) and any(isinstance(i, Mapping) and "content" in i for i in items)
+    return "messages" in request or payload.api == "responses" or listed
 
 
 def _check(

@@ -197,7 +197,12 @@ class Router:
         if payload.problems:  # not JSON: nothing more can be said about it
             return Prepared(payload, Checked(None), RoutePlan())
         checked = check_request(
-            payload.request, self.table, model=model, allow_private_urls=self.allow_private_urls, holes=payload.holes
+            payload.request,
+            self.table,
+            model=model,
+            allow_private_urls=self.allow_private_urls,
+            holes=payload.holes,
+            api=payload.api,
         )
         return Prepared(payload, checked, plan_route(checked, self.table, _pins(provider)))
 

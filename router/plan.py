@@ -382,7 +382,8 @@ def _rejection(judge: _Judge, objections: Objections, where: str) -> list[Diagno
         first = next(iter(refusals.values()))
         rule = "no-provider-accepts" if first.rule == "url-needs-inline" else first.rule
         said = "; ".join(dict.fromkeys(v.reason for v in refusals.values()))
-        message, pointer = (f"{shorten(f.url)}: {said}", f.part.url_pointer) if f else (said, "/messages")
+        whole = "/input" if judge.checked.api == "responses" else "/messages"
+        message, pointer = (f"{shorten(f.url)}: {said}", f.part.url_pointer) if f else (said, whole)
         found.append(Diagnostic(rule, message, pointer=pointer, reasons={s: v.reason for s, v in refusals.items()}))
     if found:
         return found
@@ -392,5 +393,5 @@ def _rejection(judge: _Judge, objections: Objections, where: str) -> list[Diagno
     rule = rules.pop() if len(rules) == 1 else "no-provider-accepts"
     if rule == "url-needs-inline":
         rule = "no-provider-accepts"
-    pointer = "/messages" if rule == "too-large" else where
+    pointer = ("/input" if judge.checked.api == "responses" else "/messages") if rule == "too-large" else where
     return [Diagnostic(rule, f"no provider can take this request: {listed}", pointer, reasons=reasons)]

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from .jsontext import BIG, Hole, locate, skeleton
 from .rules import Diagnostic
@@ -25,8 +25,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "STDIN",
+    "WIRE_TYPE",
+    "Api",
     "Payload",
     "VideoPart",
+    "api_of",
     "decode",
     "escape",
     "find_video_parts",
@@ -41,6 +44,9 @@ __all__ = [
 STDIN = "<stdin>"  # how standard input is named in diagnostics
 VIDEO_KEYS = ("video_url", "videoUrl")
 VIDEO_TYPES = ("video_url", "input_video", "videoUrl")
+Api = Literal["chat", "responses"]
+# The part type each API documents for a video: chat completions' content part, the Responses API's input item.
+WIRE_TYPE: dict[Api, str] = {"chat": "video_url", "responses": "input_video"}
 
 
 def escape(token: str | int) -> str:
@@ -49,17 +55,20 @@ def escape(token: str | int) -> str:
 
 @dataclass(frozen=True, slots=True)
 class VideoPart:
-    """One video content part: where it sits and what it points at."""
+    """One video part: where it sits and what it points at.
 
-    pointer: str  # the part object, e.g. /messages/0/content/1
-    key: str  # the key holding {url: ...}: video_url or videoUrl
+    Chat completions write ``{"type": "video_url", "video_url": {"url": ...}}`` in a message's ``content``;
+    the Responses API writes ``{"type": "input_video", "video_url": "<url>"}`` in an input message's
+    ``content``. Both may spell the key ``videoUrl`` (the SDKs' spelling) and either form of its value.
+    """
+
+    pointer: str  # the part object, e.g. /messages/0/content/1 or /input/0/content/1
+    key: str  # the key holding the URL: video_url or videoUrl
     url: str  # the URL; for a data URL left in a request body (see ``source``), its first characters
+    url_pointer: str  # where the URL string sits: .../video_url/url, or .../video_url when it is a string
+    api: Api = "chat"
     source: Text | None = None  # the whole value when it stays in a request body (a big data URL)
     type: str | None = None  # the part's `type`, as written (None when absent)
-
-    @property
-    def url_pointer(self) -> str:
-        return f"{self.pointer}/{self.key}/url"
 
     @property
     def value(self) -> Text:
@@ -78,6 +87,7 @@ class Payload:
     prefix: str = ""  # pointer of the request inside the document (``/body`` for batch lines)
     problems: list[Diagnostic] = field(default_factory=list)
     holes: dict[str, Hole] = field(default_factory=dict)  # tokens in ``text`` for big strings left in a body
+    api: Api | None = None  # which API the request is for (None: tell by its shape, `messages` or `input`)
 
     def place(self, diagnostic: Diagnostic) -> Diagnostic:
         """A copy of a diagnostic whose pointer is relative to the request, with file, line and column.
@@ -167,7 +177,11 @@ def load_text(text: str, file: str | None = None, *, jsonl: bool | None = None) 
 def _payload(obj: Any, file: str | None, text: str | None, line_offset: int) -> Payload:
     # OpenAI batch lines carry the request under `body` next to `custom_id`, `method` and `url`.
     if isinstance(obj, Mapping) and "messages" not in obj and isinstance(obj.get("body"), Mapping):
-        return Payload(obj["body"], file, text, line_offset, "/body")
+        url = obj.get("url")
+        api: Api | None = None
+        if isinstance(url, str):
+            api = "responses" if url.rstrip("/").endswith("/responses") else "chat" if "completions" in url else None
+        return Payload(obj["body"], file, text, line_offset, "/body", api=api)
     return Payload(obj, file, text, line_offset)
 
 
@@ -244,80 +258,114 @@ def universal_newlines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text  # one scan when clean
 
 
+def api_of(request: Mapping[str, Any], endpoint: Api | None = None) -> Api:
+    """The endpoint's API when known, else the request's shape: ``input`` without ``messages`` is Responses."""
+    if endpoint is not None:
+        return endpoint
+    return "responses" if "input" in request and "messages" not in request else "chat"
+
+
 def find_video_parts(
-    request: Mapping[str, Any], problems: list[Diagnostic], holes: Mapping[str, Hole] | None = None
+    request: Mapping[str, Any],
+    problems: list[Diagnostic],
+    holes: Mapping[str, Hole] | None = None,
+    api: Api | None = None,
 ) -> Iterator[VideoPart]:
     """Yield every video part; structural problems go to ``problems`` as ``invalid-request``.
 
     ``holes`` resolves the tokens of a body parsed by ``load_body`` back to the strings they stand for.
     """
-    messages = request.get("messages")
+    api = api_of(request, api)
+    for pointer, part in _content_parts(request, problems, api):
+        keys = [k for k in VIDEO_KEYS if k in part]
+        key = keys[0] if keys else None
+        kind = part.get("type")
+        if kind not in VIDEO_TYPES and key is None:
+            continue
+        if len(keys) > 1:  # which one the upstream reads is anyone's guess: never send one unchecked
+            problems.append(
+                Diagnostic(
+                    "invalid-request",
+                    "the part has both `video_url` and `videoUrl`",
+                    pointer=pointer,
+                    fix="Keep one of them (`video_url`).",
+                )
+            )
+            continue
+        example = '"video_url": "https://..."' if api == "responses" else '"video_url": {"url": "https://..."}'
+        if key is None:
+            problems.append(
+                Diagnostic(
+                    "invalid-request",
+                    f"the `{kind}` part has no `video_url`",
+                    pointer=pointer,
+                    fix=f"Add `{example}` to the part.",
+                )
+            )
+            continue
+        holder = part[key]
+        # Chat completions write {"url": ...}; the Responses API documents a plain URL string.
+        if api == "responses":
+            url, at = (holder if isinstance(holder, str) else None), f"{pointer}/{key}"
+        else:
+            url = holder.get("url") if isinstance(holder, Mapping) else None
+            at = f"{pointer}/{key}/url"
+        if not isinstance(url, str):
+            shape = "a URL string" if api == "responses" else "an object with a string `url`"
+            problems.append(
+                Diagnostic(
+                    "invalid-request",
+                    f"`{key}` must be {shape}",
+                    pointer=f"{pointer}/{key}",
+                    fix=f"Write `{example.replace('video_url', key)}`.",
+                )
+            )
+            continue
+        typed = kind if isinstance(kind, str) else None
+        hole = holes.get(url) if holes else None
+        if hole is None:
+            yield VideoPart(pointer, key, url, at, api, type=typed)
+            continue
+        value = hole.text()
+        if isinstance(value, str) or value[:5].lower() != "data:":  # only a data URL stays in the body
+            yield VideoPart(pointer, key, value[0 : len(value)], at, api, type=typed)
+        else:
+            yield VideoPart(pointer, key, value[:512], at, api, value, typed)
+
+
+def _content_parts(
+    request: Mapping[str, Any], problems: list[Diagnostic], api: Api
+) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """(pointer, part) of every content part of every message: chat `messages`, or Responses `input` items."""
+    field = "input" if api == "responses" else "messages"
+    messages = request.get(field)
+    if api == "responses" and isinstance(messages, str):
+        return  # a plain text input
     if not isinstance(messages, list):
-        problems.append(Diagnostic("invalid-request", "the request has no `messages` list", pointer=""))
+        what = "an `input` string or list" if api == "responses" else "a `messages` list"
+        problems.append(Diagnostic("invalid-request", f"the request has no {what}", pointer=""))
         return
     for m, message in enumerate(messages):
         if not isinstance(message, Mapping):
-            problems.append(Diagnostic("invalid-request", "a message must be an object", pointer=f"/messages/{m}"))
+            problems.append(Diagnostic("invalid-request", "a message must be an object", pointer=f"/{field}/{m}"))
             continue
+        if api == "responses" and message.get("type", "message") != "message":
+            continue  # function calls, their outputs, reasoning items: no video in them
         content = message.get("content")
         if content is None or isinstance(content, str):
             continue
         if not isinstance(content, list):
             problems.append(
                 Diagnostic(
-                    "invalid-request", "`content` must be a string or a list of parts", pointer=f"/messages/{m}/content"
+                    "invalid-request",
+                    "`content` must be a string or a list of parts",
+                    pointer=f"/{field}/{m}/content",
                 )
             )
             continue
         for p, part in enumerate(content):
-            pointer = f"/messages/{m}/content/{p}"
+            pointer = f"/{field}/{m}/content/{p}"
             if not isinstance(part, Mapping):
                 problems.append(Diagnostic("invalid-request", "a content part must be an object", pointer=pointer))
                 continue
-            keys = [k for k in VIDEO_KEYS if k in part]
-            key = keys[0] if keys else None
-            kind = part.get("type")
-            if kind not in VIDEO_TYPES and key is None:
-                continue
-            if len(keys) > 1:  # which one the upstream reads is anyone's guess: never send one unchecked
-                problems.append(
-                    Diagnostic(
-                        "invalid-request",
-                        "the part has both `video_url` and `videoUrl`",
-                        pointer=pointer,
-                        fix="Keep one of them (`video_url`).",
-                    )
-                )
-                continue
-            if key is None:
-                problems.append(
-                    Diagnostic(
-                        "invalid-request",
-                        f"the `{kind}` part has no `video_url` object",
-                        pointer=pointer,
-                        fix='Add `"video_url": {"url": ...}` to the part.',
-                    )
-                )
-                continue
-            holder = part[key]
-            url = holder.get("url") if isinstance(holder, Mapping) else None
-            if not isinstance(url, str):
-                problems.append(
-                    Diagnostic(
-                        "invalid-request",
-                        f"`{key}` must be an object with a string `url`",
-                        pointer=f"{pointer}/{key}",
-                        fix=f'Write `"{key}": {{"url": "https://..."}}`.',
-                    )
-                )
-                continue
-            typed = kind if isinstance(kind, str) else None
-            hole = holes.get(url) if holes else None
-            if hole is None:
-                yield VideoPart(pointer, key, url, type=typed)
-                continue
-            value = hole.text()
-            if isinstance(value, str) or value[:5].lower() != "data:":  # only a data URL stays in the body
-                yield VideoPart(pointer, key, value[0 : len(value)], type=typed)
-            else:
-                yield VideoPart(pointer, key, value[:512], value, typed)
+            yield pointer, part

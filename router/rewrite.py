@@ -19,7 +19,7 @@ from .body import Body
 from .check import Checked, PartFacts
 from .jsontext import HoleText, key_spans, locate, value_span
 from .plan import RoutePlan
-from .request import Payload, escape
+from .request import WIRE_TYPE, Payload, escape
 from .rules import Diagnostic
 
 if TYPE_CHECKING:
@@ -173,10 +173,11 @@ def _part_edits(
     part = facts.part
     at = locate(text, prefix + part.pointer)
     edits = [_Edit(a, b, ('"video_url"',)) for a, b in key_spans(text, at, part.key)] if part.key != "video_url" else []
+    wire_type = WIRE_TYPE[part.api]
     if part.type is None:
-        edits.append(_Edit(at + 1, at + 1, ('"type":"video_url",',)))
-    elif part.type != "video_url":
-        edits.append(_Edit(*value_span(text, f"{prefix}{part.pointer}/type"), ('"video_url"',)))
+        edits.append(_Edit(at + 1, at + 1, (f'"type":"{wire_type}",',)))
+    elif part.type != wire_type:
+        edits.append(_Edit(*value_span(text, f"{prefix}{part.pointer}/type"), (f'"{wire_type}"',)))
     span = value_span(text, prefix + part.url_pointer)
     if action == "inline" and not dry_run:
         got = media[part.pointer]

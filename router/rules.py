@@ -46,10 +46,12 @@ RULES: dict[str, Rule] = {
         Rule(
             "invalid-request",
             "error",
-            "not a chat-completion request",
+            "not a chat-completion (or Responses) request",
             "A chat-completion request is a JSON object with a `messages` list; each message's `content` is "
-            "a string or a list of parts, and a video part carries `video_url: {url: ...}`.",
-            "Give the request a `messages` list and well-formed content parts.",
+            "a string or a list of parts, and a video part carries `video_url: {url: ...}`. A Responses API "
+            "request has an `input` (a string, or a list of messages whose video items carry `video_url: "
+            '"<url>"`).',
+            "Give the request a `messages` list (or an `input`) and well-formed content parts.",
         ),
         Rule(
             "unknown-model",
@@ -161,6 +163,16 @@ RULES: dict[str, Rule] = {
             "SDK-style `videoUrl` key in a wire payload",
             "The HTTP API expects `video_url`; `videoUrl` is the SDK's spelling and is ignored on the wire.",
             "Rename `videoUrl` to `video_url` (`router check --fix`, or send through router).",
+            fixed_by=("fix", "rewrite"),
+        ),
+        Rule(
+            "legacy-video-part",
+            "warning",
+            "a chat content part of the deprecated type `input_video`",
+            'OpenRouter\'s chat completions spec marks `{"type": "input_video", "video_url": {...}}` as '
+            "deprecated; in practice only Gemini tolerated it and other providers answered 400. The Responses "
+            "API's `input_video` items are not affected.",
+            'Write `"type": "video_url"` (`router check --fix`, or send through router).',
             fixed_by=("fix", "rewrite"),
         ),
         Rule(

@@ -315,10 +315,16 @@ def test_camelcase_key(r: router.Router) -> None:
 
 
 def test_legacy_input_video_part_is_checked(r: router.Router) -> None:
-    """OpenRouter's legacy `input_video` part type is checked like `video_url`, never skipped."""
+    """OpenRouter's legacy `input_video` chat part is checked like `video_url`, never skipped, and reported as
+    the fixable `legacy-video-part` warning; the rewrite sends `video_url`."""
     payload = request("http://127.0.0.1/x.mp4")
     payload["messages"][0]["content"][1]["type"] = "input_video"
-    assert rules(r.check(payload)) == ["blocked-url"]
+    assert rules(r.check(payload)) == ["legacy-video-part", "blocked-url"]
+    payload = request(YOUTUBE)
+    payload["messages"][0]["content"][1]["type"] = "input_video"
+    (d,) = r.check(payload).diagnostics
+    assert (d.rule, d.pointer, d.fixed_by) == ("legacy-video-part", "/messages/0/content/1/type", ("fix", "rewrite"))
+    assert r.rewrite(payload)["messages"][0]["content"][1]["type"] == "video_url"
 
 
 # -- routing preferences ----------------------------------------------------------------------------

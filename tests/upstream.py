@@ -8,7 +8,9 @@ own (it imports nothing from ``router``), the way OpenRouter and its providers w
         ...
         upstream.requests[-1].summary["provider"]
 
-``POST /api/v1/chat/completions``:
+``POST /api/v1/chat/completions`` and ``POST /api/v1/responses`` (the Responses API: ``input`` messages whose
+video items are ``{"type": "input_video", "video_url": "<url>"}``, a URL string; it answers a ``response``
+object, or ``response.*`` SSE events when streaming):
 
 - needs ``Authorization: Bearer ...`` (401 otherwise) and a JSON object with a ``messages`` list;
 - video parts are ``{"type": "video_url" | "input_video", "video_url": {"url": ...}}``; the SDK spelling
@@ -47,6 +49,7 @@ from urllib.parse import parse_qs, urlsplit
 __all__ = ["FakeOpenRouter", "Received", "UpstreamRejection"]
 
 PATH = "/api/v1/chat/completions"
+RESPONSES_PATH = "/api/v1/responses"
 MIME_TYPES = {"video/mp4", "video/mpeg", "video/mov", "video/quicktime", "video/webm"}
 DEFAULT_PROVIDERS = {"google/": ["google-vertex", "google-ai-studio"]}
 YOUTUBE_HOSTS = {"youtube.com", "www.youtube.com", "m.youtube.com", "music.youtube.com"}
@@ -176,14 +179,41 @@ def _accept(provider: str, url: str) -> dict[str, Any]:
     raise UpstreamRejection(f"provider {provider} does not fetch video URLs")
 
 
-def judge(request: Any) -> dict[str, Any]:
+def _input_video_urls(request: Mapping[str, Any]) -> list[str]:
+    items = request.get("input")
+    if isinstance(items, str):
+        return []
+    if not isinstance(items, list) or not items:
+        raise UpstreamRejection("input must be a string or a non-empty list")
+    urls = []
+    for item in items:
+        if not isinstance(item, Mapping):
+            raise UpstreamRejection("each input item must be an object")
+        content = item.get("content")
+        if item.get("type", "message") != "message" or not isinstance(content, list):
+            continue
+        for part in content:
+            if not isinstance(part, Mapping):
+                raise UpstreamRejection("each content item must be an object")
+            if "videoUrl" in part:
+                raise UpstreamRejection("unknown content item key 'videoUrl' (the wire format is 'video_url')")
+            if part.get("type") == "input_video":
+                if not isinstance(part.get("video_url"), str):
+                    raise UpstreamRejection("an input_video item needs video_url, a URL string")
+                urls.append(part["video_url"])
+            elif part.get("type") == "video_url":
+                raise UpstreamRejection("the Responses API takes input_video items, not video_url parts")
+    return urls
+
+
+def judge(request: Any, path: str = PATH) -> dict[str, Any]:
     """The summary the upstream echoes back, or ``UpstreamRejection`` when the rules are broken."""
     if not isinstance(request, Mapping):
         raise UpstreamRejection("the body must be a JSON object")
     model = request.get("model")
     if not isinstance(model, str) or not model:
         raise UpstreamRejection("model is required")
-    urls = _video_urls(request)
+    urls = _input_video_urls(request) if path == RESPONSES_PATH else _video_urls(request)
     prefs = request.get("provider")
     only = prefs.get("only") if isinstance(prefs, Mapping) else None
     if not urls:
@@ -247,7 +277,8 @@ class _Handler(BaseHTTPRequestHandler):
             owner.requests.append(received)
         status, message = owner.fail_with or (0, "")
         try:
-            if urlsplit(self.path).path != PATH:
+            path = urlsplit(self.path).path
+            if path not in (PATH, RESPONSES_PATH):
                 raise UpstreamRejection(f"no such endpoint: POST {self.path}", 404)
             if not received.headers.get("authorization", "").startswith("Bearer "):
                 raise UpstreamRejection("No auth credentials found", 401)
@@ -257,17 +288,39 @@ class _Handler(BaseHTTPRequestHandler):
                 request = json.loads(body)
             except ValueError as exc:
                 raise UpstreamRejection(f"invalid JSON body: {exc}") from None
-            received.summary = judge(request)
+            received.summary = judge(request, path)
         except UpstreamRejection as exc:
             received.status, received.error = exc.status, str(exc)
             self._send(exc.status, error_body(exc.status, str(exc)))
             return
         received.status = 200
         content = json.dumps(received.summary, sort_keys=True)
-        if isinstance(request, Mapping) and request.get("stream") is True:
-            self._stream(received.summary["model"], content)
+        streaming = isinstance(request, Mapping) and request.get("stream") is True
+        model = received.summary["model"]
+        if path == RESPONSES_PATH and streaming:
+            self._stream_response(model, content)
+        elif path == RESPONSES_PATH:
+            self._send(200, json.dumps(_response(model, content)).encode())
+        elif streaming:
+            self._stream(model, content)
         else:
-            self._send(200, json.dumps(_completion(received.summary["model"], content)).encode())
+            self._send(200, json.dumps(_completion(model, content)).encode())
+
+    def _stream_response(self, model: str, content: str) -> None:
+        """The Responses API's SSE: `response.created`, text deltas, `response.completed`."""
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        events: list[dict[str, Any]] = [{"type": "response.created", "response": _response(model, "", "in_progress")}]
+        delta = {"type": "response.output_text.delta", "item_id": "msg_fake", "output_index": 0, "content_index": 0}
+        events += [{**delta, "delta": content[i : i + 16], "logprobs": []} for i in range(0, len(content), 16)]
+        events.append({"type": "response.completed", "response": _response(model, content)})
+        for number, event in enumerate(events):
+            event["sequence_number"] = number
+            self._event(f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode())
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
 
     def _stream(self, model: str, content: str) -> None:
         owner = self.server.owner
@@ -308,6 +361,28 @@ def _completion(model: str, content: str) -> dict[str, Any]:
             {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"},
         ],
         "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+    }
+
+
+def _response(model: str, content: str, status: str = "completed") -> dict[str, Any]:
+    message = {
+        "type": "message",
+        "id": "msg_fake",
+        "status": status,
+        "role": "assistant",
+        "content": [{"type": "output_text", "text": content, "annotations": []}] if content else [],
+    }
+    return {
+        "id": "resp_fake_1",
+        "object": "response",
+        "created_at": int(time.time()),
+        "model": model,
+        "status": status,
+        "output": [message],
+        "parallel_tool_calls": True,
+        "tool_choice": "auto",
+        "tools": [],
+        "usage": {"input_tokens": 1, "output_tokens": 1, "total_tokens": 2},
     }
 
 
