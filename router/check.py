@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._ssrf import host_refusal
 from .capabilities import CapabilityTable, Model
 from .jsontext import Hole
 from .media import (
@@ -20,7 +21,6 @@ from .media import (
     compatible,
     damage,
     extension_mime,
-    metadata_block_reason,
     mime_alias,
     mp4_duration,
     parse_data_url,
@@ -218,9 +218,9 @@ def _part_facts(part: VideoPart, table: CapabilityTable, allow_private: bool, di
             "url-not-accepted",
             f"{shorten(url)} is a YouTube page but not a video link (expected watch?v=, youtu.be/, shorts/ or embed/)",
         )
-    blocked = info.blocked if not allow_private else metadata_block_reason(info.host)
-    if blocked:
-        return reject("blocked-url", f"{shorten(url)} points at {blocked}")
+    refusal = host_refusal(info.host, allow_private=allow_private) if info.kind in ("http", "https") else None
+    if refusal is not None:
+        return reject("blocked-url", f"{shorten(url)} points at {refusal.reason}")
     mime = extension_mime(url) if info.kind in ("http", "https") else None
     if mime and canonical_mime(mime) not in {canonical_mime(m) for m in table.openrouter.mime_types}:
         return reject(

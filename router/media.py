@@ -6,14 +6,14 @@ Pure functions, no I/O and no DNS: the checker, the fetcher and the rewriter all
 from __future__ import annotations
 
 import binascii
-import ipaddress
 import re
-import socket
 import struct
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO, Literal, Protocol
 from urllib.parse import parse_qs, unquote_to_bytes, urlsplit
+
+from ._ssrf import host_refusal
 
 __all__ = [
     "DataUrl",
@@ -24,10 +24,6 @@ __all__ = [
     "compatible",
     "damage",
     "extension_mime",
-    "host_block_reason",
-    "ip_block_reason",
-    "literal_ip",
-    "metadata_block_reason",
     "mime_alias",
     "mp4_duration",
     "parse_data_url",
@@ -47,14 +43,6 @@ _YT_HOSTS = {
     "www.youtube-nocookie.com",
 }
 _YT_PATH = re.compile(r"^/(?:shorts|embed|live|v|e)/([^/?#]+)")
-_METADATA_HOSTS = {"metadata", "metadata.google.internal", "metadata.goog", "instance-data", "localhost"}
-_METADATA_IPS = {
-    ipaddress.ip_address("169.254.169.254"),
-    ipaddress.ip_address("fd00:ec2::254"),
-    ipaddress.ip_address("100.100.100.200"),
-    ipaddress.ip_address("169.254.170.2"),
-}
-
 # Containers that are the same thing to a provider; compared after canonical_mime().
 _FAMILIES = ({"video/mp4", "video/mov", "video/3gpp"}, {"video/mpeg", "video/mp2t"})
 _ALIASES = {
@@ -72,7 +60,7 @@ class UrlInfo:
     kind: Kind
     host: str = ""
     youtube_id: str | None = None
-    blocked: str | None = None  # why the URL is never fetched (literal private IP, local name, file:)
+    blocked: str | None = None  # why the URL is not fetched by default (private or metadata literal, local name)
 
     @property
     def canonical_youtube(self) -> str | None:
@@ -95,74 +83,6 @@ def mime_alias(declared: str, accepted: Iterable[str]) -> str | None:
 def compatible(declared: str, sniffed: str) -> bool:
     a, b = canonical_mime(declared), canonical_mime(sniffed)
     return a == b or any(a in fam and b in fam for fam in _FAMILIES)
-
-
-def ip_block_reason(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
-    """Why an address is off limits to the fetcher (None when it is a public unicast address)."""
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    if ip in _METADATA_IPS:
-        return "a cloud metadata address"
-    for attr, why in (
-        ("is_loopback", "a loopback address"),
-        ("is_link_local", "a link-local address"),
-        ("is_multicast", "a multicast address"),
-        ("is_unspecified", "an unspecified address"),
-        ("is_private", "a private address"),
-        ("is_reserved", "a reserved address"),
-    ):
-        if getattr(ip, attr):
-            return why
-    if not ip.is_global:
-        return "a non-public address"
-    return None
-
-
-def _literal_ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    try:
-        return ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        pass
-    # inet_aton reads the forms resolvers also accept (127.1, 0x7f.0.0.1, 2130706433) without any DNS.
-    if host and not re.search(r"[g-wyzG-WYZ_]", host):
-        try:
-            return ipaddress.IPv4Address(socket.inet_aton(host))
-        except OSError:
-            return None
-    return None
-
-
-def host_block_reason(host: str) -> str | None:
-    """Offline verdict on a host name or literal: never resolves anything."""
-    host = host.lower().rstrip(".")
-    if host in _METADATA_HOSTS or host.endswith((".localhost", ".internal", ".local")):
-        return "a local or metadata host name"
-    ip = _literal_ip(host)
-    return ip_block_reason(ip) if ip is not None else None
-
-
-def literal_ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    """The address a host literal stands for, in every spelling resolvers accept (127.1, 2130706433); no DNS."""
-    return _literal_ip(host.lower().rstrip("."))
-
-
-def metadata_block_reason(host: str) -> str | None:
-    """Why a host (name or address literal) is off limits even with ``allow_private_urls``.
-
-    Cloud metadata endpoints hand out credentials, and they live on link-local addresses: a local development
-    switch must never open them.
-    """
-    host = host.lower().rstrip(".")
-    if host in _METADATA_HOSTS - {"localhost"}:
-        return "a cloud metadata host name"
-    ip = _literal_ip(host)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    if ip in _METADATA_IPS:
-        return "a cloud metadata address"
-    if ip is not None and ip.is_link_local:
-        return "a link-local address (where cloud metadata services live)"
-    return None
 
 
 def _youtube_id(host: str, path: str, query: str) -> str | None:
@@ -200,7 +120,8 @@ def classify_url(url: str) -> UrlInfo:
         yt = _youtube_id(host, parts.path, parts.query)
         if yt or host in _YT_HOSTS or host == "youtu.be":
             return UrlInfo("youtube", host, youtube_id=yt)
-        return UrlInfo(scheme, host, blocked=host_block_reason(host))  # type: ignore[arg-type]
+        refusal = host_refusal(host)
+        return UrlInfo(scheme, host, blocked=refusal.reason if refusal else None)  # type: ignore[arg-type]
     if scheme == "gs":
         return UrlInfo("gs", host)
     if not scheme:

@@ -21,11 +21,13 @@ can make its own URL with ``?case=name`` and count its own hits):
     /stall?after=S         headers and a few bytes, then silence for S seconds
     /private.mp4           the mp4 for Basic credentials ``user:pa55`` only, 401 otherwise
     /files/<name>          bytes a test registered with ``serve_file(name, data, mime)``
+    /gzip?n=N              the padded mp4 of N bytes, sent gzip-compressed (``Content-Encoding: gzip``)
 """
 
 from __future__ import annotations
 
 import base64
+import gzip
 import ssl
 import struct
 import sys
@@ -201,6 +203,9 @@ def _handler(server: MediaServer) -> type[BaseHTTPRequestHandler]:
             if path.startswith("/chain/"):  # the query rides along, so a test can count its own last hop
                 left, tail = int(path.rsplit("/", 1)[1]), f"?{urlsplit(self.path).query}"
                 return self._redirect(f"/chain/{left - 1}{tail}" if left > 1 else f"/clip.mp4{tail}", 302)
+            if path == "/gzip":
+                packed = gzip.compress(b"".join(server.padded(n)))
+                return self._head(200, "video/mp4", length=len(packed), Content_Encoding="gzip") or self._raw(packed)
             if path == "/big":
                 return self._stream(server.padded(n), length=n)
             if path == "/chunked":
@@ -231,6 +236,9 @@ def _handler(server: MediaServer) -> type[BaseHTTPRequestHandler]:
             for key, value in extra.items():
                 self.send_header(key.replace("_", "-"), value)
             self.end_headers()
+
+        def _raw(self, body: bytes) -> None:
+            self.wfile.write(body)
 
         def _send(self, code: int, body: bytes, content_type: str) -> None:
             self._head(code, content_type, length=len(body))

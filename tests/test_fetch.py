@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from clips import FORMATS
-from servers import MediaServer
+from servers import MediaServer, padded_mp4
 
 from router.errors import BlockedURL, MediaTooLarge, NotAVideo, UnreachableURL
 from router.fetch import Fetcher, Media, signed_url_expiry
@@ -616,3 +616,26 @@ def test_a_host_name_idna_cannot_encode_is_unreachable_not_a_crash() -> None:
     with Fetcher() as f, pytest.raises(UnreachableURL, match="not a valid host name") as caught:
         f.fetch("https://" + "a" * 64 + ".example.com/v.mp4")
     assert not caught.value.transient
+
+
+def test_credentials_go_to_their_own_origin_only(fetcher: Fetcher, media_server: MediaServer) -> None:
+    """`user:pass@` reaches the URL's own origin, also after a same-origin redirect, and is dropped on a
+    redirect to another origin (`localhost` is another host than `127.0.0.1`)."""
+    base = media_server.url("/redirect?to=", host="user:pa55@127.0.0.1")
+    assert fetcher.fetch(base + "/private.mp4?hop=same").size == len(media_server.clips["mp4"])
+    elsewhere = media_server.url("/private.mp4?hop=cross", host="localhost")
+    with pytest.raises(UnreachableURL, match="HTTP 401"):
+        fetcher.fetch(base + elsewhere)
+
+
+def test_compressed_downloads_are_capped_by_their_decoded_size(
+    fetcher: Fetcher, media_server: MediaServer, target: Target
+) -> None:
+    """A gzip body is counted as the bytes it decodes to: 2 MB of video compressed to a few KB still trips a
+    1 MB cap, and under the cap the spooled file is the decoded video."""
+    whole = b"".join(padded_mp4(media_server.clips["mp4"], 2_000_000))
+    with pytest.raises(MediaTooLarge):
+        fetcher.fetch(media_server.url(target("/gzip?n=2000000")), max_bytes=1_000_000)
+    media = fetcher.fetch(media_server.url(target("/gzip?n=2000000")), max_bytes=3_000_000)
+    assert media.size == len(whole)
+    assert media.path.read_bytes() == whole
