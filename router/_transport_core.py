@@ -20,6 +20,7 @@ from typing import Literal
 from .body import Body
 from .coding import CodingError, decode_body, encodings
 from .errors import BodyTooLarge, RequestRejected
+from .output import describe
 from .pipeline import Router
 from .request import Api, Payload, find_video_parts, load_body
 from .rewrite import Outgoing
@@ -169,7 +170,7 @@ def outcome(decision: Reply | Rewrite | None) -> Outcome:
 
 
 def _rewritten(outgoing: Outgoing, diagnostics: list[Diagnostic]) -> Rewrite:
-    log.info("routed a video request: %s", "; ".join(outgoing.notes) or "checked, sent unchanged")
+    log.info("routed a video request: %s", "; ".join(map(describe, outgoing.notes)) or "checked, sent unchanged")
     return Rewrite(outgoing, tuple(dict.fromkeys(d.rule for d in diagnostics)))
 
 

@@ -9,7 +9,6 @@ once elsewhere): it disappears on every exit path, ``SIGKILL`` included.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterator
 from typing import BinaryIO
 
@@ -54,6 +53,8 @@ class Body:
         if self.max_bytes is not None and self.size + len(data) > self.max_bytes:
             raise BodyTooLarge(self.max_bytes)
         if self._file is None and self.size + len(data) > self._memory_limit:
+            import tempfile  # only big bodies spill to disk: `import router` stays light
+
             self._file = tempfile.TemporaryFile(prefix="router-body-", dir=self._directory)  # noqa: SIM115
             self._file.write(self._buffer)
             self._buffer = b""

@@ -19,7 +19,7 @@ from . import __version__
 from .config import ConfigError, find_config, load_config, parse_rules, rule_set
 from .errors import CapabilityError, RequestRejected
 from .lint import FixMode, LintOptions, LintResult, discover, lint, patterns
-from .output import FORMATS, Summary, render
+from .output import FORMATS, Summary, describe, render
 from .pipeline import Router
 from .request import STDIN, Payload, load_bytes, read_path
 from .rules import RULES, Rule
@@ -289,8 +289,8 @@ def cmd_rewrite(args: argparse.Namespace, out: IO[str]) -> int:
             display.stop()
             return _reject(exc)
     _write_streamed(outgoing.iter_bytes(), args.output, out)
-    for line in outgoing.notes:
-        sys.stderr.write(line + "\n")
+    for note in outgoing.notes:
+        sys.stderr.write(describe(note) + "\n")
     return 0
 
 

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from . import __version__
+from .output import describe
 from .pipeline import PayloadLike, Router
 from .progress import ProgressDisplay, counting
 from .request import Payload
@@ -182,7 +183,7 @@ def send(
     with display:
         outgoing = router.outgoing(one, provider, model=model, progress=display.task("downloading"))
         for note in outgoing.notes:
-            display.note(note)
+            display.note(describe(note))
         size = outgoing.content_length
         headers = {
             "Authorization": f"Bearer {api_key}",

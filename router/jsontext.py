@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import re
-import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from json.decoder import scanstring  # type: ignore[attr-defined]
@@ -225,6 +224,8 @@ def skeleton(body: Body, big: int = BIG) -> tuple[bytes, dict[str, Hole]]:
     Only string boundaries are scanned (quotes and backslashes), so a body of a few large strings costs a
     few window reads. Text that is not JSON comes back as it is, for the parser to report.
     """
+    import secrets  # only bodies with big strings get here: `import router` stays light
+
     nonce = secrets.token_hex(6)
     cursor = _Cursor(body)
     pieces: list[bytes] = []

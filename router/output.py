@@ -9,9 +9,10 @@ from pathlib import Path, PurePath
 from urllib.parse import quote
 
 from .fix import FIXABLE
-from .rules import RULES, Diagnostic, Rule
+from .rewrite import Inlined, Note
+from .rules import RULES, Diagnostic, Rule, shorten
 
-__all__ = ["FORMATS", "Summary", "render"]
+__all__ = ["FORMATS", "Summary", "describe", "render"]
 
 INFO_URI = "https://github.com/router-dev/router#rules"
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
@@ -209,3 +210,15 @@ FORMATS: dict[str, Renderer] = {
 
 def render(fmt: str, diagnostics: Sequence[Diagnostic], summary: Summary, version: str) -> str:
     return FORMATS[fmt](diagnostics, summary, version)
+
+
+def _size(size: int) -> str:
+    return f"{size / 1e6:.3g} MB" if size >= 1_000_000 else f"{size / 1e3:.3g} kB"
+
+
+def describe(note: Note) -> str:
+    """One line for people about what the rewrite did (URLs shortened: no signature or credential shows)."""
+    if isinstance(note, Inlined):
+        size = f"up to {_size(note.cap)}" if note.size is None else _size(note.size)
+        return f"{'would inline' if note.dry_run else 'inlined'} {shorten(note.url)} ({size}) at {note.pointer}"
+    return f"route: provider.only = {list(note.providers)}"

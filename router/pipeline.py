@@ -18,8 +18,8 @@ from .check import Checked, check_request
 from .errors import FetchError, RequestRejected
 from .plan import Downloaded, RoutePlan, plan_route, settle
 from .request import Payload, load_bytes, load_text, read_path, unjsonable
-from .rewrite import Outgoing, build_outgoing
-from .rules import Diagnostic, shorten
+from .rewrite import Inlined, Outgoing, Routed, build_outgoing
+from .rules import Diagnostic
 
 if TYPE_CHECKING:
     from .fetch import Fetcher, Media
@@ -81,10 +81,6 @@ class Prepared:
             for f in self.checked.parts
             if self.plan.actions.get(f.part.pointer) == "inline"
         }
-
-
-def _megabytes(size: int) -> str:
-    return f"{size / 1e6:.3g} MB" if size >= 1_000_000 else f"{size / 1e3:.3g} kB"
 
 
 def _pins(provider: str | Sequence[str] | None) -> tuple[str, ...]:
@@ -289,10 +285,9 @@ class Router:
         outgoing.providers = prepared.plan.providers
         for ptr, (url, cap) in prepared.downloads.items():
             got = prepared.media.get(ptr)
-            size = _megabytes(got.size) if got else f"up to {_megabytes(cap)}"
-            outgoing.notes.append(f"{'would inline' if dry_run else 'inlined'} {shorten(url)} ({size}) at {ptr}")
+            outgoing.notes.append(Inlined(ptr, url, got.size if got else None, cap, dry_run))
         if prepared.plan.providers is not None:
-            outgoing.notes.append(f"route: provider.only = {prepared.plan.providers}")
+            outgoing.notes.append(Routed(tuple(prepared.plan.providers)))
         return outgoing
 
     def outgoing(

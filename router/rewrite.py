@@ -40,7 +40,7 @@ def _pick_encoder() -> Callable[[bytes], bytes]:
 
 _b64encode = _pick_encoder()
 
-__all__ = ["Outgoing", "build_outgoing", "encode_file", "encoded_size"]
+__all__ = ["Inlined", "Note", "Outgoing", "Routed", "build_outgoing", "encode_file", "encoded_size"]
 
 CHUNK = 3 * 256 * 1024  # bytes read per step; a multiple of 3 so chunk encodings concatenate cleanly
 _CHUNK = 1 << 20  # bytes per piece when a span is copied
@@ -90,12 +90,33 @@ class _Copy:
 _Piece = bytes | _Inline | _Copy
 
 
+@dataclass(frozen=True, slots=True)
+class Inlined:
+    """A URL the rewrite downloaded and sent inline (or, in a dry run, would)."""
+
+    pointer: str  # the part
+    url: str  # as the caller wrote it: shorten it before showing it (signatures, credentials)
+    size: int | None  # bytes of video sent; None in a dry run
+    cap: int  # the most the download was allowed to be
+    dry_run: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Routed:
+    """The providers the rewrite pinned in ``provider.only``."""
+
+    providers: tuple[str, ...]
+
+
+Note = Inlined | Routed  # what the rewrite did, as data: the CLI, the log and the proxy each render it
+
+
 class Outgoing:
     """The rewritten request. ``iter_bytes`` streams it with flat memory; ``to_dict`` materialises it."""
 
     def __init__(self, pieces: Sequence[_Piece]) -> None:
         self._pieces = [p for p in pieces if not isinstance(p, bytes) or p]
-        self.notes: list[str] = []  # what the rewrite did, for people (CLI stderr), never for the wire
+        self.notes: list[Note] = []  # what the rewrite did (rendered by output.describe), never on the wire
         self.diagnostics: list[Diagnostic] = []  # the warnings the rewrite fixed
         self.providers: list[str] | None = None  # provider.only as sent (None: routing left alone)
 

@@ -11,7 +11,8 @@ import pytest
 from clips import clip_bytes
 
 import router
-from router.rewrite import Outgoing, _Inline, encoded_size
+from router.output import describe
+from router.rewrite import Inlined, Outgoing, Routed, _Inline, encoded_size
 
 GEMINI = "google/gemini-2.5-flash"
 
@@ -94,7 +95,10 @@ def test_dry_run_downloads_nothing() -> None:
     """A dry run leaves URLs that would be inlined in place and says so in its notes."""
     out = router.Router().outgoing(request("https://cdn.example.com/a.mp4"), dry_run=True)
     assert out.to_dict()["messages"][0]["content"][0]["video_url"]["url"] == "https://cdn.example.com/a.mp4"
-    assert any("would inline" in n for n in out.notes)
+    inlined, routed = out.notes
+    assert inlined == Inlined("/messages/0/content/0", "https://cdn.example.com/a.mp4", None, 75_000_000, True)
+    assert routed == Routed(("google-vertex", "google-ai-studio"))
+    assert describe(inlined).startswith("would inline https://cdn.example.com/a.mp4 (up to 75 MB)")
 
 
 class _FileMedia:
