@@ -131,16 +131,44 @@ def test_model_variants_fall_back_to_their_base(table: CapabilityTable) -> None:
     [
         ("google-vertex/us-east5", "google-vertex"),
         ("google-vertex/global", "google-vertex"),
-        ("google-ai-studio/flex", "google-ai-studio"),
+        ("z-ai/fp8", "z-ai"),
         ("Google-AI-Studio", "google-ai-studio"),
         ("Google AI Studio", "google-ai-studio"),
         ("amazon-bedrock", "amazon-bedrock"),
         ("nowhere/us-east5", None),
     ],
 )
-def test_variant_tags_resolve_to_the_base_slug(table: CapabilityTable, name: str, slug: str | None) -> None:
-    """Provider tags with a variant, and display names, resolve to the base slug; unknown names to None."""
+def test_region_and_quantization_tags_resolve_to_the_base_slug(
+    table: CapabilityTable, name: str, slug: str | None
+) -> None:
+    """Region and quantization tags, and display names, resolve to the base slug; unknown names to None."""
     assert table.provider_slug(name) == slug
+
+
+@pytest.mark.parametrize(
+    ("name", "slug"),
+    [
+        ("google-vertex/flex", "google-vertex/flex"),
+        ("google-vertex/global/flex", "google-vertex/flex"),
+        ("google-ai-studio/flex", "google-ai-studio/flex"),
+        ("google-ai-studio/fast", "google-ai-studio/priority"),
+        ("Google Vertex (priority)", "google-vertex/priority"),
+        ("openai/priority", None),
+        ("amazon-bedrock/flex", None),
+    ],
+)
+def test_service_tier_tags_do_not_follow_their_base_slug(table: CapabilityTable, name: str, slug: str | None) -> None:
+    """A service-tier tag is its own key (OpenRouter's base slug never matches it); a tier with no entry is None."""
+    assert table.provider_slug(name) == slug
+
+
+def test_tier_entries_carry_their_providers_rules(table: CapabilityTable) -> None:
+    """``google-vertex/flex`` has Vertex's rules under its own name, and a user override of Vertex reaches it."""
+    vertex, flex = table.providers["google-vertex"], table.providers["google-vertex/flex"]
+    assert flex.name == "Google Vertex (flex)"
+    assert flex.model_dump(exclude={"name", "tiers"}) == vertex.model_dump(exclude={"name", "tiers"})
+    assert flex.tiers == ()
+    assert "google-vertex/flex" not in table.models["google/gemini-2.5-pro"].providers
 
 
 # --- the generator --------------------------------------------------------------------------------

