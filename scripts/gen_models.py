@@ -50,8 +50,10 @@ SERVED_BY: dict[str, tuple[str, ...]] = {
     # Gemma 4 (video in) is Google's open model; its OpenRouter route with video is AI Studio.
     # https://ai.google.dev/gemma/docs/core  (third-party hosts of Gemma are not known to take video)
     "google/gemma-*": ("google-ai-studio",),
-    # Nova is Bedrock-only. https://docs.aws.amazon.com/nova/latest/nova2-userguide/using-multimodal-models.html
-    "amazon/nova-*": ("amazon-bedrock",),
+    # Nova: OpenRouter has both slugs, amazon-bedrock and amazon-nova (Amazon's own Nova API); which one serves
+    # Nova 2 Lite's video could not be confirmed offline, so both are listed (a refresh reads the endpoints).
+    # https://docs.aws.amazon.com/nova/latest/nova2-userguide/using-multimodal-models.html
+    "amazon/nova-*": ("amazon-bedrock", "amazon-nova"),
     # Qwen3.x vision models, first-party on Alibaba Cloud Model Studio.
     # https://www.alibabacloud.com/help/en/model-studio/vision
     "qwen/*": ("alibaba",),
@@ -61,7 +63,10 @@ SERVED_BY: dict[str, tuple[str, ...]] = {
     "moonshotai/kimi-*": ("moonshotai", "alibaba"),
     # GLM-V vision models, first-party on Z.AI. https://docs.z.ai/guides/vlm/glm-4.6v
     "z-ai/glm-*": ("z-ai",),
-    # MiniMax M3 and Hailuo, first-party. https://openrouter.ai/minimax
+    # MiniMax M3: first-party, and hosted by GMICloud and Novita (its endpoints).
+    # https://openrouter.ai/api/v1/models/minimax/minimax-m3-20260531/endpoints
+    "minimax/minimax-m3*": ("minimax", "gmicloud", "novita"),
+    # Hailuo (video generation), first-party. https://openrouter.ai/minimax
     "minimax/*": ("minimax",),
     # ByteDance Seed chat models and Seedance video generators: provider "Seed" (slug `seed`).
     # https://openrouter.ai/bytedance-seed
