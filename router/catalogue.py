@@ -12,16 +12,13 @@ tag follows its provider, a service tier does not) is decided when the table is 
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sys
-import tempfile
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from typing import Any
 
 __all__ = [
     "FORMAT",
@@ -42,39 +39,42 @@ FILENAME = "catalogue.json"
 # for every provider (base64 data URLs), and nothing more is assumed.
 VIDEO_GUIDE = "https://openrouter.ai/docs/guides/overview/multimodal/videos"
 
-log = logging.getLogger("router")
+
+class DamagedCatalogue(ValueError):
+    """The cache file is not a catalogue this version can read; the message says where it goes wrong."""
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-
-class Endpoint(_Frozen):
+@dataclass(frozen=True, slots=True)
+class Endpoint:
     """One endpoint of a model: its ``tag`` (``google-vertex/us-east5``) and the service tier it sells, if any."""
 
     tag: str
     tier: str | None = None
 
 
-class CatalogueModel(_Frozen):
+@dataclass(frozen=True, slots=True)
+class CatalogueModel:
     input: tuple[str, ...] = ("text",)
     output: tuple[str, ...] = ("text",)
     endpoints: tuple[Endpoint, ...] | None = None  # None: not fetched (only video models' endpoints are)
 
 
-class Catalogue(_Frozen):
-    """What one refresh read from OpenRouter, as stored in the cache file."""
+@dataclass(frozen=True, slots=True)
+class Catalogue:
+    """What one refresh read from OpenRouter, as stored in the cache file (plain data: no validation cost at
+    import, a hand-written check when read back)."""
 
-    format: Literal[1] = 1
     fetched_at: datetime
     base_url: str
     models: dict[str, CatalogueModel]
-    providers: dict[str, str] = {}  # slug -> display name, from GET /providers
+    providers: dict[str, str] = field(default_factory=dict)  # slug -> display name, from GET /providers
 
-    @field_validator("fetched_at")
-    @classmethod
-    def _aware(cls, value: datetime) -> datetime:
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    def __post_init__(self) -> None:
+        if self.fetched_at.tzinfo is None:
+            object.__setattr__(self, "fetched_at", self.fetched_at.replace(tzinfo=UTC))
+
+    def replace(self, **changes: Any) -> Catalogue:
+        return replace(self, **changes)
 
     @property
     def video_models(self) -> list[str]:
@@ -91,6 +91,70 @@ class Catalogue(_Frozen):
                 entry["tiers"] = [k for k in keys if "/" in k]
             out[mid] = entry
         return out
+
+    def to_json(self) -> str:
+        models: dict[str, Any] = {}
+        for mid, m in self.models.items():
+            entry: dict[str, Any] = {"input": list(m.input), "output": list(m.output)}
+            if m.endpoints is not None:
+                entry["endpoints"] = [{"tag": e.tag, **({"tier": e.tier} if e.tier else {})} for e in m.endpoints]
+            models[mid] = entry
+        document = {
+            "format": FORMAT,
+            "fetched_at": self.fetched_at.isoformat(),
+            "base_url": self.base_url,
+            "providers": self.providers,
+            "models": models,
+        }
+        return json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> Catalogue:
+        """Read a cache file's content back; :class:`DamagedCatalogue` names the first thing that is wrong."""
+        try:
+            data = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            raise DamagedCatalogue("not JSON") from None
+
+        def need(ok: bool, where: str) -> None:
+            if not ok:
+                raise DamagedCatalogue(f"{where} is missing or of the wrong type")
+
+        def strings(value: Any, where: str) -> tuple[str, ...]:
+            need(isinstance(value, list) and all(isinstance(v, str) for v in value), where)
+            return tuple(value)
+
+        need(isinstance(data, dict), "the document")
+        if data.get("format") != FORMAT:
+            raise DamagedCatalogue(f"format {data.get('format')!r} is not {FORMAT}")
+        need(isinstance(data.get("base_url"), str), "base_url")
+        try:
+            fetched = datetime.fromisoformat(data.get("fetched_at"))
+        except (TypeError, ValueError):
+            raise DamagedCatalogue("fetched_at is not a date and time") from None
+        providers = data.get("providers", {})
+        need(isinstance(providers, dict) and all(isinstance(v, str) for v in providers.values()), "providers")
+        models = data.get("models")
+        need(isinstance(models, dict), "models")
+        out: dict[str, CatalogueModel] = {}
+        for mid, entry in models.items():
+            need(isinstance(entry, dict), f"models.{mid}")
+            endpoints = entry.get("endpoints")
+            found = None
+            if endpoints is not None:
+                need(isinstance(endpoints, list), f"models.{mid}.endpoints")
+                found = []
+                for i, e in enumerate(endpoints):
+                    tier = e.get("tier") if isinstance(e, dict) else None
+                    need(isinstance(e, dict) and isinstance(e.get("tag"), str), f"models.{mid}.endpoints[{i}].tag")
+                    need(tier is None or isinstance(tier, str), f"models.{mid}.endpoints[{i}].tier")
+                    found.append(Endpoint(e["tag"], tier))
+            out[mid] = CatalogueModel(
+                strings(entry.get("input"), f"models.{mid}.input"),
+                strings(entry.get("output"), f"models.{mid}.output"),
+                None if found is None else tuple(found),
+            )
+        return cls(fetched, data["base_url"], out, dict(providers))
 
 
 def endpoint_key(tag: str, tier: str | None, service_tiers: Mapping[str, str]) -> str:
@@ -173,9 +237,7 @@ def from_api(
         for p in providers
         if isinstance(p.get("slug"), str) and p["slug"]
     }
-    return Catalogue(
-        fetched_at=fetched_at or datetime.now(UTC), base_url=base_url, models=out, providers=dict(sorted(names.items()))
-    )
+    return Catalogue(fetched_at or datetime.now(UTC), base_url, out, dict(sorted(names.items())))
 
 
 # --- the cache file ------------------------------------------------------------------------------------
@@ -194,6 +256,8 @@ _warned: set[str] = set()
 def warn(message: str, *, once: bool = True) -> None:
     """One line for people (once per process unless ``once=False``): to the ``router`` logger when someone
     listens, else to stderr as ``router: warning: ...``."""
+    import logging  # deferred: loading a table imports nothing it does not use
+
     if once and message in _warned:
         return
     _warned.add(message)
@@ -215,12 +279,10 @@ def read_cached(path: Path | None = None) -> Catalogue | None:
         warn(f"cannot read the cached catalogue {target} ({exc.strerror or exc}); using the bundled snapshot")
         return None
     try:
-        return Catalogue.model_validate(json.loads(raw))
-    except (ValueError, ValidationError) as exc:
-        first = exc.errors(include_url=False)[0] if isinstance(exc, ValidationError) else None
-        why = f"{'.'.join(map(str, first['loc']))}: {first['msg']}" if first else "not JSON"
+        return Catalogue.from_json(raw)
+    except DamagedCatalogue as exc:
         warn(
-            f"ignoring the cached catalogue {target}: it is damaged ({why}); using the bundled snapshot "
+            f"ignoring the cached catalogue {target}: it is damaged ({exc}); using the bundled snapshot "
             "(`router models --refresh` writes a new one)"
         )
         return None
@@ -229,9 +291,11 @@ def read_cached(path: Path | None = None) -> Catalogue | None:
 def write_cached(catalogue: Catalogue, path: Path | None = None) -> Path:
     """Store ``catalogue`` atomically (a temporary file in the same directory, then a rename): a reader sees the
     old file or the new one, never half of it. Raises OSError when the directory cannot be written."""
+    import tempfile
+
     target = path or cache_path()
     target.parent.mkdir(parents=True, exist_ok=True)
-    text = catalogue.model_dump_json(exclude_none=True)
+    text = catalogue.to_json()
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -182,7 +183,7 @@ def test_a_router_on_the_catalogue_routes_to_a_provider_without_rules(table: Cap
 
 def test_a_catalogue_older_than_the_bundled_snapshot_is_ignored(fresh: Catalogue) -> None:
     """The bundled data wins over a catalogue fetched before its snapshot was taken."""
-    old = fresh.model_copy(update={"fetched_at": dt.datetime(2026, 8, 1, tzinfo=dt.UTC)})
+    old = fresh.replace(fetched_at=dt.datetime(2026, 8, 1, tzinfo=dt.UTC))
     table = load_table(catalogue=old)
     assert NEW_MODEL not in table.models
     assert table.snapshot is not None
@@ -270,7 +271,7 @@ def test_warnings_go_to_stderr_when_no_one_listens(
     cache_home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Without a logging handler anywhere, the warning is one ``router: warning:`` line on stderr."""
-    monkeypatch.setattr(catalogue_module.logging.Logger, "hasHandlers", lambda self: False)
+    monkeypatch.setattr(logging.Logger, "hasHandlers", lambda self: False)
     cache_home.parent.mkdir(parents=True)
     cache_home.write_text("[]", encoding="utf-8")
     load_table()
