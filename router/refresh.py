@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, Any, Literal
 
 import cachetools
 import httpx
@@ -379,7 +379,8 @@ class LiveTable:
         self._thread: threading.Thread | None = None
         self._fresh: cachetools.TTLCache[str, bool] = cachetools.TTLCache(maxsize=1, ttl=ttl, timer=timer)
         self._backoff: cachetools.TTLCache[str, bool] = cachetools.TTLCache(maxsize=1, ttl=retry, timer=timer)
-        self._table = load_table(*self.paths, catalogue=read_cached(cache or cache_path()))
+        source: Catalogue | Literal["cache"] | None = "cache" if cache is None else read_cached(cache)
+        self._table = load_table(*self.paths, catalogue=source)
         self.last_error: RefreshError | None = None
         if not (stale_first and self._age() > ttl):
             self._fresh["table"] = True

@@ -213,13 +213,15 @@ def test_service_tier_tags_do_not_follow_their_base_slug(table: CapabilityTable,
     assert table.provider_slug(name) == slug
 
 
-def test_tier_entries_carry_their_providers_rules(table: CapabilityTable) -> None:
+def test_tier_entries_carry_their_providers_rules(table: CapabilityTable, tmp_path: Path) -> None:
     """``google-vertex/flex`` has Vertex's rules under its own name, and a user override of Vertex reaches it."""
     vertex, flex = table.providers["google-vertex"], table.providers["google-vertex/flex"]
     assert flex.name == "Google Vertex (flex)"
     assert flex.model_dump(exclude={"name", "tiers"}) == vertex.model_dump(exclude={"name", "tiers"})
     assert flex.tiers == ()
     assert "google-vertex/flex" not in table.models["google/gemini-2.5-pro"].providers
+    user = _write(tmp_path, "providers:\n  google-vertex:\n    max_request_bytes: 40MB\n")
+    assert load_table(user).providers["google-vertex/flex"].max_request_bytes == 40_000_000
 
 
 # --- the generator --------------------------------------------------------------------------------
