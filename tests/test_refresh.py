@@ -6,6 +6,7 @@ it; every later command in the same environment must see what the refresh stored
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -18,7 +19,7 @@ from fake_catalogue import CHANGED_MODEL, NEW_MODEL, UNKNOWN_PROVIDER, FakeCatal
 
 import router
 from router.capabilities import load_table
-from router.refresh import LiveTable, RefreshError, refresh
+from router.refresh import CountBar, LiveTable, RefreshError, refresh
 
 
 @pytest.fixture(scope="module")
@@ -241,3 +242,15 @@ async def test_live_table_refreshes_from_async_code(fake: FakeCatalogue, tmp_pat
     result = await live.arefresh()
     assert live.table is result.table
     assert NEW_MODEL in live.table.models
+
+
+def test_progress_bar_counts_endpoint_requests_on_a_terminal_only() -> None:
+    """On a terminal the refresh draws ``done/total`` endpoint requests; piped, it draws nothing."""
+    drawn, piped = io.StringIO(), io.StringIO()
+    with CountBar(drawn, "endpoints", enabled=True) as bar:
+        bar.update(3, 4)
+    with CountBar(piped, "endpoints") as quiet:
+        quiet.update(3, 4)
+    assert "endpoints" in drawn.getvalue()
+    assert "3/4" in drawn.getvalue()
+    assert piped.getvalue() == ""
