@@ -2,10 +2,16 @@
 
 Loading is fast on the happy path (libyaml when present, one pydantic validation); only when the table
 is broken do we compose the YAML again to point at the file, line and dotted field that is wrong.
+
+Layers, later wins: the bundled ``capabilities.yaml``; the cached OpenRouter catalogue (``router models
+--refresh``), whose models replace the bundled snapshot's when it is newer; the user's own tables. Provider
+rules only come from YAML: a provider the catalogue names but no table describes gets a conservative entry
+(``documented: false``: every video inlined, no limit assumed) instead of failing the load.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -16,9 +22,10 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from .catalogue import VIDEO_GUIDE, Catalogue, cache_path, read_cached
 from .errors import CapabilityError
 
-__all__ = ["BUNDLED", "CapabilityTable", "Limit", "Model", "Provider", "UrlKind", "load_table"]
+__all__ = ["BUNDLED", "CapabilityTable", "Limit", "Model", "Provider", "Snapshot", "UrlKind", "load_table"]
 
 UrlKind = Literal["youtube", "https", "http", "gs"]
 Limit = int | Literal["unknown"]
@@ -47,7 +54,14 @@ class _Strict(BaseModel):
 
 
 class Provider(_Strict):
-    """One upstream provider's video rules, each backed by a documentation URL."""
+    """One upstream provider's video rules, each backed by a documentation URL.
+
+    ``documented: false`` marks an entry the table made up for a provider it has no rules for (the catalogue
+    says it serves a video model): every video is inlined and no limit is assumed. ``unknown`` names fields
+    whose real value could not be confirmed, with the reason; their value is then the safe reading.
+    ``tiers`` are the service tiers OpenRouter sells for this provider (``flex``, ``priority``): each is its
+    own table entry, ``slug/tier``, with the same rules, because a base slug does not match tier endpoints.
+    """
 
     name: str
     url_kinds: tuple[UrlKind, ...] = ()
@@ -57,18 +71,21 @@ class Provider(_Strict):
     max_request_bytes: Limit = "unknown"
     max_videos: Limit = "unknown"
     max_duration_s: Limit = "unknown"
+    tiers: tuple[str, ...] = ()
+    documented: bool = True
     source: str
     sources: dict[str, str] = Field(default_factory=dict)
+    unknown: dict[str, str] = Field(default_factory=dict)
     notes: str = ""
 
     _sized = field_validator("max_video_bytes", "max_request_bytes", mode="before")(_size)
 
-    @field_validator("sources")
+    @field_validator("sources", "unknown")
     @classmethod
-    def _sources_name_fields(cls, value: dict[str, str]) -> dict[str, str]:
+    def _name_fields(cls, value: dict[str, str]) -> dict[str, str]:
         unknown = sorted(set(value) - set(cls.model_fields))
         if unknown:
-            raise ValueError(f"sources names unknown field(s): {', '.join(unknown)}")
+            raise ValueError(f"names unknown field(s): {', '.join(unknown)}")
         return value
 
     def source_of(self, field: str) -> str:
@@ -88,9 +105,14 @@ class Provider(_Strict):
 
 
 class Model(_Strict):
+    """A model's modalities and who serves it with video. ``providers`` are the keys a request reaches by
+    default; ``tiers`` the service-tier keys that also serve it (``google-vertex/flex``), reached only when a
+    request names them. ``tiers=None``: not known (the bundled snapshot has no endpoint data)."""
+
     input: tuple[str, ...]
     output: tuple[str, ...] = ("text",)
     providers: tuple[str, ...] = ()
+    tiers: tuple[str, ...] | None = None
     source: str | None = None
 
     @property
@@ -100,13 +122,57 @@ class Model(_Strict):
 
 class OpenRouterRules(_Strict):
     mime_types: tuple[str, ...]
+    # An endpoint tag's suffix that names a service tier -> the tier (``fast`` is OpenRouter's alias of
+    # ``priority``). Every other suffix is a region or a quantization and follows the base slug.
+    service_tiers: dict[str, str] = Field(default_factory=dict)
     source: str
+    sources: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("service_tiers")
+    @classmethod
+    def _lower(cls, value: dict[str, str]) -> dict[str, str]:
+        return {k.lower(): v.lower() for k, v in value.items()}
+
+
+class Snapshot(_Strict):
+    """Where the ``models`` section came from, and when."""
+
+    date: dt.date  # the bundled snapshot's newest model, or the day the catalogue was fetched (UTC)
+    source: str
+    fetched_at: dt.datetime | None = None  # a live catalogue: when it was read
+    path: str | None = None  # a live catalogue: the cache file it was loaded from
+
+    def describe(self, now: dt.datetime | None = None) -> str:
+        """``bundled snapshot of 2026-08-14 (108 days old)`` or ``OpenRouter catalogue fetched ... ago``."""
+        now = now or dt.datetime.now(dt.UTC)
+        if self.fetched_at is None:
+            days = (now.date() - self.date).days
+            return f"bundled snapshot of {self.date.isoformat()} ({_age_days(days)}), {self.source}"
+        cached = f", cached in {self.path}" if self.path else ""
+        return (
+            f"OpenRouter catalogue fetched {self.fetched_at.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC "
+            f"({_age(now - self.fetched_at)}) from {self.source}{cached}"
+        )
+
+
+def _age_days(days: int) -> str:
+    return "from today" if days <= 0 else f"{days} day{'s' * (days != 1)} old"
+
+
+def _age(delta: dt.timedelta) -> str:
+    seconds = max(int(delta.total_seconds()), 0)
+    if seconds < 3600:
+        return f"{seconds // 60} min ago"
+    if seconds < 2 * 86400:
+        return f"{seconds // 3600} h ago"
+    return f"{seconds // 86400} days ago"
 
 
 class CapabilityTable(_Strict):
     version: Literal[1] = 1
     openrouter: OpenRouterRules
     providers: dict[str, Provider]
+    snapshot: Snapshot | None = None
     models: dict[str, Model] = Field(default_factory=dict)
 
     @cached_property
@@ -116,10 +182,53 @@ class CapabilityTable(_Strict):
             index.setdefault(p.name.lower(), slug)
         return index
 
+    def service_tier(self, variant: str) -> str | None:
+        """The service tier a tag's variant part names (``flex`` in ``global/flex``), or None."""
+        tiers = self.openrouter.service_tiers
+        return next((tiers[s] for s in variant.strip().lower().split("/") if s in tiers), None)
+
     def provider_slug(self, name: str) -> str | None:
-        """Resolve a slug, a variant tag (``google-vertex/us-east5``) or a display name to a table slug."""
+        """Resolve a slug, an endpoint tag or a display name to a key of ``providers`` (None: unknown).
+
+        A region or quantization tag (``google-vertex/us-east5``, ``z-ai/fp8``) follows its base slug. A
+        service-tier tag does not: ``google-vertex/flex`` (also ``google-vertex/global/flex``) resolves to the
+        key ``google-vertex/flex``, and ``openai/fast`` to ``openai/priority``, matching OpenRouter, where a
+        base slug never selects tier endpoints. A tier the table has no entry for is unknown (None).
+        """
         key = name.strip().lower()
-        return self._provider_index.get(key) or self._provider_index.get(key.split("/", 1)[0])
+        found = self._provider_index.get(key)
+        if found is not None:
+            return found
+        base, _, variant = key.partition("/")
+        if not variant:
+            return None
+        tier = self.service_tier(variant)
+        return self._provider_index.get(f"{base}/{tier}" if tier else base)
+
+    def served_by(self, model: Model | None, named: Iterable[str] = ()) -> tuple[str, ...]:
+        """The keys that can serve ``model`` for a request naming the keys ``named`` (from :meth:`provider_slug`).
+
+        Service tiers are opt-in, as on OpenRouter: a tier key is added only when the request names it and it
+        serves the model, per the catalogue's endpoints or, when those are unknown, because its provider does.
+        """
+        if model is None:
+            return ()
+        extra = [
+            key
+            for key in named
+            if "/" in key
+            and key not in model.providers
+            and key in self.providers
+            and (key in model.tiers if model.tiers is not None else key.split("/", 1)[0] in model.providers)
+        ]
+        return (*model.providers, *dict.fromkeys(extra))
+
+    def narrows(self, name: str) -> bool:
+        """Whether ``name`` picks only some endpoints of its key (a region or quantization tag such as
+        ``google-vertex/us-east5``): ignoring it leaves the key's other endpoints. A slug, a tier key
+        (``google-vertex/flex``) or a display name stands for the whole key."""
+        key = name.strip().lower()
+        return "/" in key and key not in self._provider_index and self.provider_slug(name) is not None
 
     def model(self, model_id: str) -> Model | None:
         """Look a model up; ``:free``/``:batch``-style variants fall back to their base id."""
@@ -202,13 +311,130 @@ def _in(data: Any, loc: Iterable[str | int]) -> bool:
     return True
 
 
-def load_table(*paths: str | os.PathLike[str]) -> CapabilityTable:
-    """Load the bundled table with each of ``paths`` layered over it in turn (later files win)."""
+def _tier_map(layers: Iterable[Any]) -> dict[str, str]:
+    """``openrouter.service_tiers`` as the layers set it (raw YAML; validation reports it if it is malformed)."""
+    tiers: dict[str, str] = {}
+    for data in layers:
+        section = data.get("openrouter") if isinstance(data, Mapping) else None
+        found = section.get("service_tiers") if isinstance(section, Mapping) else None
+        if isinstance(found, Mapping):
+            tiers = {str(k).lower(): str(v).lower() for k, v in found.items()}
+    return tiers
+
+
+def _newer(catalogue: Catalogue, snapshot: Any) -> bool:
+    """Whether ``catalogue`` was fetched on or after the day of the bundled snapshot (raw ``snapshot:``)."""
+    date = snapshot.get("date") if isinstance(snapshot, Mapping) else None
+    if isinstance(date, str):
+        try:
+            date = dt.date.fromisoformat(date)
+        except ValueError:
+            date = None
+    if isinstance(date, dt.datetime):
+        date = date.date()
+    if not isinstance(date, dt.date):
+        return True
+    return catalogue.fetched_at.astimezone(dt.UTC).date() >= date
+
+
+def _unruled(slug: str, names: Mapping[str, str]) -> dict[str, Any]:
+    """A conservative entry for a provider OpenRouter names but no table describes."""
+    base, _, tier = slug.partition("/")
+    name = names.get(base, base) + (f" ({tier})" if tier else "")
+    return {
+        "name": name,
+        "url_kinds": [],
+        "data_urls": True,
+        "documented": False,
+        "source": VIDEO_GUIDE,
+        "notes": "No rules for this provider in the capability table (OpenRouter's catalogue lists it as serving "
+        "a video model): router inlines every video as a base64 data URL, the form OpenRouter's video guide "
+        "gives for every provider, and assumes no documented limit. Add its rules with --capabilities.",
+    }
+
+
+def _tier_entry(base: Mapping[str, Any], tier: str, over: Any) -> dict[str, Any]:
+    """``slug/tier`` gets its provider's rules (a tier sells the same model on other terms) under its own name."""
+    entry = {k: v for k, v in base.items() if k != "tiers"}
+    entry["name"] = f"{base.get('name', '?')} ({tier})"
+    return {**entry, **over} if isinstance(over, Mapping) else entry
+
+
+def _add_providers(merged: dict[str, Any], refs: Iterable[str], names: Mapping[str, str], *, final: bool) -> None:
+    """Give provider keys an entry where the YAML has none.
+
+    Before the user's tables (``final=False``): every key the catalogue names whose provider no table
+    describes gets a conservative entry, so a user table can complete it field by field. After them
+    (``final=True``): each declared tier and each tier key a model names gets its provider's final rules (a
+    user's partial entry for the tier layered on top), and a key OpenRouter lists (``names``) a conservative
+    entry. Anything else is left for the load to report.
+    """
+    providers = merged.get("providers")
+    if not isinstance(providers, dict):
+        return
+    tiers = set(_tier_map([merged]).values())
+    providers = merged["providers"] = dict(providers)
+
+    def complete(key: str) -> bool:
+        current = providers.get(key)
+        return isinstance(current, Mapping) and "source" in current
+
+    wanted = [k for k in refs if not complete(k)]
+    if final:
+        for slug, entry in list(providers.items()):  # declared tiers (`tiers: [flex, priority]`)
+            declared = entry.get("tiers") if isinstance(entry, Mapping) else None
+            wanted += [f"{slug}/{str(t).lower()}" for t in (declared if isinstance(declared, list) else [])]
+    for key in dict.fromkeys(wanted):
+        if complete(key):
+            continue
+        base, _, tier = key.partition("/")
+        if tier in tiers and complete(base):
+            if final:
+                providers[key] = _tier_entry(providers[base], tier, providers.get(key))
+        elif not final or base in names:
+            over = providers.get(key)
+            providers[key] = {**_unruled(key, names), **(over if isinstance(over, Mapping) else {})}
+
+
+def _refs(models: Any) -> list[str]:
+    """Every provider key the ``models`` section names (raw YAML)."""
+    out: list[str] = []
+    for entry in models.values() if isinstance(models, Mapping) else []:
+        for field in ("providers", "tiers"):
+            named = entry.get(field) if isinstance(entry, Mapping) else None
+            out += [s for s in named if isinstance(s, str)] if isinstance(named, list) else []
+    return list(dict.fromkeys(out))
+
+
+def load_table(
+    *paths: str | os.PathLike[str], catalogue: Catalogue | Literal["cache"] | None = "cache"
+) -> CapabilityTable:
+    """Load the bundled table, then the OpenRouter catalogue, then each of ``paths`` (later files win).
+
+    ``catalogue="cache"`` reads the one ``router models --refresh`` stored in the user cache directory (a
+    damaged file is ignored with a warning); a :class:`~router.catalogue.Catalogue` is used as given; None
+    keeps the bundled snapshot. The catalogue's models replace the bundled ones only when it is newer than the
+    bundled snapshot. Raises :class:`CapabilityError` (``FILE:LINE: what is wrong``) for a broken table.
+    """
     files = [BUNDLED, *(Path(p) for p in paths)]
     texts = [_read(f) for f in files]
-    merged: dict[str, Any] = {}
-    for _, data in texts:
+    cached = cache_path() if catalogue == "cache" else None
+    live = read_cached(cached) if cached is not None else catalogue if isinstance(catalogue, Catalogue) else None
+    merged: dict[str, Any] = dict(texts[0][1])
+    names: Mapping[str, str] = {}
+    if live is not None and _newer(live, merged.get("snapshot")):
+        merged["models"] = models = live.table_models(_tier_map(data for _, data in texts))
+        merged["snapshot"] = {
+            "date": live.fetched_at.astimezone(dt.UTC).date(),
+            "source": live.base_url,
+            "fetched_at": live.fetched_at,
+            "path": str(cached) if cached is not None else None,
+        }
+        names = live.providers
+        _add_providers(merged, _refs(models), names, final=False)
+    for _, data in texts[1:]:
         merged = _merge(merged, data)
+    _add_providers(merged, _refs(merged.get("models")), names, final=True)
 
     def fail(message: str, loc: tuple[str | int, ...]) -> CapabilityError:
         # Blame the last file that defines the failing path (a user override beats the bundled table).
@@ -230,7 +456,8 @@ def load_table(*paths: str | os.PathLike[str]) -> CapabilityTable:
         msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
         raise fail(msg, loc) from None
     for model_id, model in table.models.items():
-        for i, slug in enumerate(model.providers):
-            if slug not in table.providers:
-                raise fail(f"provider {slug!r} is not defined under providers", ("models", model_id, "providers", i))
+        for field, slugs in (("providers", model.providers), ("tiers", model.tiers or ())):
+            for i, slug in enumerate(slugs):
+                if slug not in table.providers:
+                    raise fail(f"provider {slug!r} is not defined under providers", ("models", model_id, field, i))
     return table

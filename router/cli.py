@@ -131,8 +131,18 @@ def build_parser() -> argparse.ArgumentParser:
     inline.add_argument("-o", "--output", metavar="OUT", help="write here instead of stdout")
     inline.add_argument("--mime", metavar="M", help="declare this video type instead of the sniffed one")
 
-    models = sub.add_parser("models", help="list the models the table knows")
+    models = sub.add_parser(
+        "models",
+        help="list the models the table knows; --refresh reads OpenRouter's current catalogue",
+        description="List the models the table knows and where that data came from. --refresh reads "
+        "OpenRouter's public catalogue (models, their endpoints, providers; no API key) into the user cache "
+        "directory, which every command and Router() then use instead of the bundled snapshot.",
+    )
     models.add_argument("--modality", help="only models that take this input modality (e.g. video)")
+    models.add_argument(
+        "--refresh", action="store_true", help="fetch the current catalogue from OpenRouter and cache it"
+    )
+    models.add_argument("--base-url", help=f"catalogue source (default $OPENROUTER_BASE_URL or {DEFAULT_BASE_URL})")
     _common(models)
 
     providers = sub.add_parser("providers", help="list the providers and their video rules")
@@ -354,32 +364,66 @@ def _limit(value: object, unit: str = "") -> str:
     return f"{value}{' ' + unit if unit and isinstance(value, int) else ''}"
 
 
+def _refresh(args: argparse.Namespace, out: IO[str]) -> int:
+    from .refresh import CountBar, RefreshError, refresh  # deferred: only --refresh needs the HTTP client
+
+    with CountBar(sys.stderr, "endpoints") as bar:
+        try:
+            result = refresh(_base_url(args), paths=args.capabilities, progress=bar.update)
+        except RefreshError as exc:
+            bar.stop()
+            sys.stderr.write(f"router: error: cannot refresh the catalogue: {exc}; nothing was changed\n")
+            return 1
+    out.write(result.summary + "\n")
+    return 0
+
+
 def cmd_models(args: argparse.Namespace, out: IO[str]) -> int:
+    if args.refresh:
+        return _refresh(args, out)
     table = _router(args).table
     rows = [(mid, m) for mid, m in sorted(table.models.items()) if not args.modality or args.modality in m.input]
     width = max((len(mid) for mid, _ in rows), default=10)
     for mid, m in rows:
         note = "" if "text" in m.output else f"  (generates {'+'.join(m.output)}; cannot answer in text)"
         served = f"  providers: {', '.join(m.providers)}" if m.providers else ""
-        out.write(f"{mid:<{width}}  in: {'+'.join(m.input)}  out: {'+'.join(m.output)}{served}{note}\n")
+        tiers = f"  tiers: {', '.join(m.tiers)}" if m.tiers else ""
+        out.write(f"{mid:<{width}}  in: {'+'.join(m.input)}  out: {'+'.join(m.output)}{served}{tiers}{note}\n")
     out.write(f"{len(rows)} model{'s' * (len(rows) != 1)}\n")
+    if table.snapshot is not None:
+        out.write(f"data: {table.snapshot.describe()}\n")
+        if table.snapshot.fetched_at is None:
+            out.write("`router models --refresh` reads OpenRouter's current catalogue.\n")
     return 0
 
 
 def cmd_providers(args: argparse.Namespace, out: IO[str]) -> int:
     table = _router(args).table
     for slug, p in table.providers.items():
+        if "/" in slug and slug.split("/", 1)[0] in table.providers:
+            continue  # a service tier: shown under its provider
         urls = ", ".join(p.url_kinds) or "none (router inlines https URLs)"
+        data = "yes" if p.data_urls else "no"
+        if "data_urls" in p.unknown:
+            data = f"unknown, so router sends none ({p.unknown['data_urls']})"
         out.write(f"{slug} ({p.name})\n")
-        out.write(f"  video URLs: {urls}; data URLs: {'yes' if p.data_urls else 'no'}\n")
+        if not p.documented:
+            out.write("  no rules in the table: every video is inlined, no limit assumed\n")
+        out.write(f"  video URLs: {urls}; data URLs: {data}\n")
         out.write(f"  formats: {', '.join(table.mime_types(slug))}\n")
         out.write(
             f"  limits: video {_limit(p.max_video_bytes, 'B')}, request {_limit(p.max_request_bytes, 'B')}, "
             f"videos {_limit(p.max_videos)}, duration {_limit(p.max_duration_s, 's')}\n"
         )
+        tiers = [k.split("/", 1)[1] for k in table.providers if k.startswith(slug + "/")]
+        if tiers:
+            out.write(f"  service tiers (opt-in, same rules): {', '.join(f'{slug}/{t}' for t in tiers)}\n")
         out.write(f"  source: {p.source}\n")
         for field, url in p.sources.items():
             out.write(f"    {field}: {url}\n")
+        for field, why in p.unknown.items():
+            if field != "data_urls":
+                out.write(f"  {field}: unknown ({why})\n")
         if p.notes:
             out.write(f"  notes: {p.notes.strip()}\n")
     return 0

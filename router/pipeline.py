@@ -23,6 +23,7 @@ from .rules import Diagnostic
 
 if TYPE_CHECKING:
     from .fetch import Fetcher, Media
+    from .refresh import LiveTable
 
 __all__ = ["Prepared", "Report", "Router"]
 
@@ -61,6 +62,7 @@ class Prepared:
     payload: Payload
     checked: Checked
     plan: RoutePlan
+    table: CapabilityTable  # the table this request was judged by (a refresh may swap the router's meanwhile)
     fetched: list[Diagnostic] = field(default_factory=list)  # download failures (unplaced)
     media: dict[str, Media] = field(default_factory=dict)  # part pointer -> downloaded video
     diagnostics: list[Diagnostic] = field(init=False)
@@ -105,6 +107,9 @@ class Router:
     ``allow_private_urls`` comes from ``fetcher`` when one is given (the fetcher is what connects), so the
     checker and the fetcher can never disagree about a URL. ``close()`` (or ``with``) removes the spooled
     downloads of the fetcher the router made.
+
+    ``refresh_every`` (seconds) keeps a long-running router's model data fresh: OpenRouter's catalogue is read
+    again in the background at that age (from ``base_url``), and the old data is kept when that fails.
     """
 
     def __init__(
@@ -113,15 +118,23 @@ class Router:
         *,
         allow_private_urls: bool | None = None,
         fetcher: Fetcher | None = None,
+        refresh_every: float | None = None,
+        base_url: str | None = None,
     ) -> None:
+        self._live: LiveTable | None = None
         if isinstance(capabilities, CapabilityTable):
-            self.table = capabilities
-        elif capabilities is None:
-            self.table = load_table()
-        elif isinstance(capabilities, str | os.PathLike):
-            self.table = load_table(capabilities)
+            self._table = capabilities
         else:
-            self.table = load_table(*capabilities)
+            paths: tuple[str | os.PathLike[str], ...] = (
+                () if capabilities is None
+                else (capabilities,) if isinstance(capabilities, str | os.PathLike)
+                else tuple(capabilities)
+            )  # fmt: skip
+            if refresh_every:
+                from . import refresh  # deferred: only long-running routers refresh
+
+                self._live = refresh.LiveTable(paths, base_url=base_url, ttl=refresh_every, stale_first=True)
+            self._table = self._live.table if self._live is not None else load_table(*paths)
         if fetcher is not None and allow_private_urls is not None and allow_private_urls != fetcher.allow_private_urls:
             raise ValueError(
                 f"allow_private_urls={allow_private_urls} but the fetcher has {fetcher.allow_private_urls}: "
@@ -131,6 +144,11 @@ class Router:
         self._fetcher = fetcher
         self._owns_fetcher = fetcher is None
         self._lock = threading.Lock()
+
+    @property
+    def table(self) -> CapabilityTable:
+        """The capability data in use (a refreshing router swaps in new data as it arrives)."""
+        return self._live.table if self._live is not None else self._table
 
     @property
     def fetcher(self) -> Fetcher:
@@ -190,17 +208,18 @@ class Router:
     def prepare(
         self, payload: Payload, provider: str | Sequence[str] | None = None, *, model: str | None = None
     ) -> Prepared:
+        table = self.table  # once: the check and the plan see the same data, even if a refresh lands meanwhile
         if payload.problems:  # not JSON: nothing more can be said about it
-            return Prepared(payload, Checked(None), RoutePlan())
+            return Prepared(payload, Checked(None), RoutePlan(), table)
         checked = check_request(
             payload.request,
-            self.table,
+            table,
             model=model,
             allow_private_urls=self.allow_private_urls,
             holes=payload.holes,
             api=payload.api,
         )
-        return Prepared(payload, checked, plan_route(checked, self.table, _pins(provider)))
+        return Prepared(payload, checked, plan_route(checked, table, _pins(provider)), table)
 
     def check(
         self,
@@ -257,8 +276,8 @@ class Router:
         urls = {f.part.pointer: f.part.url_pointer for f in prepared.checked.parts}
         fetched = [Diagnostic(exc.rule, str(exc), pointer=urls[ptr]) for ptr, exc in failed.items()]
         got = {ptr: Downloaded(m.size, m.mime, m.duration) for ptr, m in media.items()}
-        plan = settle(prepared.plan, prepared.checked, self.table, got)
-        return Prepared(prepared.payload, prepared.checked, plan, fetched, media)
+        plan = settle(prepared.plan, prepared.checked, prepared.table, got)
+        return Prepared(prepared.payload, prepared.checked, plan, prepared.table, fetched, media)
 
     def _single(self, payload: PayloadLike) -> Payload:
         items = self.payloads(payload)

@@ -100,7 +100,7 @@ def _prefs(checked: Checked, table: CapabilityTable, pins: Sequence[str], diags:
     order = resolve(_names(prefs.get("order")), "/provider/order", "in provider.order")
     # Ignoring one endpoint (`google-vertex/us-east5`) leaves the provider's others: only bare names rule it out.
     ignore = {slug for name, slug in resolve(_names(prefs.get("ignore")), "/provider/ignore", "in provider.ignore")
-              if "/" not in name}  # fmt: skip
+              if not table.narrows(name)}  # fmt: skip
     # The names to send: the caller's own (a region tag narrows, and several tags of one provider all stay).
     spelling: dict[str, list[str]] = {}
     for name, slug in only or pinned:
@@ -108,9 +108,13 @@ def _prefs(checked: Checked, table: CapabilityTable, pins: Sequence[str], diags:
     return _Prefs(pinned, only, order, ignore, prefs.get("allow_fallbacks") is False and bool(order), spelling)
 
 
-def _candidates(ref: ModelRef | None, prefs: _Prefs) -> list[str] | None:
-    """The providers that may serve one model after the preferences, preferred first (None: nothing known)."""
-    served = list(ref.model.providers) if ref is not None and ref.model is not None else []
+def _candidates(ref: ModelRef | None, prefs: _Prefs, table: CapabilityTable) -> list[str] | None:
+    """The providers that may serve one model after the preferences, preferred first (None: nothing known).
+
+    Service tiers (``google-vertex/flex``) are their own keys, reached only when the request names them.
+    """
+    mentioned = [slug for _, slug in (*prefs.pinned, *(prefs.only or []), *prefs.order)]
+    served = list(table.served_by(ref.model if ref is not None else None, mentioned))
     named = [s for _, s in prefs.pinned or prefs.only or []]
     if not served and not named:
         return None
@@ -154,7 +158,8 @@ def _keep(f: PartFacts, slug: str, p: Provider, table: CapabilityTable) -> _Verd
     kind = f.info.kind
     if kind == "data":
         if not p.data_urls:
-            return _Verdict(False, "url-not-accepted", f"{slug} takes no data URLs")
+            why = f" ({p.unknown['data_urls']})" if "data_urls" in p.unknown else ""
+            return _Verdict(False, "url-not-accepted", f"{slug} takes no data URLs{why}")
         return _data_limits(slug, p, table, f.mime, f.size, f.duration)
     if kind in p.url_kinds and not f.private:
         return _OK
@@ -167,6 +172,8 @@ def _keep(f: PartFacts, slug: str, p: Provider, table: CapabilityTable) -> _Verd
             f"{slug} takes no YouTube links, and a YouTube page cannot be downloaded and inlined",
         )
     if _inlinable(f):
+        if not p.documented:
+            return _Verdict(False, "url-needs-inline", f"{slug} has no rules in the table, so router inlines")
         return _Verdict(False, "url-needs-inline", f"{slug} takes no {kind} video URLs")
     return _Verdict(False, "url-not-accepted", f"{slug} takes no {kind}:// URLs, and router cannot download them")
 
@@ -176,7 +183,8 @@ def _inline(f: PartFacts, slug: str, p: Provider, table: CapabilityTable, got: D
     if not _inlinable(f):
         return _keep(f, slug, p, table)
     if not p.data_urls:
-        return _Verdict(False, "url-not-accepted", f"{slug} takes no {f.info.kind} video URLs or data URLs")
+        why = f" ({p.unknown['data_urls']})" if "data_urls" in p.unknown else ""
+        return _Verdict(False, "url-not-accepted", f"{slug} takes no {f.info.kind} video URLs or data URLs{why}")
     if got is None:
         return _data_limits(slug, p, table, f.mime, None, None)
     return _data_limits(slug, p, table, got.mime, got.size, got.duration)
@@ -257,7 +265,7 @@ def plan_route(checked: Checked, table: CapabilityTable, pins: Sequence[str] = (
         return plan
     prefs = _prefs(checked, table, pins, plan.diagnostics)
     parts = [f for f in checked.parts if f.sendable]
-    primary = _candidates(checked.primary, prefs)
+    primary = _candidates(checked.primary, prefs, table)
     if primary is None:
         # No provider knowledge: send what is sendable as is, except private URLs nobody upstream can reach.
         for f in parts:
@@ -280,7 +288,7 @@ def plan_route(checked: Checked, table: CapabilityTable, pins: Sequence[str] = (
     chosen = natural[best][0]
     for f in parts:
         plan.actions[f.part.pointer] = "inline" if f.part.pointer in chosen else "keep"
-    fallbacks = {ref.pointer: _candidates(ref, prefs) or [] for ref in checked.models[1:]}
+    fallbacks = {ref.pointer: _candidates(ref, prefs, table) or [] for ref in checked.models[1:]}
     extra = [s for cands in fallbacks.values() for s in cands if s not in primary]
     plan.names = {s: prefs.spelling.get(s, [s]) for s in dict.fromkeys(primary + extra)}
     plan.fallbacks = fallbacks

@@ -6,9 +6,13 @@ Usage::
 
 SNAPSHOT is a saved ``GET /api/v1/models?output_modalities=all`` response (default: the shared
 2026-08 snapshot, else the copy under ``tests/data/``). Everything after the marker line in the table
-is replaced by one flow-style line per model, sorted by id::
+is replaced by a ``snapshot:`` line (the newest model's ``created`` day: how old the bundled data is) and
+one flow-style line per model, sorted by id::
 
+    snapshot: {date: 2026-08-14, source: OpenRouter /api/v1/models (openrouter-models-2026-08.json)}
     google/gemini-2.5-pro: {input: [text, image, file, audio, video], output: [text], providers: [...]}
+
+A refreshed catalogue (``router models --refresh``) replaces this section at load time when it is newer.
 
 The snapshot says which models take video but not who serves them, so the providers of each
 video-capable model come from ``SERVED_BY`` below, curated from OpenRouter's and the providers' docs.
@@ -24,6 +28,7 @@ import json
 import re
 import sys
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +50,10 @@ SERVED_BY: dict[str, tuple[str, ...]] = {
     # Gemma 4 (video in) is Google's open model; its OpenRouter route with video is AI Studio.
     # https://ai.google.dev/gemma/docs/core  (third-party hosts of Gemma are not known to take video)
     "google/gemma-*": ("google-ai-studio",),
-    # Nova is Bedrock-only. https://docs.aws.amazon.com/nova/latest/nova2-userguide/using-multimodal-models.html
-    "amazon/nova-*": ("amazon-bedrock",),
+    # Nova: OpenRouter has both slugs, amazon-bedrock and amazon-nova (Amazon's own Nova API); which one serves
+    # Nova 2 Lite's video could not be confirmed offline, so both are listed (a refresh reads the endpoints).
+    # https://docs.aws.amazon.com/nova/latest/nova2-userguide/using-multimodal-models.html
+    "amazon/nova-*": ("amazon-bedrock", "amazon-nova"),
     # Qwen3.x vision models, first-party on Alibaba Cloud Model Studio.
     # https://www.alibabacloud.com/help/en/model-studio/vision
     "qwen/*": ("alibaba",),
@@ -56,7 +63,10 @@ SERVED_BY: dict[str, tuple[str, ...]] = {
     "moonshotai/kimi-*": ("moonshotai", "alibaba"),
     # GLM-V vision models, first-party on Z.AI. https://docs.z.ai/guides/vlm/glm-4.6v
     "z-ai/glm-*": ("z-ai",),
-    # MiniMax M3 and Hailuo, first-party. https://openrouter.ai/minimax
+    # MiniMax M3: first-party, and hosted by GMICloud and Novita (its endpoints).
+    # https://openrouter.ai/api/v1/models/minimax/minimax-m3-20260531/endpoints
+    "minimax/minimax-m3*": ("minimax", "gmicloud", "novita"),
+    # Hailuo (video generation), first-party. https://openrouter.ai/minimax
     "minimax/*": ("minimax",),
     # ByteDance Seed chat models and Seedance video generators: provider "Seed" (slug `seed`).
     # https://openrouter.ai/bytedance-seed
@@ -112,7 +122,14 @@ def _strings(value: Any, default: Sequence[str]) -> list[str]:
     return list(default)
 
 
-def render_models(snapshot: Mapping[str, Any]) -> tuple[list[str], list[str]]:
+def snapshot_line(snapshot: Mapping[str, Any], name: str) -> str:
+    """``snapshot: {date: ..., source: ...}``: the day of the newest model's ``created`` (UTC)."""
+    created = [e["created"] for e in snapshot.get("data", []) if isinstance(e.get("created"), int | float)]
+    day = datetime.fromtimestamp(max(created), UTC).date().isoformat() if created else "1970-01-01"
+    return f"snapshot: {{date: {day}, source: {json.dumps(f'OpenRouter /api/v1/models ({name})')}}}"
+
+
+def render_models(snapshot: Mapping[str, Any], name: str = SNAPSHOT_NAME) -> tuple[list[str], list[str]]:
     """The generated section's lines, and the ids of video models that ``SERVED_BY`` does not cover."""
     models: dict[str, str] = {}
     unmapped: list[str] = []
@@ -129,7 +146,7 @@ def render_models(snapshot: Mapping[str, Any]) -> tuple[list[str], list[str]]:
             else:
                 fields.append(f"providers: {_flow(providers)}")
         models[model_id] = f"  {_scalar(model_id, _PLAIN_KEY)}: {{{', '.join(fields)}}}"
-    lines = [MARKER, "models:" if models else "models: {}"]
+    lines = [MARKER, snapshot_line(snapshot, name), "models:" if models else "models: {}"]
     lines += [models[k] for k in sorted(models)]
     return lines, sorted(unmapped)
 
@@ -138,7 +155,7 @@ def _split(text: str) -> str:
     """The hand-written part of the table: everything before the marker line (else before ``models:``)."""
     lines = text.splitlines(keepends=True)
     starts = [i for i, line in enumerate(lines) if line.rstrip() == MARKER]
-    starts = starts or [i for i, line in enumerate(lines) if line.startswith("models:")]
+    starts = starts or [i for i, line in enumerate(lines) if line.startswith(("snapshot:", "models:"))]
     if starts:
         return "".join(lines[: starts[0]])
     return text if not text or text.endswith("\n") else text + "\n"
@@ -182,14 +199,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if missing:
         print(f"error: SERVED_BY names providers not defined in {args.table}: {', '.join(missing)}", file=sys.stderr)
         return 1
-    lines, unmapped = render_models(snapshot)
+    lines, unmapped = render_models(snapshot, snapshot_path.name)
     if unmapped:
         print(f"error: video models with no SERVED_BY pattern: {', '.join(unmapped)}", file=sys.stderr)
         return 1
 
     new = head + "\n".join(lines) + "\n"
-    count = len(lines) - 2
-    video = sum(1 for line in lines[2:] if "providers: [" in line)
+    count = len(lines) - 3
+    video = sum(1 for line in lines[3:] if "providers: [" in line)
     if args.check:
         if new != old:
             print(f"{args.table}: models section is stale; run scripts/gen_models.py", file=sys.stderr)

@@ -1,4 +1,8 @@
-"""Shared fixtures. Media: real clips encoded once per session, and a real media server on loopback."""
+"""Shared fixtures. Media: real clips encoded once per session, and a real media server on loopback.
+
+Every test runs with ``XDG_CACHE_HOME`` pointing at an empty directory: a catalogue the developer refreshed
+(``router models --refresh``) must not change what the suite sees. Tests that want one write it there.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,14 @@ from pathlib import Path
 import pytest
 from clips import FORMATS, make_clip
 from servers import MediaServer, tls_context
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _empty_user_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """No cached OpenRouter catalogue unless a test writes one: every test starts from the bundled data."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("user-cache")))
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import importlib.util
 import json
 import re
@@ -12,7 +13,9 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from clips import clip_bytes
 
+import router
 from router.capabilities import BUNDLED, CapabilityTable, load_table
 from router.errors import CapabilityError
 
@@ -119,6 +122,54 @@ def test_key_provider_rules(table: CapabilityTable) -> None:
     assert table.mime_types("google-vertex") == OPENROUTER_MIME
 
 
+def test_corrected_provider_facts(table: CapabilityTable) -> None:
+    """The facts checked against the providers' own docs (issue 10), each with its source."""
+    alibaba, zai, seed, xiaomi = (table.providers[s] for s in ("alibaba", "z-ai", "seed", "xiaomi"))
+    assert alibaba.max_video_bytes == 7_500_000  # base64 under 10 MB
+    assert alibaba.max_duration_s == 1200
+    assert alibaba.url_kinds == ()
+    assert zai.url_kinds == ("https", "http")
+    assert not zai.data_urls
+    assert "data_urls" in zai.unknown
+    assert (zai.max_video_bytes, zai.max_videos) == (200_000_000, 2)
+    assert table.mime_types("z-ai") == ("video/mp4", "video/mov")
+    assert seed.max_video_bytes == 50_000_000
+    assert xiaomi.max_video_bytes == 37_500_000  # base64 string up to 50 MB
+    for slug in ("alibaba", "z-ai", "seed", "xiaomi"):
+        assert "max_video_bytes" in table.providers[slug].sources, slug
+    assert table.mime_types("google-ai-studio") == OPENROUTER_MIME
+    assert table.models["amazon/nova-2-lite-v1"].providers == ("amazon-bedrock", "amazon-nova")
+    assert table.providers["amazon-nova"].max_videos == 1
+    assert table.models["minimax/minimax-m3"].providers == ("minimax", "gmicloud", "novita")
+
+
+def _video_request(model: str, url: str) -> dict[str, Any]:
+    part = {"type": "video_url", "video_url": {"url": url}}
+    return {"model": model, "messages": [{"role": "user", "content": [part]}]}
+
+
+def test_corrected_facts_reach_the_checker() -> None:
+    """Over 7.5 MB inline is too large for Alibaba; Z.AI keeps a public URL as is and refuses a data URL."""
+    r = router.Router()
+    big = "data:video/mp4;base64," + base64.b64encode(clip_bytes("mp4") + bytes(7_600_000)).decode()
+    [finding] = r.check(_video_request("qwen/qwen3.6-plus", big)).diagnostics
+    assert finding.rule == "too-large"
+    assert "alibaba takes inline videos up to 7,500,000 bytes" in finding.message
+    assert r.check(_video_request("z-ai/glm-4.6v", "https://media.example/clip.mp4")).diagnostics == []
+    small = "data:video/mp4;base64," + base64.b64encode(clip_bytes("mp4")).decode()
+    [refused] = r.check(_video_request("z-ai/glm-4.6v", small)).diagnostics
+    assert (refused.rule, refused.severity) == ("url-not-accepted", "error")
+
+
+def test_every_unknown_fact_says_why(table: CapabilityTable) -> None:
+    """A field marked ``unknown`` carries a reason, and a limit marked so has no number."""
+    for slug, provider in table.providers.items():
+        for field, why in provider.unknown.items():
+            assert len(why) > 10, (slug, field)
+            if field.startswith("max_"):
+                assert getattr(provider, field) == "unknown", (slug, field)
+
+
 def test_model_variants_fall_back_to_their_base(table: CapabilityTable) -> None:
     """An id with an unknown ``:variant`` suffix resolves to its base model."""
     found = table.model("google/gemini-2.5-pro:some-new-variant")
@@ -131,16 +182,46 @@ def test_model_variants_fall_back_to_their_base(table: CapabilityTable) -> None:
     [
         ("google-vertex/us-east5", "google-vertex"),
         ("google-vertex/global", "google-vertex"),
-        ("google-ai-studio/flex", "google-ai-studio"),
+        ("z-ai/fp8", "z-ai"),
         ("Google-AI-Studio", "google-ai-studio"),
         ("Google AI Studio", "google-ai-studio"),
         ("amazon-bedrock", "amazon-bedrock"),
         ("nowhere/us-east5", None),
     ],
 )
-def test_variant_tags_resolve_to_the_base_slug(table: CapabilityTable, name: str, slug: str | None) -> None:
-    """Provider tags with a variant, and display names, resolve to the base slug; unknown names to None."""
+def test_region_and_quantization_tags_resolve_to_the_base_slug(
+    table: CapabilityTable, name: str, slug: str | None
+) -> None:
+    """Region and quantization tags, and display names, resolve to the base slug; unknown names to None."""
     assert table.provider_slug(name) == slug
+
+
+@pytest.mark.parametrize(
+    ("name", "slug"),
+    [
+        ("google-vertex/flex", "google-vertex/flex"),
+        ("google-vertex/global/flex", "google-vertex/flex"),
+        ("google-ai-studio/flex", "google-ai-studio/flex"),
+        ("google-ai-studio/fast", "google-ai-studio/priority"),
+        ("Google Vertex (priority)", "google-vertex/priority"),
+        ("openai/priority", None),
+        ("amazon-bedrock/flex", None),
+    ],
+)
+def test_service_tier_tags_do_not_follow_their_base_slug(table: CapabilityTable, name: str, slug: str | None) -> None:
+    """A service-tier tag is its own key (OpenRouter's base slug never matches it); a tier with no entry is None."""
+    assert table.provider_slug(name) == slug
+
+
+def test_tier_entries_carry_their_providers_rules(table: CapabilityTable, tmp_path: Path) -> None:
+    """``google-vertex/flex`` has Vertex's rules under its own name, and a user override of Vertex reaches it."""
+    vertex, flex = table.providers["google-vertex"], table.providers["google-vertex/flex"]
+    assert flex.name == "Google Vertex (flex)"
+    assert flex.model_dump(exclude={"name", "tiers"}) == vertex.model_dump(exclude={"name", "tiers"})
+    assert flex.tiers == ()
+    assert "google-vertex/flex" not in table.models["google/gemini-2.5-pro"].providers
+    user = _write(tmp_path, "providers:\n  google-vertex:\n    max_request_bytes: 40MB\n")
+    assert load_table(user).providers["google-vertex/flex"].max_request_bytes == 40_000_000
 
 
 # --- the generator --------------------------------------------------------------------------------
@@ -183,7 +264,9 @@ def test_generator_refuses_an_unmapped_video_model(tmp_path: Path, capsys: pytes
     [
         ("google/gemini-2.5-pro:batch", ("google-vertex", "google-ai-studio")),
         ("~google/gemini-pro-latest", ("google-vertex", "google-ai-studio")),
-        ("amazon/nova-2-lite-v1", ("amazon-bedrock",)),
+        ("amazon/nova-2-lite-v1", ("amazon-bedrock", "amazon-nova")),
+        ("minimax/minimax-m3:batch", ("minimax", "gmicloud", "novita")),
+        ("minimax/hailuo-3", ("minimax",)),
         ("qwen/qwen3.6-plus", ("alibaba",)),
         ("acme/unknown", None),
     ],
