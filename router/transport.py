@@ -14,15 +14,9 @@ The same pair for ``httpx2`` (what ``openai`` 3.x is built on), when it is insta
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
-from ._transport_core import EXTENSION, Reply, aroute, outcome, require, route
-from .body import Body
-from .pipeline import Router
-from .rewrite import Outgoing
+from ._httpx_transport import AsyncRouterTransport, BodyStream, RouterTransport
 
 if TYPE_CHECKING:
     from ._httpx2_transport import AsyncHttpx2RouterTransport, Httpx2RouterTransport
@@ -34,102 +28,6 @@ __all__ = [
     "Httpx2RouterTransport",
     "RouterTransport",
 ]
-
-
-class BodyStream(httpx.SyncByteStream, httpx.AsyncByteStream):
-    """A request body already collected into a ``Body`` (the proxy's spool): the transports read it from
-    there instead of collecting it again, and a pass-through streams it out of the spool."""
-
-    def __init__(self, body: Body) -> None:
-        self.body = body
-
-    def __iter__(self) -> Iterator[bytes]:
-        return self.body.iter_bytes()
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        for chunk in self.body.iter_bytes():
-            yield chunk
-
-
-class _Body(httpx.SyncByteStream):
-    def __init__(self, outgoing: Outgoing) -> None:
-        self._outgoing = outgoing
-
-    def __iter__(self) -> Iterator[bytes]:
-        return self._outgoing.iter_bytes()
-
-
-class _AsyncBody(httpx.AsyncByteStream):
-    def __init__(self, outgoing: Outgoing) -> None:
-        self._outgoing = outgoing
-
-    def __aiter__(self) -> AsyncIterator[bytes]:
-        return self._outgoing.aiter_bytes()
-
-
-def _body(request: httpx.Request) -> Body:
-    """The request's body, once: from the proxy's spool when it came in one, else as the client built it."""
-    return request.stream.body if isinstance(request.stream, BodyStream) else Body.of(request.read())
-
-
-async def _abody(request: httpx.Request) -> Body:
-    return request.stream.body if isinstance(request.stream, BodyStream) else Body.of(await request.aread())
-
-
-class RouterTransport(httpx.BaseTransport):
-    """Routes requests through ``router``, then hands them to ``wrapped`` (``httpx.HTTPTransport()``)."""
-
-    def __init__(self, router: Router, wrapped: httpx.BaseTransport | None = None) -> None:
-        self.router = router
-        self.wrapped = wrapped if wrapped is not None else httpx.HTTPTransport()
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        require(request, httpx.Request, "Httpx2RouterTransport")
-        encoding = request.headers.get("content-encoding")
-        decision = route(self.router, request.method, request.url.path, lambda: _body(request), encoding)
-        if decision is None:
-            response = self.wrapped.handle_request(request)
-        elif isinstance(decision, Reply):
-            response = httpx.Response(decision.status, headers=decision.headers, content=decision.body, request=request)
-        else:
-            headers = decision.headers(request.headers.multi_items())
-            body = _Body(decision.outgoing)
-            response = self.wrapped.handle_request(
-                httpx.Request(request.method, request.url, headers=headers, stream=body, extensions=request.extensions)
-            )
-        response.extensions[EXTENSION] = outcome(decision)
-        return response
-
-    def close(self) -> None:
-        self.wrapped.close()
-
-
-class AsyncRouterTransport(httpx.AsyncBaseTransport):
-    """Async twin of ``RouterTransport``: downloads run on the event loop, never blocking it."""
-
-    def __init__(self, router: Router, wrapped: httpx.AsyncBaseTransport | None = None) -> None:
-        self.router = router
-        self.wrapped = wrapped if wrapped is not None else httpx.AsyncHTTPTransport()
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        require(request, httpx.Request, "AsyncHttpx2RouterTransport")
-        encoding = request.headers.get("content-encoding")
-        decision = await aroute(self.router, request.method, request.url.path, lambda: _abody(request), encoding)
-        if decision is None:
-            response = await self.wrapped.handle_async_request(request)
-        elif isinstance(decision, Reply):
-            response = httpx.Response(decision.status, headers=decision.headers, content=decision.body, request=request)
-        else:
-            headers = decision.headers(request.headers.multi_items())
-            body = _AsyncBody(decision.outgoing)
-            response = await self.wrapped.handle_async_request(
-                httpx.Request(request.method, request.url, headers=headers, stream=body, extensions=request.extensions)
-            )
-        response.extensions[EXTENSION] = outcome(decision)
-        return response
-
-    async def aclose(self) -> None:
-        await self.wrapped.aclose()
 
 
 def __getattr__(name: str) -> Any:
