@@ -730,3 +730,29 @@ def test_workers_share_the_port_and_add_up_their_metrics(upstream: FakeOpenRoute
     finally:
         proxy.close()
     assert len(upstream.requests) == 8
+
+
+def test_factory_runs_under_plain_uvicorn(upstream: FakeOpenRouter) -> None:
+    """`uvicorn 'router.serve:create_app' --factory` serves the proxy with settings from the environment."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENROUTER_", "ROUTER_"))}
+    env.update(OPENROUTER_BASE_URL=upstream.base_url, OPENROUTER_API_KEY=SERVER_KEY)
+    argv = [sys.executable, "-m", "uvicorn", "router.serve:create_app", "--factory", "--port", "0", "--no-access-log"]
+    with subprocess.Popen(argv, env=env, stderr=subprocess.PIPE, text=True) as proc:
+        assert proc.stderr is not None
+        url = ""
+        for line in proc.stderr:
+            if "Uvicorn running on " in line:
+                url = line.split("Uvicorn running on ", 1)[1].split(" ", 1)[0]
+                break
+        assert url
+        try:
+            answer = httpx.post(f"{url}/v1/chat/completions", json=_request(YOUTUBE), timeout=30)
+            ready = httpx.get(f"{url}/readyz")
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.communicate(timeout=30)
+    assert answer.status_code == 200
+    assert ready.status_code == 200
+    (received,) = upstream.requests
+    assert received.headers["authorization"] == f"Bearer {SERVER_KEY}"
+    assert received.json()["provider"]["only"] == ["google-ai-studio"]
