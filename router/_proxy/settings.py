@@ -12,6 +12,7 @@
     ROUTER_MAX_BODY_SIZE       largest request body (``128MiB``, ``100MB``, bytes)
     ROUTER_MAX_UPSTREAM        concurrent upstream requests per process
     ROUTER_QUEUE_TIMEOUT       seconds a request may wait for an upstream slot before a 503
+    ROUTER_LOOP_MONITOR_INTERVAL  seconds between event-loop lag samples (default 0.05; 0 turns it off)
 """
 
 from __future__ import annotations
@@ -95,4 +96,6 @@ class ProxySettings:
             kwargs["max_upstream"] = int(cap)
         if wait := env.get("ROUTER_QUEUE_TIMEOUT"):
             kwargs["queue_timeout"] = float(wait)
+        if interval := env.get("ROUTER_LOOP_MONITOR_INTERVAL"):
+            kwargs["loop_monitor_interval"] = float(interval)
         return cls(**kwargs)  # type: ignore[arg-type]
