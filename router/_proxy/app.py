@@ -37,6 +37,7 @@ from ..transport import AsyncRouterTransport, BodyStream
 from .guard import PREFIXES, host_allowed, normalise_path, origin_allowed, split_prefix
 from .metrics import CONTENT_TYPE, Metrics
 from .settings import ProxySettings
+from .upstream import UpstreamPool
 
 __all__ = ["ProxyApp", "create_app", "error_body"]
 
@@ -178,10 +179,7 @@ class ProxyApp:
         self._ready = asyncio.Event()
         self._slots = asyncio.Semaphore(cap)
         if self._upstream is None:
-            limits = httpx.Limits(
-                max_connections=cap, max_keepalive_connections=cap, keepalive_expiry=self.settings.keepalive_expiry
-            )
-            self._upstream = httpx.AsyncHTTPTransport(limits=limits)
+            self._upstream = UpstreamPool(cap, keepalive_expiry=self.settings.keepalive_expiry)
         if self.router is not None:
             self._loaded(self.router)
         else:
@@ -518,9 +516,9 @@ def create_app(
     """The proxy's ASGI app; with no arguments, settings come from the environment (``ProxySettings.from_env``).
 
     ``router``: use this router instead of loading one (``settings.capabilities`` is then unused).
-    ``transport``: the upstream transport the router transport wraps (default: a keep-alive
-    ``httpx.AsyncHTTPTransport`` sized to ``max_upstream``). ``close_router``: close the router's fetcher (and
-    so its spooled downloads) when the app shuts down.
+    ``transport``: the upstream transport the router transport wraps (default: ``max_upstream`` keep-alive
+    connections in small ``httpx.AsyncHTTPTransport`` pools, see ``UpstreamPool``). ``close_router``: close the
+    router's fetcher (and so its spooled downloads) when the app shuts down.
     """
     return ProxyApp(
         settings if settings is not None else ProxySettings.from_env(),

@@ -48,6 +48,15 @@ def _request(url: str, **extra: Any) -> dict[str, Any]:
     return {"model": MODEL, "messages": [{"role": "user", "content": content}], **extra}
 
 
+def _get(url: str, **kwargs: Any) -> httpx.Response:
+    """httpx.get with room for a loaded machine (the default 5 s is not)."""
+    return httpx.get(url, **{"timeout": 60, **kwargs})
+
+
+def _post(url: str, **kwargs: Any) -> httpx.Response:
+    return httpx.post(url, **{"timeout": 60, **kwargs})
+
+
 TEXT = {"model": "openai/gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
 AUTH = {"Authorization": f"Bearer {KEY}"}
 
@@ -169,7 +178,7 @@ def _response(sock: socket.socket) -> bytes:
 
 def _scrape(url: str) -> dict[str, float]:
     """``/metrics`` parsed: ``{"name{label=value,...}": value}`` for every sample."""
-    text = httpx.get(f"{url}/metrics").text
+    text = _get(f"{url}/metrics").text
     samples = {}
     for family in text_string_to_metric_families(text):
         for s in family.samples:
@@ -292,9 +301,9 @@ console.log(JSON.stringify({status: res.status, done, text}));
 def test_key_fallback(upstream: FakeOpenRouter) -> None:
     """A client without Authorization gets the server's key; a client with one keeps its own."""
     with make_server(Router(), "127.0.0.1", 0, upstream.base_url, api_key=SERVER_KEY) as server:
-        assert httpx.post(f"{server.url}/api/v1/chat/completions", json=TEXT).status_code == 200
+        assert _post(f"{server.url}/api/v1/chat/completions", json=TEXT).status_code == 200
         own = {"Authorization": "Bearer sk-or-client-key"}
-        assert httpx.post(f"{server.url}/api/v1/chat/completions", json=TEXT, headers=own).status_code == 200
+        assert _post(f"{server.url}/api/v1/chat/completions", json=TEXT, headers=own).status_code == 200
     assert [r.headers["authorization"] for r in upstream.requests] == [
         f"Bearer {SERVER_KEY}",
         "Bearer sk-or-client-key",
@@ -304,7 +313,7 @@ def test_key_fallback(upstream: FakeOpenRouter) -> None:
 def test_dead_upstream_is_502(local_router: Router) -> None:
     """An upstream nobody listens on is a 502 in OpenRouter's error shape, not a hang or a 500."""
     with make_server(local_router, "127.0.0.1", 0, "http://127.0.0.1:9/api/v1", api_key="") as server:
-        dead = httpx.post(f"{server.url}/v1/chat/completions", json=TEXT)
+        dead = _post(f"{server.url}/v1/chat/completions", json=TEXT)
     assert dead.status_code == 502
     assert dead.json()["error"]["message"].startswith("router proxy: cannot reach the upstream")
 
@@ -322,7 +331,7 @@ def test_upstream_cap_answers_503_with_retry_after(upstream: FakeOpenRouter, loc
         )
         held.start()
         assert upstream.held.wait(20)
-        second = httpx.post(f"{server.url}/v1/chat/completions", json=TEXT, headers=AUTH, timeout=30)
+        second = _post(f"{server.url}/v1/chat/completions", json=TEXT, headers=AUTH, timeout=30)
         hold.set()
         held.join(30)
     assert second.status_code == 503
@@ -337,7 +346,7 @@ def test_gzip_body_is_checked_like_any_other(upstream: FakeOpenRouter, proxy: Pr
     """A gzip-compressed request body is decoded and checked: a YouTube link pinned to Vertex is refused."""
     body = gzip.compress(json.dumps(_request(YOUTUBE, provider={"only": ["google-vertex"]})).encode())
     headers = {**AUTH, "Content-Type": "application/json", "Content-Encoding": "gzip"}
-    answer = httpx.post(f"{proxy.url}/v1/chat/completions", content=body, headers=headers)
+    answer = _post(f"{proxy.url}/v1/chat/completions", content=body, headers=headers)
     assert answer.status_code == 400
     assert answer.json()["error"]["metadata"]["diagnostics"][0]["rule"] == "url-not-accepted"
     assert upstream.requests == []
@@ -348,10 +357,10 @@ def test_gzip_body_is_checked_like_any_other(upstream: FakeOpenRouter, proxy: Pr
 
 def test_probes(served: Proxy) -> None:
     """/healthz and /readyz answer 200 JSON on a running proxy; other methods are 405."""
-    assert httpx.get(f"{served.url}/healthz").json() == {"status": "ok"}
-    ready = httpx.get(f"{served.url}/readyz")
+    assert _get(f"{served.url}/healthz").json() == {"status": "ok"}
+    ready = _get(f"{served.url}/readyz")
     assert (ready.status_code, ready.json()) == (200, {"status": "ready"})
-    assert httpx.post(f"{served.url}/healthz").status_code == 405
+    assert _post(f"{served.url}/healthz").status_code == 405
 
 
 def test_metrics_count_outcomes_rules_and_downloads(
@@ -362,7 +371,7 @@ def test_metrics_count_outcomes_rules_and_downloads(
     url, _ = case_url("/clip.mp4")
     vertex = _request(url, provider={"only": ["google-vertex"]})
     for body in (TEXT, vertex, vertex, _request("ftp://example.com/v.mp4")):
-        httpx.post(f"{served.url}/v1/chat/completions", json=body, headers=AUTH)
+        _post(f"{served.url}/v1/chat/completions", json=body, headers=AUTH)
     after = _scrape(served.url)
 
     def grew(name: str) -> float:
@@ -423,7 +432,7 @@ def test_foreign_host_and_origin_are_refused(
     served: Proxy, upstream: FakeOpenRouter, headers: dict[str, str], status: int
 ) -> None:
     """A foreign Host or Origin is refused before the operator's key is touched; nothing reaches the upstream."""
-    answer = httpx.post(f"{served.url}/v1/chat/completions", json=TEXT, headers=headers)
+    answer = _post(f"{served.url}/v1/chat/completions", json=TEXT, headers=headers)
     assert answer.status_code == status
     assert answer.json()["error"]["code"] == status
     assert upstream.requests == []
@@ -433,7 +442,7 @@ def test_own_origin_and_loopback_names_pass(served: Proxy, upstream: FakeOpenRou
     """The loopback names and the proxy's own origin are served (the refusals above are not blanket ones)."""
     for host in ("localhost", f"localhost:{served.port}", "127.0.0.1", f"[::1]:{served.port}"):
         own = {"Host": host, "Origin": f"http://{host}"}
-        assert httpx.post(f"{served.url}/v1/chat/completions", json=TEXT, headers=own).status_code == 200, host
+        assert _post(f"{served.url}/v1/chat/completions", json=TEXT, headers=own).status_code == 200, host
     assert len(upstream.requests) == 4
 
 
@@ -471,15 +480,15 @@ def test_access_token(upstream: FakeOpenRouter) -> None:
     try:
         url = f"{proxy.url}/v1/chat/completions"
         refused = [
-            httpx.post(url, json=TEXT),
-            httpx.post(url, json=TEXT, headers={"Authorization": "Bearer wrong"}),
-            httpx.post(url, json=TEXT, headers=AUTH),
+            _post(url, json=TEXT),
+            _post(url, json=TEXT, headers={"Authorization": "Bearer wrong"}),
+            _post(url, json=TEXT, headers=AUTH),
         ]
         assert [r.status_code for r in refused] == [401, 401, 401]
         assert refused[0].headers["www-authenticate"].startswith("Bearer")
         assert upstream.requests == []
-        bearer = httpx.post(url, json=TEXT, headers={"Authorization": "Bearer tok-123456"})
-        own = httpx.post(url, json=TEXT, headers={**AUTH, "X-Router-Token": "tok-123456"})
+        bearer = _post(url, json=TEXT, headers={"Authorization": "Bearer tok-123456"})
+        own = _post(url, json=TEXT, headers={**AUTH, "X-Router-Token": "tok-123456"})
         assert (bearer.status_code, own.status_code) == (200, 200)
     finally:
         assert proxy.stop() == 0
@@ -653,7 +662,7 @@ def test_sigterm_drains_a_stream_then_exits_0_and_removes_the_spool(
     proxy = Proxy(upstream, "--allow-private-urls", "--drain-delay", "3", env={"TMPDIR": str(tmp)})
     try:
         url, _ = case_url("/clip.mp4")
-        inlined = httpx.post(
+        inlined = _post(
             f"{proxy.url}/v1/chat/completions",
             json=_request(url, provider={"only": ["google-vertex"]}),
             headers=AUTH,
@@ -674,11 +683,11 @@ def test_sigterm_drains_a_stream_then_exits_0_and_removes_the_spool(
             assert upstream.stream_paused.wait(20)
             proxy.proc.send_signal(signal.SIGTERM)
             proxy.wait_for("draining")
-            ready = httpx.get(f"{proxy.url}/readyz")
+            ready = _get(f"{proxy.url}/readyz")
             assert (ready.status_code, ready.json()) == (503, {"status": "draining"})
             proxy.wait_for("stopped accepting")
             with pytest.raises(httpx.ConnectError):
-                httpx.get(f"{proxy.url}/healthz")
+                _get(f"{proxy.url}/healthz")
             gate.set()
             events += [line for line in lines if line.startswith("data:")]
         assert events[-1] == "data: [DONE]"
@@ -698,7 +707,7 @@ def test_second_signal_stops_at_once_and_still_removes_the_spool(
     try:
         url, _ = case_url("/clip.mp4")
         body = _request(url, provider={"only": ["google-vertex"]})
-        assert httpx.post(f"{proxy.url}/v1/chat/completions", json=body, headers=AUTH, timeout=30).status_code == 200
+        assert _post(f"{proxy.url}/v1/chat/completions", json=body, headers=AUTH, timeout=30).status_code == 200
         upstream.hold = threading.Event()
         sock = _connect(proxy.url)
         data = json.dumps(TEXT).encode()
@@ -746,8 +755,8 @@ def test_factory_runs_under_plain_uvicorn(upstream: FakeOpenRouter) -> None:
                 break
         assert url
         try:
-            answer = httpx.post(f"{url}/v1/chat/completions", json=_request(YOUTUBE), timeout=30)
-            ready = httpx.get(f"{url}/readyz")
+            answer = _post(f"{url}/v1/chat/completions", json=_request(YOUTUBE), timeout=30)
+            ready = _get(f"{url}/readyz")
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.communicate(timeout=30)
