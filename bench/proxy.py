@@ -261,7 +261,13 @@ def memory(sink: str, media_origin: str, clip: Path, count: int) -> dict[str, An
     return out
 
 
-def bench_proxy(quick: bool = False) -> dict[str, Any]:
+def _settle(limit: float) -> dict[str, float]:
+    import run  # bench/run.py: the same quiet-machine wait as every other benchmark
+
+    return run.settle(limit)
+
+
+def bench_proxy(quick: bool = False, settle: float = 60) -> dict[str, Any]:
     seconds = 2.0 if quick else 5.0
     clip = media.make_clip(60)
     media.tiny_clip()
@@ -270,9 +276,12 @@ def bench_proxy(quick: bool = False) -> dict[str, Any]:
         child([PY, str(BENCH / "servers.py"), "sink"]) as sink,
         child([PY, str(BENCH / "servers.py"), "media", str(media.CACHE)]) as media_server,
     ):
-        results: dict[str, Any] = {"seconds_per_point": seconds}
+        results: dict[str, Any] = {"seconds_per_point": seconds, "quiet": {}}
+        results["quiet"]["text"] = _settle(settle)
         results["text"] = text_throughput(chat.origin, [1, 32, 256, 1000], seconds)
+        results["quiet"]["sse"] = _settle(settle)
         results["sse"] = sse(chat.origin, seconds)
+        results["quiet"]["memory"] = _settle(settle)
         results["memory"] = memory(sink.origin, media_server.origin, clip, 8 if quick else 32)
     return results
 
@@ -281,8 +290,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="2 s per point and 8 inlines instead of 32")
     parser.add_argument("--out", help="write the JSON here too")
+    parser.add_argument("--settle", type=float, default=60, help="seconds to wait for a quiet machine (default 60)")
     args = parser.parse_args()
-    results = bench_proxy(args.quick)
+    results = bench_proxy(args.quick, args.settle)
     text = json.dumps(results, indent=2)
     if args.out:
         Path(args.out).write_text(text + "\n")
