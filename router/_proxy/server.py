@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import logging
 import multiprocessing
 import os
@@ -180,6 +181,23 @@ class DrainingServer(uvicorn.Server):
         return await super().on_tick(counter)
 
 
+def tune_malloc() -> None:
+    """glibc: allocations of 256 KiB and more (video chunks in flight) come from mmap and go back to the system
+    when freed, and at most two arenas: the server's resident size follows what it holds, not its history.
+
+    Without it glibc raises its mmap threshold after the first large free, keeps later megabyte chunks on the
+    heap and the process keeps their high-water mark. Only for processes ``router serve`` owns.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 256 * 1024)  # M_MMAP_THRESHOLD (setting it also fixes it: no dynamic raise)
+        libc.mallopt(-8, 2)  # M_ARENA_MAX
+    except (OSError, AttributeError):  # musl or another libc: nothing to tune
+        pass
+
+
 def config_for(app: ProxyApp, options: ServerOptions) -> uvicorn.Config:
     config = uvicorn.Config(
         app,
@@ -220,6 +238,7 @@ def run(
 
     ``early``: stop signals already received (by a handler the caller installed while starting up).
     """
+    tune_malloc()
     server = DrainingServer(config_for(app, options), app, options, signals, early)
     try:
         server.run(sockets=[sock])
