@@ -530,7 +530,80 @@ def goals(res: dict[str, Any]) -> list[dict[str, Any]]:
                 "pass": li["ratio"] < 1.0,
             }
         )
+    if "proxy" in res:
+        rows += proxy_goals(res["proxy"])
     return rows
+
+
+def proxy_goals(p: dict[str, Any]) -> list[dict[str, Any]]:
+    """The issue-9 goals: proxy vs the same upstream reached directly, same run."""
+    t = p["text"]
+    errors = {k: v["proxy"]["errors"] for k, v in t.items() if k.endswith(("_c256", "_c1000"))}
+    best = max((t["w1_c256"], t["w2_c256"]), key=lambda r: r["ratio"])
+    c32 = min((t["w1_c32"], t["w2_c32"]), key=lambda r: r["proxy"]["p99_ms"])
+    added = c32["proxy"]["p99_ms"] - c32["direct"]["p99_ms"]
+    s = p["sse"]["proxy_c4"]
+    m = p["memory"]
+    url, own = m["url_inlines"], m["client_inlined"]
+    growth = own["peak_rss"] - own["rss_before"]
+    return [
+        {
+            "goal": "9. proxy errors at c=256 and c=1000 (text, 1 and 2 workers)",
+            "router": str(sum(errors.values())),
+            "baseline": "0",
+            "ratio": float(sum(errors.values())),
+            "target": "0 errors",
+            "pass": sum(errors.values()) == 0 and p["sse"]["proxy"]["errors"] == 0,
+        },
+        {
+            "goal": "9. proxy text throughput at c=256 (best of 1 and 2 workers)",
+            "router": f"{best['proxy']['rps']:.0f} req/s",
+            "baseline": f"{best['direct']['rps']:.0f} req/s (direct)",
+            "ratio": best["ratio"],
+            "target": ">= 0.5x (goal 0.7x)",
+            "pass": best["ratio"] >= 0.5,
+        },
+        {
+            "goal": "9. proxy p99 latency at c=32",
+            "router": f"{c32['proxy']['p99_ms']:.1f} ms",
+            "baseline": f"{c32['direct']['p99_ms']:.1f} ms (direct)",
+            "ratio": c32["proxy"]["p99_ms"] / c32["direct"]["p99_ms"],
+            "target": "<= +20 ms",
+            "pass": added <= 20,
+        },
+        {
+            "goal": "9. SSE relayed event by event (first event vs whole 50 ms stream, c=4)",
+            "router": f"{s['first_event_p50_ms']:.1f} ms",
+            "baseline": f"{s['p50_ms']:.1f} ms (whole stream)",
+            "ratio": s["first_event_p50_ms"] / s["p50_ms"],
+            "target": "< 0.5x",
+            "pass": s["first_event_p50_ms"] < 0.5 * s["p50_ms"] and s["errors"] == 0,
+        },
+        {
+            "goal": f"9. proxy peak RSS, {m['count']} concurrent {m['clip_bytes'] / MB:.0f} MB URL inlines",
+            "router": f"{url['peak_rss'] / 2**20:.0f} MiB",
+            "baseline": "200 MiB (goal)",
+            "ratio": url["peak_rss"] / (200 * 2**20),
+            "target": "<= 200 MiB",
+            "pass": url["peak_rss"] <= 200 * 2**20 and url["ok"] == m["count"],
+        },
+        {
+            "goal": "9. proxy RSS growth, client-inlined video (body size)",
+            "router": f"{growth / 2**20:.0f} MiB",
+            "baseline": f"{own['body_bytes'] / 2**20:.0f} MiB (body)",
+            "ratio": growth / own["body_bytes"],
+            "target": "<= 1.5x (core: issue 9 item 2)",
+            "pass": growth <= 1.5 * own["body_bytes"],
+        },
+        {
+            "goal": "9. worst event-loop stall during one 60 MB URL inline",
+            "router": f"<= {m['inline_worst_lag_s'] * 1e3:g} ms",
+            "baseline": "5 ms (goal)",
+            "ratio": m["inline_worst_lag_s"] / 0.005,
+            "target": "< 5 ms",
+            "pass": m["inline_worst_lag_s"] <= 0.005,
+        },
+    ]
 
 
 def _verdict(ok: bool | None) -> str:
@@ -648,14 +721,73 @@ def markdown(res: dict[str, Any], rows: list[dict[str, Any]]) -> str:
                 [[ms["router_corpus"], ms["router_json"], ms["check_jsonschema"], ms["check_jsonschema_2proc"]]],
             ),
         ]
+    if "proxy" in res:
+        parts += ["", *proxy_markdown(res["proxy"])]
     return "\n".join(parts) + "\n"
+
+
+def proxy_markdown(p: dict[str, Any]) -> list[str]:
+    """The proxy section of results.md: every load point, direct and through `router serve`."""
+    head = [
+        "concurrency",
+        "workers",
+        "direct req/s",
+        "proxy req/s",
+        "ratio",
+        "direct p50/p99",
+        "proxy p50/p99",
+        "errors",
+    ]
+    body = []
+    for key, r in p["text"].items():
+        workers, c = key[1:].split("_c")
+        d, x = r["direct"], r["proxy"]
+        body.append(
+            [
+                c,
+                workers,
+                f"{d['rps']:.0f}",
+                f"{x['rps']:.0f}",
+                f"{r['ratio']:.2f}x",
+                f"{d['p50_ms']:.2f} / {d['p99_ms']:.2f} ms",
+                f"{x['p50_ms']:.2f} / {x['p99_ms']:.2f} ms",
+                f"{d['errors']} / {x['errors']}",
+            ]
+        )
+    s, m = p["sse"], p["memory"]
+    url, own = m["url_inlines"], m["client_inlined"]
+    return [
+        "## Proxy (`router serve`) against the same upstream reached directly",
+        "",
+        f"{p['seconds_per_point']:g} s per point; load from bench/load.py (asyncio protocols on uvloop) to the raw "
+        "asyncio chat server, directly or through `router serve --workers N`; CPU busy before: "
+        + ", ".join(f"{k} {v['busy_before']:.0%}" for k, v in p["quiet"].items())
+        + ".",
+        "",
+        md_table(head, body),
+        "",
+        f"SSE, 50 events a millisecond apart, concurrency 256: direct {s['direct']['rps']:.0f} streams/s, first event "
+        f"{s['direct']['first_event_p50_ms']:.1f} ms (p50); proxy {s['proxy']['rps']:.0f} streams/s, first event "
+        f"{s['proxy']['first_event_p50_ms']:.1f} ms, whole stream {s['proxy']['p50_ms']:.1f} ms, "
+        f"{s['proxy']['errors']} errors. At concurrency 4: first event {s['proxy_c4']['first_event_p50_ms']:.1f} ms, "
+        f"whole stream {s['proxy_c4']['p50_ms']:.1f} ms.",
+        "",
+        f"Memory: {m['count']} concurrent inlines of {m['clip_bytes'] / MB:.0f} MB URLs ({url['ok']} answered 200 in "
+        f"{url['seconds']:.1f} s): proxy RSS {url['rss_before'] / 2**20:.0f} MiB before, "
+        f"{url['peak_rss'] / 2**20:.0f} MiB peak. A client's own video as a {own['body_bytes'] / MB:.0f} MB body: "
+        f"{own['rss_before'] / 2**20:.0f} MiB before, {own['peak_rss'] / 2**20:.0f} MiB peak "
+        f"({own['seconds']:.2f} s; worst loop stall bucket {own['worst_lag_s'] * 1e3:g} ms). Worst loop stall "
+        f"during one {m['clip_bytes'] / MB:.0f} MB URL inline: at most {m['inline_worst_lag_s'] * 1e3:g} ms.",
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer sizes and repetitions (about a minute)")
     parser.add_argument(
-        "--only", default="inline,b64,passthrough,startup,lint", help="comma-separated subset of the benchmarks"
+        "--only",
+        default="inline,b64,passthrough,startup,lint,proxy",
+        help="comma-separated subset of the benchmarks",
     )
     parser.add_argument(
         "--settle", type=float, default=60, help="seconds to wait per benchmark for a quiet machine (default 60)"
@@ -690,6 +822,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if shutil.which("check-jsonschema", path=str(BIN)) is None:
             raise SystemExit("check-jsonschema is missing: pip install check-jsonschema")
         res["lint"] = bench_lint(plan, args.settle)
+    if "proxy" in only:
+        import proxy  # bench/proxy.py: `router serve` under load, against the same upstream reached directly
+
+        res["proxy"] = proxy.bench_proxy(args.quick, args.settle)
     res["elapsed_s"] = time.monotonic() - started
     rows = goals(res)
     res["goals"] = rows

@@ -3,6 +3,7 @@
     python bench/servers.py media DIR   # GET /NAME serves DIR/NAME (video/mp4, Content-Length, sendfile)
     python bench/servers.py sink        # POST: reads the body in 1 MiB chunks, discards it, checks its length
     python bench/servers.py chat        # POST: a canned chat completion, as fast as asyncio answers
+                                        # ("stream": true: 50 SSE events, one a millisecond)
 
 Each prints ``READY <port>`` on its first line once it listens, then serves until killed.
 
@@ -126,6 +127,15 @@ _REPLY = _completion({"ok": True})
 _RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(_REPLY) + _REPLY
 
 
+_SSE_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+_SSE_EVENTS = 50
+_SSE_EVENT = (
+    b"data: "
+    + json.dumps({"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": "word "}}]}).encode()
+    + b"\n\n"
+)
+
+
 class _Chat(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -145,8 +155,24 @@ class _Chat(asyncio.Protocol):
                     length = int(value)
             if len(self.buffer) < end + 4 + length:
                 return
+            body = self.buffer[end + 4 : end + 4 + length]
             self.buffer = self.buffer[end + 4 + length :]
-            self.transport.write(_RESPONSE)
+            if b'"stream": true' in body or b'"stream":true' in body:
+                self._stream()
+            else:
+                self.transport.write(_RESPONSE)
+
+    def _stream(self) -> None:
+        """50 SSE events, one a millisecond (a buffering proxy shows as a late first event), then [DONE]."""
+        self.transport.write(_SSE_HEAD)
+        loop = asyncio.get_running_loop()
+        for number in range(_SSE_EVENTS):
+            loop.call_later(number / 1000, self._event, _SSE_EVENT)
+        loop.call_later(_SSE_EVENTS / 1000, self._event, b"data: [DONE]\n\n", True)
+
+    def _event(self, data: bytes, last: bool = False) -> None:
+        if not self.transport.is_closing():
+            self.transport.write(b"%x\r\n%s\r\n%s" % (len(data), data, b"0\r\n\r\n" if last else b""))
 
 
 async def _serve_chat() -> None:

@@ -120,10 +120,67 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_argument("--base-url", help=f"upstream (default $OPENROUTER_BASE_URL or {DEFAULT_BASE_URL})")
     _common(send)
 
-    serve = sub.add_parser("serve", help="run a local OpenAI-compatible proxy that routes video requests")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8787)
+    serve = sub.add_parser(
+        "serve",
+        help="run an OpenAI-compatible proxy that routes video requests",
+        description="Run the proxy (needs the serve extra: pip install 'router[serve]'). SIGTERM or Ctrl-C drains "
+        "it: /readyz answers 503, requests in flight finish within the grace period, then it exits 0.",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8787, help="listen port (default 8787; 0 picks a free one)")
     serve.add_argument("--base-url", help=f"upstream (default $OPENROUTER_BASE_URL or {DEFAULT_BASE_URL})")
+    serve.add_argument("--workers", type=int, default=1, metavar="N", help="worker processes (default 1)")
+    serve.add_argument(
+        "--access-token",
+        metavar="TOKEN",
+        help="clients must present it (Authorization: Bearer TOKEN, or X-Router-Token) before the operator's key "
+        "is used (default $ROUTER_ACCESS_TOKEN; prefer the variable: arguments show in ps)",
+    )
+    serve.add_argument(
+        "--allowed-host",
+        action="append",
+        metavar="HOST",
+        help="a Host name served (repeatable; *.example.com, or * for any; default: loopback names on a loopback "
+        "address, any otherwise)",
+    )
+    serve.add_argument(
+        "--allowed-origin", action="append", metavar="ORIGIN", help="a browser origin allowed (repeatable)"
+    )
+    serve.add_argument("--max-body-size", metavar="SIZE", help="largest request body (default 128MiB): 413 above")
+    serve.add_argument(
+        "--max-upstream", type=int, metavar="N", help="concurrent upstream requests per worker (default 512)"
+    )
+    serve.add_argument(
+        "--queue-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="wait this long for an upstream slot, then 503 with Retry-After (default 10)",
+    )
+    serve.add_argument(
+        "--header-timeout", type=float, default=10, metavar="SECONDS", help="time for a request's head (default 10)"
+    )
+    serve.add_argument(
+        "--keep-alive-timeout",
+        type=float,
+        default=5,
+        metavar="SECONDS",
+        help="idle keep-alive connections close after this (default 5; above your load balancer's idle timeout)",
+    )
+    serve.add_argument("--backlog", type=int, default=2048, metavar="N", help="listen backlog (default 2048)")
+    serve.add_argument(
+        "--grace-period",
+        type=float,
+        default=30,
+        metavar="SECONDS",
+        help="on SIGTERM, requests in flight get this long to finish (default 30)",
+    )
+    serve.add_argument(
+        "--drain-delay",
+        type=float,
+        default=0,
+        metavar="SECONDS",
+        help="on SIGTERM, keep accepting this long with /readyz at 503 before closing the listener (default 0)",
+    )
     _common(serve)
 
     inline = sub.add_parser("inline", help="print a local video file as a data:video/...;base64, URL")
@@ -329,10 +386,48 @@ def cmd_send(args: argparse.Namespace, out: IO[str]) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, out: IO[str]) -> int:
-    from .serve import serve  # deferred: only `serve` needs the server
+    try:  # deferred: only `serve` needs the server, and it is an extra
+        from .serve import LOOPBACK_HOSTS, ProxySettings, ServerOptions, is_loopback, parse_size, serve
+    except ImportError as exc:
+        raise UsageError(f"router serve needs the serve extra ({exc}): pip install 'router[serve]'") from None
+    import dataclasses
 
+    if args.workers < 1 or args.backlog < 1 or (args.max_upstream is not None and args.max_upstream < 1):
+        raise UsageError("--workers, --backlog and --max-upstream take a positive number")
+    router = _router(args)  # a broken capability table stops here, as FILE:LINE
     try:
-        return serve(_router(args), host=args.host, port=args.port, base_url=_base_url(args), out=out)
+        settings = ProxySettings.from_env()
+        hosts = args.allowed_host or (None if "ROUTER_ALLOWED_HOSTS" in os.environ else ())
+        changes: dict[str, object] = {
+            "base_url": _base_url(args),
+            "capabilities": tuple(args.capabilities),
+            "allow_private_urls": args.allow_private_urls or settings.allow_private_urls,
+            "access_token": args.access_token or settings.access_token,
+        }
+        if hosts is not None:
+            changes["allowed_hosts"] = tuple(hosts) or (LOOPBACK_HOSTS if is_loopback(args.host) else ("*",))
+        if args.allowed_origin:
+            changes["allowed_origins"] = tuple(args.allowed_origin)
+        if args.max_body_size is not None:
+            changes["max_body_size"] = parse_size(args.max_body_size)
+        if args.max_upstream is not None:
+            changes["max_upstream"] = args.max_upstream
+        if args.queue_timeout is not None:
+            changes["queue_timeout"] = args.queue_timeout
+        settings = dataclasses.replace(settings, **changes)  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    options = ServerOptions(
+        workers=args.workers,
+        backlog=args.backlog,
+        header_timeout=args.header_timeout,
+        keep_alive_timeout=args.keep_alive_timeout,
+        grace_period=args.grace_period,
+        drain_delay=args.drain_delay,
+    )
+    try:
+        single = router if args.workers == 1 else None  # workers load their own
+        return serve(single, args.host, args.port, out=out, settings=settings, options=options)
     except OSError as exc:  # the port is taken, or the host is not ours
         raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
 

@@ -26,7 +26,10 @@ object, or ``response.*`` SSE events when streaming):
 It answers 200 with a ``chat.completion`` whose message content is a JSON summary of what it received
 (provider, and per video part: kind, sha256 of the decoded bytes, MIME type), or the same content as
 SSE ``chat.completion.chunk`` events when ``"stream": true``. Rule violations get an OpenRouter-shaped
-400. ``fail_with`` forces an error answer; ``stream_gate`` holds a stream after its first content chunk.
+400. ``fail_with`` forces an error answer; ``stream_gate`` holds a stream after its first content chunk;
+``hold`` holds a request before any byte of the answer. While held, the server watches its client's connection:
+a client that hangs up is recorded in ``hang_ups`` (``time.monotonic()`` of the moment it was seen) and
+``hung_up`` is set, so a test can tell how soon a proxy in front cancelled its request.
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ import contextlib
 import hashlib
 import json
 import re
+import select
+import socket
 import sys
 import threading
 import time
@@ -294,6 +299,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(exc.status, error_body(exc.status, str(exc)))
             return
         received.status = 200
+        if owner.hold is not None:
+            owner.held.set()
+            if not self._wait_or_hang_up(owner.hold):
+                received.status = 499  # nginx's "client closed request": nothing was answered
+                return
         content = json.dumps(received.summary, sort_keys=True)
         streaming = isinstance(request, Mapping) and request.get("stream") is True
         model = received.summary["model"]
@@ -339,11 +349,27 @@ class _Handler(BaseHTTPRequestHandler):
                 owner.stream_paused.set()
             self._event(f"data: {json.dumps(event)}\n\n".encode())
             if gated and owner.stream_gate is not None:
-                owner.stream_gate.wait(owner.gate_timeout)
+                released = self._wait_or_hang_up(owner.stream_gate)
                 owner.stream_paused.clear()
+                if not released:
+                    return
         self._event(b"data: [DONE]\n\n")
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
+
+    def _wait_or_hang_up(self, gate: threading.Event) -> bool:
+        """Wait for ``gate`` (up to ``gate_timeout``) while watching the client: False if it hung up first."""
+        owner = self.server.owner
+        deadline = time.monotonic() + owner.gate_timeout
+        while not gate.is_set() and time.monotonic() < deadline:
+            readable, _, _ = select.select([self.connection], [], [], 0.02)
+            if readable and not self.connection.recv(1, socket.MSG_PEEK):  # EOF: the client is gone
+                with owner.lock:
+                    owner.hang_ups.append(time.monotonic())
+                owner.hung_up.set()
+                self.close_connection = True
+                return False
+        return True
 
     def _event(self, data: bytes) -> None:
         self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
@@ -416,6 +442,10 @@ class FakeOpenRouter:
         self.stream_gate: threading.Event | None = None  # set: streams wait here after the first content
         self.stream_paused = threading.Event()  # set while a stream waits at the gate
         self.gate_timeout = 5.0
+        self.hold: threading.Event | None = None  # set: requests wait here before their answer
+        self.held = threading.Event()  # set once a request waits at ``hold``
+        self.hang_ups: list[float] = []  # when held requests' clients hung up (time.monotonic())
+        self.hung_up = threading.Event()
         self._server = _Server((host, port), _Handler)
         self._server.owner = self
         self._thread = threading.Thread(target=self._server.serve_forever, name="fake-openrouter", daemon=True)
@@ -443,17 +473,23 @@ class FakeOpenRouter:
         with self.lock:
             self.requests.clear()
         self.fail_with = None
-        if self.stream_gate is not None:
-            self.stream_gate.set()
-        self.stream_gate = None
+        for gate in (self.stream_gate, self.hold):
+            if gate is not None:
+                gate.set()
+        self.stream_gate = self.hold = None
+        self.held.clear()
+        self.hung_up.clear()
+        with self.lock:
+            self.hang_ups.clear()
 
     def start(self) -> FakeOpenRouter:
         self._thread.start()
         return self
 
     def close(self) -> None:
-        if self.stream_gate is not None:
-            self.stream_gate.set()
+        for gate in (self.stream_gate, self.hold):
+            if gate is not None:
+                gate.set()
         self._server.shutdown()
         self._server.server_close()
 

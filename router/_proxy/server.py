@@ -1,0 +1,435 @@
+"""The proxy app on uvicorn: what uvicorn lacks is added in small named parts.
+
+- ``HeaderTimeoutProtocol``: uvicorn's httptools protocol plus a deadline for a request's head (from the
+  connection, or from a keep-alive request's first byte, to the end of its headers: 408, then close) and a
+  cap on its size (431). Without it a client sending its headers a byte a second holds a connection forever.
+- ``DrainingServer``: on SIGTERM or SIGINT readiness turns 503 at once; after ``drain_delay`` the listener
+  closes, idle connections close, requests and streams in flight get ``grace_period`` to finish; then the
+  app shuts down (upstream pool, the fetcher's spool) and the process exits 0. A second signal cuts short.
+- ``supervise``: ``--workers N`` processes sharing one listening socket (bound once, backlog as asked), each
+  a ``DrainingServer``; the supervisor forwards the stop signal, restarts a worker that dies, and owns the
+  Prometheus multiprocess directory.
+- ``ProxyServer``: a bound proxy to run in a thread (tests, notebooks, an app that embeds it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import logging
+import multiprocessing
+import os
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from types import FrameType
+from typing import IO, Any
+
+import uvicorn
+
+try:
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+except ImportError as exc:  # pragma: no cover - httptools is part of the serve extra
+    raise ImportError("router serve needs httptools: pip install 'router[serve]'") from exc
+
+from ..pipeline import Router
+from .app import ProxyApp, create_app, error_body
+from .settings import ProxySettings
+
+__all__ = ["DrainingServer", "HeaderTimeoutProtocol", "ProxyServer", "ServerOptions", "bind", "run", "supervise"]
+
+log = logging.getLogger("router")
+STARTUP_FAILURE = 3  # uvicorn's exit status for a worker that could not start: never restarted
+MAX_HEADER_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class ServerOptions:
+    """How the server around the app behaves; every default is the safe one."""
+
+    workers: int = 1
+    backlog: int = 2048  # the kernel caps it at net.core.somaxconn (4096 on current Linux)
+    header_timeout: float = 10.0  # seconds for a request's head to arrive in full
+    keep_alive_timeout: float = 5.0  # seconds an idle keep-alive connection stays open (raise it behind an LB)
+    grace_period: float = 30.0  # seconds in-flight requests get after the listener closes
+    drain_delay: float = 0.0  # seconds between the stop signal and closing the listener (readiness is 503)
+
+
+class HeaderTimeoutProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with a deadline and a size cap on each request's head."""
+
+    def __init__(self, config: uvicorn.Config, *args: Any, **kwargs: Any) -> None:
+        super().__init__(config, *args, **kwargs)
+        self._header_timeout: float = getattr(config, "header_timeout", ServerOptions.header_timeout)
+        self._header_timer: asyncio.TimerHandle | None = None
+        self._header_bytes = 0
+
+    def _arm(self) -> None:
+        if self._header_timer is None and self._header_timeout > 0:
+            self._header_bytes = 0
+            self._header_timer = self.loop.call_later(self._header_timeout, self._refuse, 408, "headers too slow")
+
+    def _disarm(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()  # a client that connects and says nothing is timed too
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._arm()  # the next request on a keep-alive connection: its head gets the same time
+
+    def on_headers_complete(self) -> None:
+        self._disarm()
+        super().on_headers_complete()
+
+    def data_received(self, data: bytes) -> None:
+        pending = self._header_timer is not None
+        if pending:
+            self._header_bytes += len(data)
+        super().data_received(data)
+        if pending and self._header_timer is not None and self._header_bytes > MAX_HEADER_BYTES:
+            self._refuse(431, f"request head over {MAX_HEADER_BYTES} bytes")
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def _refuse(self, status: int, reason: str) -> None:
+        self._disarm()
+        if self.transport.is_closing():
+            return
+        if self.cycle is None or self.cycle.response_complete:  # nothing else is being answered here
+            body = error_body(status, f"router proxy: {reason}")
+            head = (
+                f"HTTP/1.1 {status} {'Request Timeout' if status == 408 else 'Request Header Fields Too Large'}\r\n"
+                f"content-type: application/json\r\ncontent-length: {len(body)}\r\nconnection: close\r\n\r\n"
+            )
+            self.transport.write(head.encode() + body)
+        self.transport.close()
+
+
+class DrainingServer(uvicorn.Server):
+    """uvicorn's server with a readiness-first drain and no re-raised signal: a clean stop exits 0."""
+
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        app: ProxyApp,
+        options: ServerOptions,
+        signals: tuple[int, ...],
+        early: list[int] | None = None,
+    ) -> None:
+        super().__init__(config)
+        self.app = app
+        self.options = options
+        self.signals = signals
+        self.early = early if early is not None else []  # stop signals that came while starting up
+        self.drain_started: float | None = None
+        self._delay = 0.0
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread() or not self.signals:
+            yield
+            return
+        original = {sig: signal.signal(sig, self._on_signal) for sig in self.signals}
+        for _ in self.early[:2]:
+            self.drain()
+        try:
+            yield
+        finally:
+            for sig, handler in original.items():
+                signal.signal(sig, handler)
+
+    def _on_signal(self, sig: int, frame: FrameType | None) -> None:
+        self.drain()
+
+    def drain(self, delay: float | None = None) -> None:
+        """Begin the drain (thread- and signal-safe); called again, stop now."""
+        if self.drain_started is not None:
+            self.force_exit = self.should_exit = True
+            return
+        self.drain_started = time.monotonic()
+        self.app.begin_drain()
+        self._delay = self.options.drain_delay if delay is None else delay
+        if self._delay <= 0:
+            self.should_exit = True
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        for server in getattr(self, "servers", []):
+            server.close()  # stop accepting first, then say so: a reader of the log can rely on it
+        busy = len(self.server_state.tasks)
+        log.info(
+            "router proxy: stopped accepting; %d request(s) in flight get up to %g s", busy, self.options.grace_period
+        )
+        await super().shutdown(sockets)
+
+    async def on_tick(self, counter: int) -> bool:
+        if self.drain_started is not None and time.monotonic() >= self.drain_started + self._delay:
+            self.should_exit = True
+        return await super().on_tick(counter)
+
+
+def tune_malloc() -> None:
+    """glibc: allocations of 256 KiB and more (video chunks in flight) come from mmap and go back to the system
+    when freed, and at most two arenas: the server's resident size follows what it holds, not its history.
+
+    Without it glibc raises its mmap threshold after the first large free, keeps later megabyte chunks on the
+    heap and the process keeps their high-water mark. Only for processes ``router serve`` owns.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 256 * 1024)  # M_MMAP_THRESHOLD (setting it also fixes it: no dynamic raise)
+        libc.mallopt(-8, 2)  # M_ARENA_MAX
+    except (OSError, AttributeError):  # musl or another libc: nothing to tune
+        pass
+
+
+def config_for(app: ProxyApp, options: ServerOptions) -> uvicorn.Config:
+    config = uvicorn.Config(
+        app,
+        http=HeaderTimeoutProtocol,
+        interface="asgi3",
+        lifespan="on",
+        ws="none",
+        access_log=False,  # the app writes its own access log, without query strings or keys
+        log_config=None,
+        proxy_headers=False,
+        server_header=False,
+        backlog=options.backlog,
+        timeout_keep_alive=options.keep_alive_timeout,  # type: ignore[arg-type]  # a float works (call_later)
+        timeout_graceful_shutdown=options.grace_period,  # type: ignore[arg-type]
+    )
+    config.header_timeout = options.header_timeout  # type: ignore[attr-defined]  # read by HeaderTimeoutProtocol
+    return config
+
+
+def bind(host: str, port: int, backlog: int) -> socket.socket:
+    """The listening socket, bound once (workers share it)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.create_server((host.strip("[]"), port), family=family, backlog=backlog)
+    sock.set_inheritable(True)
+    return sock
+
+
+def url_of(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in str(host) else str(host)
+    return f"http://{shown}:{port}"
+
+
+def run(
+    app: ProxyApp, sock: socket.socket, options: ServerOptions, signals: tuple[int, ...], early: list[int] | None = None
+) -> None:
+    """Serve ``app`` on ``sock`` in this process until drained; the app's resources are released on every path.
+
+    ``early``: stop signals already received (by a handler the caller installed while starting up).
+    """
+    tune_malloc()
+    server = DrainingServer(config_for(app, options), app, options, signals, early)
+    try:
+        server.run(sockets=[sock])
+    finally:
+        app.close()
+
+
+def _worker(settings: ProxySettings, options: ServerOptions, sock: socket.socket, verbose: bool) -> None:
+    """One ``--workers`` process: the supervisor's SIGTERM drains it; Ctrl-C reaches the supervisor only."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    configure_logging(sys.stderr, verbose)
+    with contextlib.suppress(KeyboardInterrupt):  # SIGINT is ignored; belt and braces
+        run(create_app(settings), sock, options, (signal.SIGTERM,))
+
+
+def supervise(
+    settings: ProxySettings,
+    options: ServerOptions,
+    sock: socket.socket,
+    verbose: bool = True,
+    early: list[int] | None = None,
+) -> int:
+    """Run ``options.workers`` worker processes on ``sock`` until SIGTERM/SIGINT, then drain them all."""
+    metrics_dir = tempfile.mkdtemp(prefix="router-metrics-")
+    previous = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir  # inherited by the spawned workers
+    context = multiprocessing.get_context("spawn")
+    stops: list[int] = list(early or [])
+    wake = threading.Event()
+    if stops:
+        wake.set()
+
+    def on_signal(sig: int, frame: FrameType | None) -> None:
+        stops.append(sig)
+        wake.set()
+
+    def start() -> multiprocessing.process.BaseProcess:
+        process = context.Process(target=_worker, args=(settings, options, sock, verbose), name="router-worker")
+        process.start()
+        return process
+
+    from prometheus_client.multiprocess import mark_process_dead
+
+    original = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    status = 0
+    try:
+        workers = [start() for _ in range(options.workers)]
+        while not wake.wait(0.5):
+            for number, process in enumerate(workers):
+                if process.is_alive():
+                    continue
+                mark_process_dead(process.pid, metrics_dir)  # type: ignore[no-untyped-call]
+                if process.exitcode == STARTUP_FAILURE:
+                    log.error("router proxy: a worker could not start; stopping")
+                    status = 1
+                    wake.set()
+                    break
+                log.warning("router proxy: worker %s exited (%s); starting another", process.pid, process.exitcode)
+                workers[number] = start()
+        forwarded = 0
+        deadline = time.monotonic() + options.drain_delay + options.grace_period + 10
+        while any(p.is_alive() for p in workers) and time.monotonic() < deadline:
+            if forwarded < min(len(stops), 2):  # the first signal drains; a second one stops at once
+                for process in workers:
+                    if process.is_alive() and process.pid is not None:
+                        os.kill(process.pid, signal.SIGTERM)
+                forwarded += 1
+            wake.clear()
+            wake.wait(0.1)
+        for process in workers:
+            if process.is_alive():
+                process.kill()
+            process.join(5)
+    finally:
+        for sig, handler in original.items():
+            signal.signal(sig, handler)
+        if previous is None:
+            os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        else:
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = previous
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+    return status
+
+
+def configure_logging(stream: IO[str], verbose: bool = True) -> logging.Handler:
+    """The ``router`` loggers (what was routed, one access line per request) and uvicorn's warnings to ``stream``."""
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+    for name, level in (("router", logging.INFO if verbose else logging.WARNING), ("uvicorn.error", logging.WARNING)):
+        logger = logging.getLogger(name)
+        logger.addHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = False
+    return handler
+
+
+class ProxyServer:
+    """A bound proxy that serves in a thread: ``start()``/``shutdown()``, or ``with make_server(...) as server``.
+
+    ``url`` is where clients point (port 0 picks a free port); ``app`` is the ASGI app (settings, metrics).
+    """
+
+    def __init__(self, app: ProxyApp, sock: socket.socket, options: ServerOptions | None = None) -> None:
+        self.app = app
+        self.socket = sock
+        self.options = options or ServerOptions()
+        self._server = DrainingServer(config_for(app, self.options), app, self.options, ())
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return url_of(self.socket)
+
+    @property
+    def server_address(self) -> tuple[str, int]:
+        host, port = self.socket.getsockname()[:2]
+        return str(host), int(port)
+
+    @property
+    def base_url(self) -> str:
+        return self.app.settings.base_url
+
+    def serve_forever(self) -> None:
+        """Serve in the calling thread until ``shutdown()`` (from another thread)."""
+        try:
+            self._server.run(sockets=[self.socket])
+        finally:
+            self.app.close()
+
+    def start(self, timeout: float = 30) -> ProxyServer:
+        """Serve in a daemon thread; returns once the listener is accepting."""
+        self._thread = threading.Thread(target=self.serve_forever, name="router-proxy", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the router proxy did not start")
+            time.sleep(0.01)
+        return self
+
+    def shutdown(self, *, drain_delay: float = 0, timeout: float | None = None) -> None:
+        """Drain (in-flight requests get the grace period) and wait for the serving thread to end."""
+        self._server.drain(drain_delay)
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def server_close(self) -> None:
+        self.socket.close()
+
+    def __enter__(self) -> ProxyServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+        self.server_close()
+
+
+def make_server(
+    router: Router | None = None,
+    host: str = "127.0.0.1",
+    port: int = 8787,
+    base_url: str | None = None,
+    *,
+    api_key: str | None = None,
+    transport: Any = None,
+    settings: ProxySettings | None = None,
+    options: ServerOptions | None = None,
+) -> ProxyServer:
+    """A bound, not yet serving proxy (see ``ProxyServer``)."""
+    settings = resolve_settings(settings, host, base_url=base_url, api_key=api_key)
+    options = options or ServerOptions()
+    app = create_app(settings, router=router, transport=transport)
+    return ProxyServer(app, bind(host, port, options.backlog), options)
+
+
+def resolve_settings(
+    settings: ProxySettings | None, host: str, *, base_url: str | None = None, api_key: str | None = None
+) -> ProxySettings:
+    """Explicit settings win; otherwise the environment's key and base URL, and the hosts a bind implies."""
+    from dataclasses import replace
+
+    from .settings import is_loopback
+
+    if settings is None:
+        settings = ProxySettings(
+            base_url=os.environ.get("OPENROUTER_BASE_URL") or ProxySettings.base_url,
+            api_key=os.environ.get("OPENROUTER_API_KEY") or None,
+            allowed_hosts=ProxySettings.allowed_hosts if is_loopback(host) else ("*",),
+        )
+    if base_url is not None:
+        settings = replace(settings, base_url=base_url)
+    if api_key is not None:
+        settings = replace(settings, api_key=api_key or None)
+    return settings

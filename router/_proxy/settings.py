@@ -1,0 +1,101 @@
+"""What the proxy app needs to know, with safe defaults; from code, or from the environment for a factory.
+
+``uvicorn 'router.serve:create_app' --factory`` builds its settings from these variables:
+
+    OPENROUTER_BASE_URL        upstream (default https://openrouter.ai/api/v1)
+    OPENROUTER_API_KEY         the operator's key, injected for clients that send none (or that present the token)
+    ROUTER_ACCESS_TOKEN        clients must present it before the operator's key is used
+    ROUTER_CAPABILITIES        capability tables layered over the bundled one (os.pathsep-separated)
+    ROUTER_ALLOW_PRIVATE_URLS  1: the fetcher may reach private and loopback addresses
+    ROUTER_ALLOWED_HOSTS       Host names served (comma-separated; ``*`` any; default: loopback names)
+    ROUTER_ALLOWED_ORIGINS     browser origins allowed besides the served hosts (comma-separated)
+    ROUTER_MAX_BODY_SIZE       largest request body (``128MiB``, ``100MB``, bytes)
+    ROUTER_MAX_UPSTREAM        concurrent upstream requests per process
+    ROUTER_QUEUE_TIMEOUT       seconds a request may wait for an upstream slot before a 503
+    ROUTER_LOOP_MONITOR_INTERVAL  seconds between event-loop lag samples (default 0.05; 0 turns it off)
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+__all__ = ["DEFAULT_BASE_URL", "LOOPBACK_HOSTS", "ProxySettings", "is_loopback", "parse_size"]
+
+DEFAULT_BASE_URL = "https://openrouter.ai/api/v1"
+# The names a loopback listener answers to: a DNS-rebinding page arrives with its own name and is refused.
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|KiB|MiB|GiB)?\s*$", re.IGNORECASE)
+_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "kib": 2**10, "mib": 2**20, "gib": 2**30}
+
+
+def parse_size(text: str) -> int:
+    """``128MiB``, ``100MB``, ``1GB`` or a plain number of bytes; ``ValueError`` otherwise."""
+    match = _SIZE.match(text)
+    if match is None:
+        raise ValueError(f"not a size: {text!r} (try 128MiB, 100MB or a number of bytes)")
+    return int(float(match.group(1)) * _UNITS[(match.group(2) or "b").lower()])
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a listen address only takes connections from this machine."""
+    host = host.strip("[]").lower()
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def _items(text: str | None) -> tuple[str, ...]:
+    return tuple(item.strip() for item in (text or "").split(",") if item.strip())
+
+
+@dataclass(frozen=True)
+class ProxySettings:
+    """Everything the app needs; every default is the safe one. Secrets never show in ``repr``."""
+
+    base_url: str = DEFAULT_BASE_URL
+    api_key: str | None = field(default=None, repr=False)
+    access_token: str | None = field(default=None, repr=False)
+    capabilities: tuple[str, ...] = ()
+    allow_private_urls: bool = False
+    allowed_hosts: tuple[str, ...] = LOOPBACK_HOSTS  # "*" accepts any Host (put a token in front then)
+    allowed_origins: tuple[str, ...] = ()  # e.g. "https://app.example.com"
+    max_body_size: int = 128 * 2**20  # Gemini's 100 MB inline request, with room for the JSON around it
+    max_upstream: int = 512  # concurrent upstream requests (downloads and streams included), per process
+    queue_timeout: float = 10.0  # seconds to wait for an upstream slot, then 503 + Retry-After
+    connect_timeout: float = 15.0
+    read_timeout: float = 600.0  # a video model may think for minutes before its first byte
+    write_timeout: float = 600.0
+    keepalive_expiry: float = 60.0  # idle upstream connections are kept this long
+    loop_monitor_interval: float = 0.05  # seconds between event-loop lag samples (0: off)
+
+    def __post_init__(self) -> None:
+        if self.max_body_size <= 0 or self.max_upstream <= 0 or self.queue_timeout < 0:
+            raise ValueError("max_body_size and max_upstream must be positive, queue_timeout not negative")
+        object.__setattr__(self, "base_url", self.base_url.rstrip("/"))
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ProxySettings:
+        """Settings from ``OPENROUTER_*`` and ``ROUTER_*`` variables (see the module docstring)."""
+        env = os.environ if environ is None else environ
+        kwargs: dict[str, object] = {
+            "base_url": env.get("OPENROUTER_BASE_URL") or DEFAULT_BASE_URL,
+            "api_key": env.get("OPENROUTER_API_KEY") or None,
+            "access_token": env.get("ROUTER_ACCESS_TOKEN") or None,
+            "capabilities": tuple(p for p in env.get("ROUTER_CAPABILITIES", "").split(os.pathsep) if p),
+            "allow_private_urls": env.get("ROUTER_ALLOW_PRIVATE_URLS", "").lower() in ("1", "true", "yes"),
+        }
+        if hosts := _items(env.get("ROUTER_ALLOWED_HOSTS")):
+            kwargs["allowed_hosts"] = hosts
+        if origins := _items(env.get("ROUTER_ALLOWED_ORIGINS")):
+            kwargs["allowed_origins"] = origins
+        if size := env.get("ROUTER_MAX_BODY_SIZE"):
+            kwargs["max_body_size"] = parse_size(size)
+        if cap := env.get("ROUTER_MAX_UPSTREAM"):
+            kwargs["max_upstream"] = int(cap)
+        if wait := env.get("ROUTER_QUEUE_TIMEOUT"):
+            kwargs["queue_timeout"] = float(wait)
+        if interval := env.get("ROUTER_LOOP_MONITOR_INTERVAL"):
+            kwargs["loop_monitor_interval"] = float(interval)
+        return cls(**kwargs)  # type: ignore[arg-type]
