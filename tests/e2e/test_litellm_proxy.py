@@ -3,7 +3,8 @@
 Two proxies run as subprocesses on loopback: one registers ``router.litellm.callback`` (configured by environment
 variables), the other a factory module beside its ``config.yaml`` that trusts the HTTPS media server's test CA.
 Both serve an OpenRouter deployment (``gemini``) and an OpenAI-compatible one on a non-OpenRouter host (``direct``),
-both pointed at the fake upstream. Needs ``pip install -e '.[litellm]'``; skipped without it.
+both pointed at the fake upstream; ``gemini`` retries twice and falls back to ``direct``.
+Needs ``pip install -e '.[litellm]'``; skipped without it.
 """
 
 from __future__ import annotations
@@ -83,6 +84,9 @@ model_list:
       api_key: sk-or-test
 litellm_settings:
   callbacks: {callbacks}
+router_settings:  # a rejection must be neither retried nor handed to a fallback
+  num_retries: 2
+  fallbacks: [{{"gemini": ["direct"]}}]
 general_settings:
   master_key: {MASTER_KEY}
 """
@@ -196,6 +200,20 @@ def test_youtube_to_vertex_is_refused_with_the_routers_400(
     assert set(router_error["metadata"]["reasons"]) == {"google-vertex"}
     assert [d["rule"] for d in router_error["metadata"]["diagnostics"]] == ["url-not-accepted"]
     assert upstream.requests == []
+
+
+def test_a_rejection_after_a_download_is_not_retried_nor_falls_back(
+    proxies: dict[str, Proxy], upstream: FakeOpenRouter, media_server: MediaServer
+) -> None:
+    """Text served as video/mp4 is refused once (one download: failures are never cached, so a retry would show)."""
+    target = "/notes.mp4?case=litellm-no-retry"
+    video = {"type": "video_url", "video_url": {"url": media_server.url(target)}}
+    with pytest.raises(openai.BadRequestError) as caught:
+        proxies["env"].client().chat.completions.create(model="gemini", messages=_messages(video))
+    body: Any = caught.value.body
+    assert body["provider_specific_fields"]["metadata"]["rule"] == "format-mismatch"
+    assert media_server.hits(target) == 1
+    assert upstream.requests == []  # the fallback deployment would have sent the request on
 
 
 @pytest.mark.parametrize("stream", [False, True])
