@@ -92,9 +92,11 @@ def openrouter_model(kwargs: Mapping[str, Any], hosts: Collection[str] = OPENROU
     if not isinstance(model, str) or not model.strip():
         return None
     named = kwargs.get("custom_llm_provider")
-    provider = named if isinstance(named, str) and named else model.partition("/")[0]
-    if provider not in _PREFIXES and provider != named:
-        provider = ""  # `google/gemini-2.5-flash` with no provider prefix: the whole string is the model id
+    if isinstance(named, str) and named:
+        provider = named
+    else:  # `google/gemini-2.5-flash` with no LiteLLM prefix: the whole string is the model id
+        head, slash, _ = model.partition("/")
+        provider = head if slash and head in _PREFIXES else ""
     wire = model.removeprefix(f"{provider}/") if provider else model
     if provider == "openrouter" or _on_openrouter_host(kwargs.get("api_base"), hosts):
         return wire
