@@ -15,7 +15,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from .body import Body
 from .coding import CodingError, decode_body, encodings
@@ -38,6 +38,7 @@ __all__ = [
     "mentions_video",
     "outcome",
     "reject",
+    "rejection",
     "require",
     "route",
 ]
@@ -140,13 +141,12 @@ def error_reply(status: int, message: str, metadata: Mapping[str, object] | None
     return Reply(status, headers, json.dumps(body).encode())
 
 
-def reject(diagnostics: list[Diagnostic]) -> Reply:
-    """An OpenRouter-shaped 400: SDKs raise their ordinary bad-request error, and never retry a 400.
+def rejection(diagnostics: list[Diagnostic]) -> dict[str, Any]:
+    """The error object of a rejection, in OpenRouter's vocabulary: ``{"code": 400, "message", "metadata"}``.
 
     ``metadata`` names the rule and pointer of the first error and, when the finding is about a route, each
-    provider's reason, beside every diagnostic.
+    provider's reason, beside every diagnostic. Logged once, on the ``router`` logger.
     """
-    error = RequestRejected(diagnostics)
     log.info("rejected a request: %s", "; ".join(f"{d.rule}: {d.message}" for d in diagnostics))
     first = next((d for d in diagnostics if d.severity == "error"), diagnostics[0] if diagnostics else None)
     metadata: dict[str, object] = {}
@@ -155,7 +155,13 @@ def reject(diagnostics: list[Diagnostic]) -> Reply:
         if first.reasons:
             metadata["reasons"] = dict(first.reasons)
     metadata["diagnostics"] = [d.to_dict() for d in diagnostics]
-    reply = error_reply(400, str(error), metadata)
+    return {"code": 400, "message": str(RequestRejected(diagnostics)), "metadata": metadata}
+
+
+def reject(diagnostics: list[Diagnostic]) -> Reply:
+    """An OpenRouter-shaped 400: SDKs raise their ordinary bad-request error, and never retry a 400."""
+    error = rejection(diagnostics)
+    reply = error_reply(400, error["message"], error["metadata"])
     return Reply(reply.status, reply.headers, reply.body, tuple(dict.fromkeys(d.rule for d in diagnostics)))
 
 
