@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from . import __version__
 from .config import ConfigError, find_config, load_config, parse_rules, rule_set
@@ -181,6 +181,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="on SIGTERM, keep accepting this long with /readyz at 503 before closing the listener (default 0)",
     )
+    serve.add_argument(
+        "--refresh-every",
+        type=float,
+        default=None,
+        metavar="HOURS",
+        help="re-read OpenRouter's model catalogue in the background this often (default 24; 0: never)",
+    )
     _common(serve)
 
     inline = sub.add_parser("inline", help="print a local video file as a data:video/...;base64, URL")
@@ -211,8 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _router(args: argparse.Namespace) -> Router:
-    return Router(args.capabilities or None, allow_private_urls=args.allow_private_urls)
+def _router(args: argparse.Namespace, **options: Any) -> Router:
+    return Router(args.capabilities or None, allow_private_urls=args.allow_private_urls, **options)
 
 
 def _base_url(args: argparse.Namespace) -> str:
@@ -394,15 +401,16 @@ def cmd_serve(args: argparse.Namespace, out: IO[str]) -> int:
 
     if args.workers < 1 or args.backlog < 1 or (args.max_upstream is not None and args.max_upstream < 1):
         raise UsageError("--workers, --backlog and --max-upstream take a positive number")
-    router = _router(args)  # a broken capability table stops here, as FILE:LINE
     try:
         settings = ProxySettings.from_env()
+        refresh = settings.refresh_every if args.refresh_every is None else args.refresh_every * 3600
         hosts = args.allowed_host or (None if "ROUTER_ALLOWED_HOSTS" in os.environ else ())
         changes: dict[str, object] = {
             "base_url": _base_url(args),
             "capabilities": tuple(args.capabilities),
             "allow_private_urls": args.allow_private_urls or settings.allow_private_urls,
             "access_token": args.access_token or settings.access_token,
+            "refresh_every": refresh,
         }
         if hosts is not None:
             changes["allowed_hosts"] = tuple(hosts) or (LOOPBACK_HOSTS if is_loopback(args.host) else ("*",))
@@ -417,6 +425,8 @@ def cmd_serve(args: argparse.Namespace, out: IO[str]) -> int:
         settings = dataclasses.replace(settings, **changes)  # type: ignore[arg-type]
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    # A broken capability table stops here, as FILE:LINE; the catalogue refreshes from the proxy's upstream.
+    router = _router(args, refresh_every=refresh or None, base_url=settings.base_url)
     options = ServerOptions(
         workers=args.workers,
         backlog=args.backlog,

@@ -159,6 +159,11 @@ class Router:
                 self._fetcher = Fetcher(allow_private_urls=self.allow_private_urls)
             return self._fetcher
 
+    @property
+    def active_fetcher(self) -> Fetcher | None:
+        """The fetcher if one exists yet (``fetcher`` makes one on first use): for metrics and shutdown."""
+        return self._fetcher
+
     def close(self) -> None:
         """Remove the downloads the router's own fetcher spooled (a fetcher you passed in stays yours)."""
         with self._lock:

@@ -102,9 +102,12 @@ def test_settings_from_env_and_secrets_out_of_repr() -> None:
             "ROUTER_MAX_UPSTREAM": "7",
             "ROUTER_QUEUE_TIMEOUT": "1.5",
             "ROUTER_ALLOW_PRIVATE_URLS": "1",
+            "ROUTER_REFRESH_EVERY": "6",
         }
     )
     assert settings.base_url == "http://up.example/api/v1"
+    assert settings.refresh_every == 6 * 3600
+    assert ProxySettings.from_env({}).refresh_every == 24 * 3600  # the catalogue refreshes daily by default
     assert settings.allowed_hosts == ("api.example.com", "*.internal")
     assert (settings.max_body_size, settings.max_upstream, settings.queue_timeout) == (2 * 2**20, 7, 1.5)
     assert settings.allow_private_urls is True

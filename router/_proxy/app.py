@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hmac
 import json
 import logging
@@ -203,7 +204,15 @@ class ProxyApp:
         s = self.settings
         try:
             tables = list(s.capabilities) or None
-            router = await asyncio.to_thread(Router, tables, allow_private_urls=s.allow_private_urls)
+            router = await asyncio.to_thread(
+                functools.partial(
+                    Router,
+                    tables,
+                    allow_private_urls=s.allow_private_urls,
+                    refresh_every=s.refresh_every or None,
+                    base_url=s.base_url,
+                )
+            )
         except Exception as exc:  # a broken table: readiness says why, the API answers 503
             self.load_error = f"{type(exc).__name__}: {exc}"
             log.error("router proxy: cannot load the capability table: %s", self.load_error)
@@ -237,7 +246,7 @@ class ProxyApp:
     def close(self) -> None:
         """Close the router's fetcher, removing its spooled downloads (safe to call again, and without a loop)."""
         self.metrics.sync_fetcher(self.router)
-        fetcher = getattr(self.router, "_fetcher", None)  # never make one just to close it
+        fetcher = self.router.active_fetcher if self.router is not None else None  # never make one to close it
         if self._close_router and fetcher is not None:
             fetcher.close()
 

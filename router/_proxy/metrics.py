@@ -104,7 +104,7 @@ class Metrics:
 
     def sync_fetcher(self, router: Router | None) -> None:
         """Add what the router's fetcher counted since the last call (never makes a fetcher)."""
-        fetcher = getattr(router, "_fetcher", None) if router is not None else None
+        fetcher = router.active_fetcher if router is not None else None
         if fetcher is None:
             return
         stats = fetcher.stats

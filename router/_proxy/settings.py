@@ -13,6 +13,7 @@
     ROUTER_MAX_UPSTREAM        concurrent upstream requests per process
     ROUTER_QUEUE_TIMEOUT       seconds a request may wait for an upstream slot before a 503
     ROUTER_LOOP_MONITOR_INTERVAL  seconds between event-loop lag samples (default 0.05; 0 turns it off)
+    ROUTER_REFRESH_EVERY       hours between background refreshes of OpenRouter's catalogue (default 24; 0: never)
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ class ProxySettings:
     write_timeout: float = 600.0
     keepalive_expiry: float = 60.0  # idle upstream connections are kept this long
     loop_monitor_interval: float = 0.05  # seconds between event-loop lag samples (0: off)
+    refresh_every: float = 24 * 3600.0  # seconds between background catalogue refreshes (0: never)
 
     def __post_init__(self) -> None:
         if self.max_body_size <= 0 or self.max_upstream <= 0 or self.queue_timeout < 0:
@@ -98,4 +100,6 @@ class ProxySettings:
             kwargs["queue_timeout"] = float(wait)
         if interval := env.get("ROUTER_LOOP_MONITOR_INTERVAL"):
             kwargs["loop_monitor_interval"] = float(interval)
+        if hours := env.get("ROUTER_REFRESH_EVERY"):
+            kwargs["refresh_every"] = float(hours) * 3600
         return cls(**kwargs)  # type: ignore[arg-type]
