@@ -54,13 +54,13 @@ def _reply(reply: Reply, request: httpx2.Request) -> httpx2.Response:
     return httpx2.Response(reply.status, headers=reply.headers, content=reply.body, request=request)
 
 
-def _body(request: httpx2.Request) -> Body:
+def _body(request: httpx2.Request) -> Body | bytes:
     """The request's body, once: from the proxy's spool when it came in one, else as the client built it."""
-    return request.stream.body if isinstance(request.stream, BodyStream) else Body.of(request.read())
+    return request.stream.body if isinstance(request.stream, BodyStream) else request.read()
 
 
-async def _abody(request: httpx2.Request) -> Body:
-    return request.stream.body if isinstance(request.stream, BodyStream) else Body.of(await request.aread())
+async def _abody(request: httpx2.Request) -> Body | bytes:
+    return request.stream.body if isinstance(request.stream, BodyStream) else await request.aread()
 
 
 class Httpx2RouterTransport(httpx2.BaseTransport):
@@ -72,8 +72,7 @@ class Httpx2RouterTransport(httpx2.BaseTransport):
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
         require(request, httpx2.Request, "RouterTransport")
-        encoding = request.headers.get("content-encoding")
-        decision = route(self.router, request.method, request.url.path, lambda: _body(request), encoding)
+        decision = route(self.router, request.method, request.url.path, lambda: _body(request), request.headers.get)
         if decision is None:
             response = self.wrapped.handle_request(request)
         elif isinstance(decision, Reply):
@@ -100,8 +99,9 @@ class AsyncHttpx2RouterTransport(httpx2.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         require(request, httpx2.Request, "AsyncRouterTransport")
-        encoding = request.headers.get("content-encoding")
-        decision = await aroute(self.router, request.method, request.url.path, lambda: _abody(request), encoding)
+        decision = await aroute(
+            self.router, request.method, request.url.path, lambda: _abody(request), request.headers.get
+        )
         if decision is None:
             response = await self.wrapped.handle_async_request(request)
         elif isinstance(decision, Reply):

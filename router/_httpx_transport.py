@@ -55,13 +55,13 @@ def _reply(reply: Reply, request: httpx.Request) -> httpx.Response:
     return httpx.Response(reply.status, headers=reply.headers, content=reply.body, request=request)
 
 
-def _body(request: httpx.Request) -> Body:
+def _body(request: httpx.Request) -> Body | bytes:
     """The request's body, once: from the proxy's spool when it came in one, else as the client built it."""
-    return request.stream.body if isinstance(request.stream, BodyStream) else Body.of(request.read())
+    return request.stream.body if isinstance(request.stream, BodyStream) else request.read()
 
 
-async def _abody(request: httpx.Request) -> Body:
-    return request.stream.body if isinstance(request.stream, BodyStream) else Body.of(await request.aread())
+async def _abody(request: httpx.Request) -> Body | bytes:
+    return request.stream.body if isinstance(request.stream, BodyStream) else await request.aread()
 
 
 class RouterTransport(httpx.BaseTransport):
@@ -73,8 +73,7 @@ class RouterTransport(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         require(request, httpx.Request, "Httpx2RouterTransport")
-        encoding = request.headers.get("content-encoding")
-        decision = route(self.router, request.method, request.url.path, lambda: _body(request), encoding)
+        decision = route(self.router, request.method, request.url.path, lambda: _body(request), request.headers.get)
         if decision is None:
             response = self.wrapped.handle_request(request)
         elif isinstance(decision, Reply):
@@ -101,8 +100,9 @@ class AsyncRouterTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         require(request, httpx.Request, "AsyncHttpx2RouterTransport")
-        encoding = request.headers.get("content-encoding")
-        decision = await aroute(self.router, request.method, request.url.path, lambda: _abody(request), encoding)
+        decision = await aroute(
+            self.router, request.method, request.url.path, lambda: _abody(request), request.headers.get
+        )
         if decision is None:
             response = await self.wrapped.handle_async_request(request)
         elif isinstance(decision, Reply):

@@ -165,9 +165,12 @@ def reject(diagnostics: list[Diagnostic]) -> Reply:
     return Reply(reply.status, reply.headers, reply.body, tuple(dict.fromkeys(d.rule for d in diagnostics)))
 
 
+_PASSED = Outcome("passed")
+
+
 def outcome(decision: Reply | Rewrite | None) -> Outcome:
     if decision is None:
-        return Outcome("passed")
+        return _PASSED
     if isinstance(decision, Reply):
         return Outcome("rejected", decision.rules)
     out = decision.outgoing
@@ -186,13 +189,17 @@ def _undecodable(exc: CodingError | BodyTooLarge) -> Reply:
     return reject([Diagnostic("invalid-request", f"router cannot read the request body: {exc}")])
 
 
-def _screen(body: Body, encoding: str | None, api: Api) -> Payload | Reply | None:
+def _screen(body: Body | bytes, encoding: str | None, api: Api) -> Payload | Reply | None:
     """The request to route, an answer for a body that cannot be read, or ``None`` to pass it through.
 
     A compressed body is decoded (bounded) and checked like any other; it is passed through, still
     compressed, only when there is no video in it.
     """
-    if encodings(encoding):
+    if isinstance(body, bytes):  # the client's own bytes: the byte scan first, before anything is built
+        if not encoding and not mentions_video(body):
+            return None
+        body = Body.of(body)
+    if encoding and encodings(encoding):
         try:
             body = decode_body(body, encoding)
         except (CodingError, BodyTooLarge) as exc:
@@ -211,14 +218,18 @@ def _screen(body: Body, encoding: str | None, api: Api) -> Payload | Reply | Non
     return payload
 
 
+Headers = Callable[[str], str | None]
+
+
 def route(
-    router: Router, method: str, path: str, read: Callable[[], Body], encoding: str | None = None
+    router: Router, method: str, path: str, read: Callable[[], Body | bytes], header: Headers
 ) -> Reply | Rewrite | None:
-    """Decide for one request; ``read`` (the body) is only called for chat-completion and Responses POSTs."""
+    """Decide for one request; ``read`` (the body, held once) and ``header`` (a request header by name) are
+    only called for chat-completion and Responses POSTs: everything else costs one string test."""
     api = intercepts(method, path)
     if api is None:
         return None
-    screened = _screen(read(), encoding, api)
+    screened = _screen(read(), header("content-encoding"), api)
     if not isinstance(screened, Payload):
         return screened
     try:
@@ -229,7 +240,7 @@ def route(
 
 
 async def aroute(
-    router: Router, method: str, path: str, read: Callable[[], Awaitable[Body]], encoding: str | None = None
+    router: Router, method: str, path: str, read: Callable[[], Awaitable[Body | bytes]], header: Headers
 ) -> Reply | Rewrite | None:
     """:func:`route` for event loops: downloads go through the router's async fetcher.
 
@@ -240,7 +251,9 @@ async def aroute(
     if api is None:
         return None
     body = await read()
-    big = body.size > _BIG_BODY or bool(encodings(encoding))
+    encoding = header("content-encoding")
+    big = len(body) > _BIG_BODY if isinstance(body, bytes) else body.size > _BIG_BODY
+    big = big or bool(encoding and encodings(encoding))
     screened = await asyncio.to_thread(_screen, body, encoding, api) if big else _screen(body, encoding, api)
     if not isinstance(screened, Payload):
         return screened
