@@ -1,18 +1,25 @@
-"""router: make video inputs to LLM chat-completion requests just work.
+"""router: make video inputs to LLM chat-completion (and Responses) requests just work.
 
-import httpx, router
-r = router.Router()                       # bundled capability table
-report = r.check(payload)                 # Report: .diagnostics, .ok
-out = r.rewrite(payload)                  # new dict; raises router.RequestRejected
-client = httpx.Client(transport=router.RouterTransport(r))
+    import httpx, router
+    r = router.Router()                       # bundled capability table
+    report = r.check(payload)                 # Report: .diagnostics, .ok
+    out = r.rewrite(payload)                  # new dict; raises router.RequestRejected
+    client = httpx.Client(transport=router.RouterTransport(r))
+
+Everything a user touches, and every type a public method returns, is importable from here; the modules
+behind it are private (``router._check``, ...) and may change. Public submodules: ``router.transport``
+(the httpx and httpx2 transports), ``router.serve`` (the proxy: ``create_app``, ``make_server``),
+``router.litellm`` (the LiteLLM plugin) and ``router.cli`` (the ``router`` command).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .errors import (
+from ._capabilities import CapabilityTable, Model, Provider, load_table
+from ._errors import (
     BlockedURL,
+    BodyTooLarge,
     CapabilityError,
     FetchError,
     MediaTooLarge,
@@ -21,13 +28,26 @@ from .errors import (
     RouterError,
     UnreachableURL,
 )
-from .pipeline import Report, Router
-from .rules import RULES, Diagnostic, Rule
+from ._pipeline import Prepared, Report, Router
+from ._rewrite import Inlined, Note, Outgoing, Routed
+from ._rules import RULES, Diagnostic, Rule
 
 if TYPE_CHECKING:
-    from .fetch import Fetcher, Media
-    from .inline import data_url_from_file
-    from .transport import AsyncHttpx2RouterTransport, AsyncRouterTransport, Httpx2RouterTransport, RouterTransport
+    from . import cli as cli  # re-exported lazily
+    from . import litellm as litellm
+    from . import serve as serve
+    from . import transport as transport
+    from ._body import Body
+    from ._fetch import Fetcher, FetchStats, Media
+    from ._inline import data_url_from_file
+    from ._refresh import LiveTable, RefreshError, RefreshResult, refresh
+    from .transport import (
+        AsyncHttpx2RouterTransport,
+        AsyncRouterTransport,
+        BodyStream,
+        Httpx2RouterTransport,
+        RouterTransport,
+    )
 
 # The one place the version lives (pyproject reads it): importlib.metadata would cost 40 ms at import.
 __version__ = "0.1.0"
@@ -37,16 +57,31 @@ __all__ = [
     "AsyncHttpx2RouterTransport",
     "AsyncRouterTransport",
     "BlockedURL",
+    "Body",
+    "BodyStream",
+    "BodyTooLarge",
     "CapabilityError",
+    "CapabilityTable",
     "Diagnostic",
     "FetchError",
+    "FetchStats",
     "Fetcher",
     "Httpx2RouterTransport",
+    "Inlined",
+    "LiveTable",
     "Media",
     "MediaTooLarge",
+    "Model",
     "NotAVideo",
+    "Note",
+    "Outgoing",
+    "Prepared",
+    "Provider",
+    "RefreshError",
+    "RefreshResult",
     "Report",
     "RequestRejected",
+    "Routed",
     "Router",
     "RouterError",
     "RouterTransport",
@@ -54,20 +89,29 @@ __all__ = [
     "UnreachableURL",
     "__version__",
     "data_url_from_file",
+    "load_table",
+    "refresh",
 ]
 
+# Names whose modules pull in the HTTP machinery (httpx transports, the fetcher) or do I/O: imported on
+# first use, so checking payloads never pays for them.
 _LAZY = {
     "RouterTransport": "transport",
     "AsyncRouterTransport": "transport",
     "Httpx2RouterTransport": "transport",
     "AsyncHttpx2RouterTransport": "transport",
-    "Fetcher": "fetch",
-    "Media": "fetch",
-    "data_url_from_file": "inline",
+    "BodyStream": "transport",
+    "Body": "_body",
+    "Fetcher": "_fetch",
+    "FetchStats": "_fetch",
+    "Media": "_fetch",
+    "data_url_from_file": "_inline",
+    "LiveTable": "_refresh",
+    "RefreshError": "_refresh",
+    "RefreshResult": "_refresh",
+    "refresh": "_refresh",
 }
-
-
-_SUBMODULES = frozenset({"serve", "transport", "fetch", "inline"})
+_SUBMODULES = frozenset({"cli", "litellm", "serve", "transport"})
 
 
 def __getattr__(name: str) -> Any:

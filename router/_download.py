@@ -25,11 +25,11 @@ from typing import Any, TypeAlias
 
 import httpx
 
+from ._errors import BlockedURL, FetchError, MediaTooLarge, UnreachableURL
+from ._media import classify_url
+from ._rules import shorten
 from ._spool import Media, Progress, Spool
 from ._ssrf import IP, Refusal, address_refusal, host_refusal, literal_ip
-from .errors import BlockedURL, FetchError, MediaTooLarge, UnreachableURL
-from .media import classify_url
-from .rules import shorten
 
 __all__ = [
     "Downloader",

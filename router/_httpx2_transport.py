@@ -10,10 +10,10 @@ from collections.abc import AsyncIterator, Iterator
 
 import httpx2
 
+from ._body import Body
+from ._pipeline import Router
+from ._rewrite import Outgoing
 from ._transport_core import EXTENSION, Reply, aroute, outcome, require, route
-from .body import Body
-from .pipeline import Router
-from .rewrite import Outgoing
 
 __all__ = ["AsyncHttpx2RouterTransport", "BodyStream", "Httpx2RouterTransport"]
 

@@ -23,10 +23,10 @@ from collections.abc import Collection, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from ._output import describe
+from ._pipeline import Router
+from ._request import VIDEO_KEYS, VIDEO_TYPES
 from ._transport_core import rejection
-from .output import describe
-from .pipeline import Router
-from .request import VIDEO_KEYS, VIDEO_TYPES
 
 __all__ = [
     "CHAT_CALLS",

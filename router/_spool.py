@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, TypeAlias
 
-from .errors import MediaTooLarge, NotAVideo
-from .media import canonical_mime, damage, mp4_duration, reader, sniff
+from ._errors import MediaTooLarge, NotAVideo
+from ._media import canonical_mime, damage, mp4_duration, reader, sniff
 
 __all__ = ["Media", "Progress", "Spool"]
 

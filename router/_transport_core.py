@@ -17,14 +17,14 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from .body import Body
-from .coding import CodingError, decode_body, encodings
-from .errors import BodyTooLarge, RequestRejected
-from .output import describe
-from .pipeline import Router
-from .request import Api, Payload, find_video_parts, load_body
-from .rewrite import Outgoing
-from .rules import Diagnostic
+from ._body import Body
+from ._coding import CodingError, decode_body, encodings
+from ._errors import BodyTooLarge, RequestRejected
+from ._output import describe
+from ._pipeline import Router
+from ._request import Api, Payload, find_video_parts, load_body
+from ._rewrite import Outgoing
+from ._rules import Diagnostic
 
 __all__ = [
     "EXTENSION",

@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import IO, Any
 
 from . import __version__
-from .config import ConfigError, find_config, load_config, parse_rules, rule_set
-from .errors import CapabilityError, RequestRejected
-from .lint import FixMode, LintOptions, LintResult, discover, lint, patterns
-from .output import FORMATS, Summary, describe, render
-from .pipeline import Router
-from .request import STDIN, Payload, load_bytes, read_path
-from .rules import RULES, Rule
+from ._config import ConfigError, find_config, load_config, parse_rules, rule_set
+from ._errors import CapabilityError, RequestRejected
+from ._lint import FixMode, LintOptions, LintResult, discover, lint, patterns
+from ._output import FORMATS, Summary, describe, render
+from ._pipeline import Router
+from ._request import STDIN, Payload, load_bytes, read_path
+from ._rules import RULES, Rule
 
 __all__ = ["main"]
 
@@ -346,7 +346,7 @@ def _write_streamed(chunks: Iterable[bytes], output: str | None, out: IO[str]) -
 
 
 def cmd_rewrite(args: argparse.Namespace, out: IO[str]) -> int:
-    from .progress import ProgressDisplay
+    from ._progress import ProgressDisplay
 
     router = _router(args)
     payload = _load_one(args.path)
@@ -375,7 +375,7 @@ def cmd_send(args: argparse.Namespace, out: IO[str]) -> int:
             "OPENROUTER_API_KEY is not set: create a key at https://openrouter.ai/keys and run "
             "`export OPENROUTER_API_KEY=sk-or-...`"
         )
-    from .dispatch import send  # deferred: only `send` needs the HTTP client
+    from ._dispatch import send  # deferred: only `send` needs the HTTP client
 
     router = _router(args)
     try:
@@ -443,14 +443,14 @@ def cmd_serve(args: argparse.Namespace, out: IO[str]) -> int:
 
 
 def cmd_inline(args: argparse.Namespace, out: IO[str]) -> int:
-    from .errors import NotAVideo
-    from .inline import iter_data_url
+    from ._errors import NotAVideo
+    from ._inline import iter_data_url
 
     if Path(args.file).is_dir():
         raise UsageError(f"{args.file}: is a directory; give one video file")
     if not Path(args.file).is_file():
         raise UsageError(f"{args.file}: no such file")
-    from .capabilities import load_table
+    from ._capabilities import load_table
 
     try:
         chunks = iter_data_url(args.file, args.mime, load_table().openrouter.mime_types)
@@ -470,7 +470,7 @@ def _limit(value: object, unit: str = "") -> str:
 
 
 def _refresh(args: argparse.Namespace, out: IO[str]) -> int:
-    from .refresh import CountBar, RefreshError, refresh  # deferred: only --refresh needs the HTTP client
+    from ._refresh import CountBar, RefreshError, refresh  # deferred: only --refresh needs the HTTP client
 
     with CountBar(sys.stderr, "endpoints") as bar:
         try:

@@ -36,10 +36,10 @@ try:
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError(f"router.litellm needs LiteLLM's proxy ({exc}): pip install 'router[litellm]'") from exc
 
+from ._errors import RequestRejected
 from ._litellm_core import OPENROUTER_HOSTS, rejection, route, settings_from_env
-from .errors import RequestRejected
-from .pipeline import Router
-from .rules import Diagnostic
+from ._pipeline import Router
+from ._rules import Diagnostic
 
 __all__ = ["VideoRequestRejected", "VideoRouterCallback", "callback"]
 

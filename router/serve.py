@@ -20,6 +20,7 @@ import signal
 import sys
 from typing import IO
 
+from ._pipeline import Router
 from ._proxy.app import ProxyApp, create_app, error_body
 from ._proxy.guard import PREFIXES
 from ._proxy.server import (
@@ -34,7 +35,6 @@ from ._proxy.server import (
     url_of,
 )
 from ._proxy.settings import DEFAULT_BASE_URL, LOOPBACK_HOSTS, ProxySettings, is_loopback, parse_size
-from .pipeline import Router
 
 __all__ = [
     "DEFAULT_BASE_URL",

@@ -1,4 +1,4 @@
-"""router.body.Body: a request body in memory while small, in an anonymous temporary file past the threshold."""
+"""router._body.Body: a request body in memory while small, in an anonymous temporary file past the threshold."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from router.body import Body
-from router.errors import BodyTooLarge
+from router._body import Body
+from router._errors import BodyTooLarge
 
 
 def test_small_body_stays_in_memory() -> None:

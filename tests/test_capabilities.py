@@ -16,8 +16,8 @@ import pytest
 from clips import clip_bytes
 
 import router
-from router.capabilities import BUNDLED, CapabilityTable, load_table
-from router.errors import CapabilityError
+from router._capabilities import BUNDLED, CapabilityTable, load_table
+from router._errors import CapabilityError
 
 REPO = Path(__file__).resolve().parents[1]
 SNAPSHOT = Path(__file__).resolve().parent / "data" / "openrouter-models-2026-08.json"

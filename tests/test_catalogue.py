@@ -12,10 +12,10 @@ import pytest
 from fake_catalogue import CHANGED_MODEL, NEW_MODEL, TIERED_MODEL, UNKNOWN_PROVIDER, build
 
 import router
-from router import catalogue as catalogue_module
-from router.capabilities import CapabilityTable, Model, load_table
-from router.catalogue import Catalogue, cache_path, details_path, endpoint_key, from_api, read_cached, write_cached
-from router.errors import CapabilityError
+from router import _catalogue as catalogue_module
+from router._capabilities import CapabilityTable, Model, load_table
+from router._catalogue import Catalogue, cache_path, details_path, endpoint_key, from_api, read_cached, write_cached
+from router._errors import CapabilityError
 
 TIERS = {"flex": "flex", "priority": "priority", "fast": "priority"}
 

@@ -15,8 +15,8 @@ from typing import Any
 import jsonschema
 import pytest
 
+from router._rules import RULES
 from router.cli import main
-from router.rules import RULES
 from tests.clips import make_clip
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 
+from router._errors import NotAVideo
+from router._inline import data_url_from_file, data_url_size, iter_data_url
+from router._pipeline import Router
+from router._progress import ProgressDisplay, counting
 from router.cli import main
-from router.errors import NotAVideo
-from router.inline import data_url_from_file, data_url_size, iter_data_url
-from router.pipeline import Router
-from router.progress import ProgressDisplay, counting
 from tests.servers import MediaServer, padded_mp4, png_bytes
 from tests.upstream import FakeOpenRouter
 

@@ -1,4 +1,4 @@
-"""router.fetch against a real HTTP server on loopback, serving real clips (see tests/servers.py)."""
+"""router._fetch against a real HTTP server on loopback, serving real clips (see tests/servers.py)."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ import pytest
 from clips import FORMATS
 from servers import MediaServer, padded_mp4
 
-from router.errors import BlockedURL, MediaTooLarge, NotAVideo, UnreachableURL
-from router.fetch import Fetcher, Media, signed_url_expiry
+from router._errors import BlockedURL, MediaTooLarge, NotAVideo, UnreachableURL
+from router._fetch import Fetcher, Media, signed_url_expiry
 
 Target = Callable[[str], str]
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from router.fix import apply_fixes, unified_diff
-from router.lint import LintOptions, Pattern, discover, lint, lint_file, patterns
-from router.pipeline import Router
-from router.rules import Diagnostic
+from router._fix import apply_fixes, unified_diff
+from router._lint import LintOptions, Pattern, discover, lint, lint_file, patterns
+from router._pipeline import Router
+from router._rules import Diagnostic
 
 GEMINI = "google/gemini-2.5-flash"
 YOUTUBE = "https://www.youtube.com/watch?v=dQw4w9WgXcQ"

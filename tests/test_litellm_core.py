@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from router import Diagnostic, RequestRejected, Router
+from router._capabilities import CapabilityTable
 from router._litellm_core import (
     apply,
     has_video_parts,
@@ -23,7 +24,6 @@ from router._litellm_core import (
     settings_from_env,
 )
 from router._transport_core import reject
-from router.capabilities import CapabilityTable
 
 YOUTUBE = "https://youtu.be/dQw4w9WgXcQ"
 WATCH = "https://www.youtube.com/watch?v=dQw4w9WgXcQ"

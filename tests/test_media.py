@@ -7,7 +7,7 @@ import base64
 import pytest
 from clips import FORMATS, clip_bytes
 
-from router.media import (
+from router._media import (
     DataUrlError,
     classify_url,
     compatible,

@@ -9,8 +9,8 @@ from typing import Any
 import jsonschema
 import pytest
 
-from router.output import Summary, render
-from router.rules import RULES, Diagnostic
+from router._output import Summary, render
+from router._rules import RULES, Diagnostic
 
 SCHEMA = json.loads((Path(__file__).parent / "data" / "sarif-schema-2.1.0.json").read_text())
 

@@ -19,8 +19,8 @@ import pytest
 from fake_catalogue import CHANGED_MODEL, NEW_MODEL, UNKNOWN_PROVIDER, FakeCatalogue
 
 import router
-from router.capabilities import load_table
-from router.refresh import CountBar, LiveTable, RefreshError, refresh
+from router._capabilities import load_table
+from router._refresh import CountBar, LiveTable, RefreshError, refresh
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 import router
-from router.jsontext import locate
-from router.request import load_text
-from router.rules import Diagnostic
+from router._jsontext import locate
+from router._request import load_text
+from router._rules import Diagnostic
 
 
 def test_locate_points_at_the_value() -> None:

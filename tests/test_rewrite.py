@@ -11,8 +11,8 @@ import pytest
 from clips import clip_bytes
 
 import router
-from router.output import describe
-from router.rewrite import Inlined, Outgoing, Routed, _Inline, encoded_size
+from router._output import describe
+from router._rewrite import Inlined, Outgoing, Routed, _Inline, encoded_size
 
 GEMINI = "google/gemini-2.5-flash"
 

@@ -31,9 +31,9 @@ from typing import Any
 
 import httpx
 
-from ..body import Body
-from ..errors import BodyTooLarge
-from ..pipeline import Router
+from .._body import Body
+from .._errors import BodyTooLarge
+from .._pipeline import Router
 from ..transport import AsyncRouterTransport, BodyStream
 from .guard import PREFIXES, host_allowed, normalise_path, origin_allowed, split_prefix
 from .metrics import CONTENT_TYPE, Metrics

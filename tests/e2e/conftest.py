@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from router import Router
-from router.capabilities import CapabilityTable
-from router.fetch import Fetcher
+from router._capabilities import CapabilityTable
+from router._fetch import Fetcher
 from tests.servers import MediaServer
 from tests.upstream import FakeOpenRouter
 

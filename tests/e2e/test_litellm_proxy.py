@@ -42,7 +42,7 @@ FACTORY = """\
 import ssl
 
 import router
-from router.fetch import Fetcher
+from router._fetch import Fetcher
 from router.litellm import VideoRouterCallback
 
 video = VideoRouterCallback(

@@ -31,7 +31,7 @@ import openai
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from router.pipeline import Router
+from router._pipeline import Router
 from router.serve import ProxyServer, ProxySettings, make_server
 from tests.servers import MediaServer
 from tests.upstream import FakeOpenRouter

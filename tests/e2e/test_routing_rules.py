@@ -18,9 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import router
-from router.capabilities import CapabilityTable
-from router.fetch import Fetcher
-from router.media import mp4_duration
+from router._capabilities import CapabilityTable
+from router._fetch import Fetcher
+from router._media import mp4_duration
 from tests.servers import MediaServer
 from tests.upstream import FakeOpenRouter
 

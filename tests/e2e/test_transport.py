@@ -15,8 +15,8 @@ import httpx2
 import pytest
 
 import router
+from router._fetch import Fetcher, Media
 from router._transport_core import MARKERS, mentions_video
-from router.fetch import Fetcher, Media
 from router.transport import AsyncHttpx2RouterTransport, Httpx2RouterTransport
 from tests.upstream import FakeOpenRouter
 

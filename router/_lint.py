@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from .capabilities import CapabilityTable
-from .fix import FIXABLE, apply_fixes, unified_diff
-from .pipeline import Router
-from .request import STDIN, Payload, decode, load_text, universal_newlines
-from .rules import RULES, Diagnostic
+from ._capabilities import CapabilityTable
+from ._fix import FIXABLE, apply_fixes, unified_diff
+from ._pipeline import Router
+from ._request import STDIN, Payload, decode, load_text, universal_newlines
+from ._rules import RULES, Diagnostic
 
 __all__ = [
     "PARALLEL_MIN_FILES",

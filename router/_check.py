@@ -9,10 +9,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._ssrf import host_refusal
-from .capabilities import CapabilityTable, Model
-from .jsontext import Hole
-from .media import (
+from ._capabilities import CapabilityTable, Model
+from ._jsontext import Hole
+from ._media import (
     DataUrl,
     DataUrlError,
     UrlInfo,
@@ -26,8 +25,9 @@ from .media import (
     parse_data_url,
     sniff,
 )
-from .request import Api, VideoPart, api_of, find_video_parts
-from .rules import Diagnostic, shorten
+from ._request import Api, VideoPart, api_of, find_video_parts
+from ._rules import Diagnostic, shorten
+from ._ssrf import host_refusal
 
 __all__ = ["Checked", "ModelRef", "PartFacts", "check_request"]
 

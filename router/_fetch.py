@@ -25,7 +25,7 @@ import httpx
 from cachetools import TLRUCache
 
 from ._download import Downloader, Flow, Media, Progress, Resolver, Wait, adrive, display, drive, system_resolver
-from .errors import MediaTooLarge, UnreachableURL
+from ._errors import MediaTooLarge, UnreachableURL
 
 __all__ = ["FetchStats", "Fetcher", "Media", "signed_url_expiry"]
 

@@ -14,9 +14,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .jsontext import key_spans, locate, value_span
-from .media import canonical_mime
-from .rules import RULES, Diagnostic
+from ._jsontext import key_spans, locate, value_span
+from ._media import canonical_mime
+from ._rules import RULES, Diagnostic
 
 __all__ = ["FIXABLE", "Edit", "apply_fixes", "unified_diff"]
 

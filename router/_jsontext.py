@@ -19,7 +19,7 @@ from json.decoder import scanstring  # type: ignore[attr-defined]
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .body import Body
+    from ._body import Body
 
 __all__ = ["BIG", "Hole", "HoleText", "key_spans", "locate", "skeleton", "skip_value", "value_span"]
 

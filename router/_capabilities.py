@@ -22,8 +22,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .catalogue import VIDEO_GUIDE, Catalogue, cache_path, read_cached
-from .errors import CapabilityError
+from ._catalogue import VIDEO_GUIDE, Catalogue, cache_path, read_cached
+from ._errors import CapabilityError
 
 __all__ = ["BUNDLED", "CapabilityTable", "Limit", "Model", "Provider", "Snapshot", "UrlKind", "load_table"]
 
@@ -412,7 +412,7 @@ def load_table(
     """Load the bundled table, then the OpenRouter catalogue, then each of ``paths`` (later files win).
 
     ``catalogue="cache"`` reads the one ``router models --refresh`` stored in the user cache directory (a
-    damaged file is ignored with a warning); a :class:`~router.catalogue.Catalogue` is used as given; None
+    damaged file is ignored with a warning); a :class:`~router._catalogue.Catalogue` is used as given; None
     keeps the bundled snapshot. The catalogue's models replace the bundled ones only when it is newer than the
     bundled snapshot. Raises :class:`CapabilityError` (``FILE:LINE: what is wrong``) for a broken table.
     """

@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from .jsontext import BIG, Hole, locate, skeleton
-from .rules import Diagnostic
+from ._jsontext import BIG, Hole, locate, skeleton
+from ._rules import Diagnostic
 
 if TYPE_CHECKING:
-    from .body import Body
-    from .media import Text
+    from ._body import Body
+    from ._media import Text
 
 __all__ = [
     "STDIN",

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath
 from urllib.parse import quote
 
-from .fix import FIXABLE
-from .rewrite import Inlined, Note
-from .rules import RULES, Diagnostic, Rule, shorten
+from ._fix import FIXABLE
+from ._rewrite import Inlined, Note
+from ._rules import RULES, Diagnostic, Rule, shorten
 
 __all__ = ["FORMATS", "Summary", "describe", "render"]
 

@@ -12,8 +12,8 @@ import zlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from .body import Body
-from .errors import BodyTooLarge
+from ._body import Body
+from ._errors import BodyTooLarge
 
 __all__ = ["MAX_DECODED", "MAX_RATIO", "RATIO_FLOOR", "CodingError", "decode_body", "encodings"]
 

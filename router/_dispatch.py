@@ -20,10 +20,10 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from . import __version__
-from .output import describe
-from .pipeline import PayloadLike, Router
-from .progress import ProgressDisplay, counting
-from .request import Payload
+from ._output import describe
+from ._pipeline import PayloadLike, Router
+from ._progress import ProgressDisplay, counting
+from ._request import Payload
 
 __all__ = ["TIMEOUT", "chat_url", "send"]
 

@@ -15,16 +15,16 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 
-from .body import Body
-from .check import Checked, PartFacts
-from .jsontext import HoleText, key_spans, locate, value_span
-from .plan import RoutePlan
-from .request import WIRE_TYPE, Payload, escape
-from .rules import Diagnostic
+from ._body import Body
+from ._check import Checked, PartFacts
+from ._jsontext import HoleText, key_spans, locate, value_span
+from ._plan import RoutePlan
+from ._request import WIRE_TYPE, Payload, escape
+from ._rules import Diagnostic
 
 if TYPE_CHECKING:
-    from .fetch import Media
-    from .media import Text
+    from ._fetch import Media
+    from ._media import Text
 
 
 def _pick_encoder() -> Callable[[bytes], bytes]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .rules import RULES
+from ._rules import RULES
 
 __all__ = ["KEYS", "Config", "ConfigError", "find_config", "load_config", "parse_rules", "rule_set"]
 

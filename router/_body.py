@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from .errors import BodyTooLarge
+from ._errors import BodyTooLarge
 
 __all__ = ["CHUNK", "MEMORY_LIMIT", "Body"]
 

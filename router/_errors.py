@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .rules import Diagnostic
+    from ._rules import Diagnostic
 
 __all__ = [
     "BlockedURL",

@@ -34,9 +34,9 @@ import cachetools
 import httpx
 
 from . import __version__
-from .capabilities import CapabilityTable, load_table
-from .catalogue import Catalogue, cache_path, details_path, from_api, read_cached, warn, write_cached
-from .errors import CapabilityError, RouterError
+from ._capabilities import CapabilityTable, load_table
+from ._catalogue import Catalogue, cache_path, details_path, from_api, read_cached, warn, write_cached
+from ._errors import CapabilityError, RouterError
 
 __all__ = [
     "DEFAULT_BASE_URL",

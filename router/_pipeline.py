@@ -13,17 +13,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .capabilities import CapabilityTable, load_table
-from .check import Checked, check_request
-from .errors import FetchError, RequestRejected
-from .plan import Downloaded, RoutePlan, plan_route, settle
-from .request import Payload, load_bytes, load_text, read_path, unjsonable
-from .rewrite import Inlined, Outgoing, Routed, build_outgoing
-from .rules import Diagnostic
+from ._capabilities import CapabilityTable, load_table
+from ._check import Checked, check_request
+from ._errors import FetchError, RequestRejected
+from ._plan import Downloaded, RoutePlan, plan_route, settle
+from ._request import Payload, load_bytes, load_text, read_path, unjsonable
+from ._rewrite import Inlined, Outgoing, Routed, build_outgoing
+from ._rules import Diagnostic
 
 if TYPE_CHECKING:
-    from .fetch import Fetcher, Media
-    from .refresh import LiveTable
+    from ._fetch import Fetcher, Media
+    from ._refresh import LiveTable
 
 __all__ = ["Prepared", "Report", "Router"]
 
@@ -131,9 +131,9 @@ class Router:
                 else tuple(capabilities)
             )  # fmt: skip
             if refresh_every:
-                from . import refresh  # deferred: only long-running routers refresh
+                from . import _refresh  # deferred: only long-running routers refresh
 
-                self._live = refresh.LiveTable(paths, base_url=base_url, ttl=refresh_every, stale_first=True)
+                self._live = _refresh.LiveTable(paths, base_url=base_url, ttl=refresh_every, stale_first=True)
             self._table = self._live.table if self._live is not None else load_table(*paths)
         if fetcher is not None and allow_private_urls is not None and allow_private_urls != fetcher.allow_private_urls:
             raise ValueError(
@@ -154,7 +154,7 @@ class Router:
     def fetcher(self) -> Fetcher:
         with self._lock:  # one fetcher (one cache) per router, even when threads race to the first download
             if self._fetcher is None:
-                from .fetch import Fetcher  # deferred: checking offline never needs the download machinery
+                from ._fetch import Fetcher  # deferred: checking offline never needs the download machinery
 
                 self._fetcher = Fetcher(allow_private_urls=self.allow_private_urls)
             return self._fetcher

@@ -15,10 +15,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from .capabilities import CapabilityTable, Provider
-from .check import Checked, ModelRef, PartFacts
-from .media import canonical_mime
-from .rules import Diagnostic, shorten
+from ._capabilities import CapabilityTable, Provider
+from ._check import Checked, ModelRef, PartFacts
+from ._media import canonical_mime
+from ._rules import Diagnostic, shorten
 
 __all__ = ["DEFAULT_INLINE_CAP", "Downloaded", "RoutePlan", "plan_route", "settle"]
 
