@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._capabilities import CapabilityTable, Model
+from ._container import damage, mp4_duration
 from ._jsontext import Hole
 from ._media import (
     DataUrl,
@@ -18,10 +19,8 @@ from ._media import (
     canonical_mime,
     classify_url,
     compatible,
-    damage,
     extension_mime,
     mime_alias,
-    mp4_duration,
     parse_data_url,
     sniff,
 )

@@ -12,8 +12,9 @@ import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from ._container import damage, reader
 from ._errors import NotAVideo
-from ._media import canonical_mime, compatible, damage, reader, sniff
+from ._media import canonical_mime, compatible, sniff
 from ._rewrite import encode_file, encoded_size
 
 __all__ = ["data_url_from_file", "data_url_size", "iter_data_url", "video_mime"]

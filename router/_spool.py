@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, TypeAlias
 
+from ._container import damage, mp4_duration, reader
 from ._errors import MediaTooLarge, NotAVideo
-from ._media import canonical_mime, damage, mp4_duration, reader, sniff
+from ._media import canonical_mime, sniff
 
 __all__ = ["Media", "Progress", "Spool"]
 

@@ -7,12 +7,12 @@ import base64
 import pytest
 from clips import FORMATS, clip_bytes
 
+from router._container import mp4_duration
 from router._media import (
     DataUrlError,
     classify_url,
     compatible,
     extension_mime,
-    mp4_duration,
     parse_data_url,
     sniff,
 )

@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 
 import router
 from router._capabilities import CapabilityTable
+from router._container import mp4_duration
 from router._fetch import Fetcher
-from router._media import mp4_duration
 from tests.servers import MediaServer
 from tests.upstream import FakeOpenRouter
 
