@@ -60,7 +60,6 @@ def mp4_duration(read: Callable[[int, int], bytes]) -> float | None:
     return None
 
 
-
 def damage(read: Read, size: int, mime: str) -> str | None:
     """Why a video's container is broken (truncated, no ``moov``, sizes that do not add up), or None.
 
