@@ -21,9 +21,9 @@ import httpx
 
 from . import __version__
 from ._output import describe
-from ._pipeline import PayloadLike, Router
+from ._pipeline import Router
 from ._progress import ProgressDisplay, counting
-from ._request import Payload
+from ._request import Payload, PayloadLike
 
 __all__ = ["TIMEOUT", "chat_url", "send"]
 

@@ -10,14 +10,13 @@ import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._capabilities import CapabilityTable, load_table
 from ._check import Checked, check_request
 from ._errors import FetchError, RequestRejected
 from ._plan import Downloaded, RoutePlan, plan_route, settle
-from ._request import Payload, load_bytes, load_text, read_path, unjsonable
+from ._request import Payload, PayloadLike, read_payloads
 from ._rewrite import Inlined, Outgoing, Routed, build_outgoing
 from ._rules import Diagnostic
 
@@ -27,7 +26,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Prepared", "Report", "Router"]
 
-PayloadLike = Mapping[str, Any] | str | bytes | os.PathLike[str]
 Progress = Callable[[int, int | None], None]
 
 
@@ -90,15 +88,6 @@ def _pins(provider: str | Sequence[str] | None) -> tuple[str, ...]:
         return ()
     names = [provider] if isinstance(provider, str) else list(provider)
     return tuple(n.strip() for name in names for n in name.split(",") if n.strip())
-
-
-def _named_file(text: str) -> Path | None:
-    """A ``str`` payload that names an existing ``.json``/``.jsonl`` file rather than holding JSON text."""
-    name = text.strip()
-    if name[:1] in ("{", "[") or "\n" in name or len(name) > 4096 or not name.endswith((".json", ".jsonl")):
-        return None
-    path = Path(name)
-    return path if path.is_file() else None
 
 
 class Router:
@@ -179,36 +168,8 @@ class Router:
 
     # -- parse, check, plan --------------------------------------------------------------------------
 
-    @staticmethod
-    def payloads(payload: PayloadLike) -> list[Payload]:
-        """Read any accepted payload form into located requests (JSONL files give one per line).
-
-        A ``str`` is JSON text, unless it names an existing ``.json``/``.jsonl`` file (then it is read).
-        """
-        if isinstance(payload, bytes | bytearray):
-            return load_bytes(bytes(payload))
-        if isinstance(payload, os.PathLike):
-            return read_path(Path(payload))
-        if isinstance(payload, str):
-            if (path := _named_file(payload)) is not None:
-                return read_path(path)
-            items = load_text(payload)
-            if payload.strip().endswith((".json", ".jsonl")) and items and items[0].problems:
-                hint = (
-                    f"not JSON text, and no file {payload.strip()!r} exists "
-                    "(a str is read as JSON text unless it names an existing .json or .jsonl file)"
-                )
-                items[0].problems = [Diagnostic("invalid-json", hint)]
-            return items
-        if isinstance(payload, Mapping) and (where := unjsonable(payload)) is not None:
-            problem = Diagnostic(
-                "invalid-request",
-                "the request holds a value JSON cannot carry (NaN, Infinity, or a non-JSON type)",
-                pointer=where,
-                fix="Send finite numbers, strings, lists and objects only.",
-            )
-            return [Payload(payload, problems=[problem])]
-        return [Payload(payload)]  # already parsed: a dict, or anything else the checker will refuse
+    # Read any accepted payload form into located requests (JSONL files give one per line).
+    payloads = staticmethod(read_payloads)
 
     def prepare(
         self, payload: Payload, provider: str | Sequence[str] | None = None, *, model: str | None = None

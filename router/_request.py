@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -23,11 +24,14 @@ if TYPE_CHECKING:
     from ._body import Body
     from ._media import Text
 
+PayloadLike = Mapping[str, Any] | str | bytes | os.PathLike[str]
+
 __all__ = [
     "STDIN",
     "WIRE_TYPE",
     "Api",
     "Payload",
+    "PayloadLike",
     "VideoPart",
     "api_of",
     "decode",
@@ -37,6 +41,7 @@ __all__ = [
     "load_bytes",
     "load_text",
     "read_path",
+    "read_payloads",
     "universal_newlines",
     "unjsonable",
 ]
@@ -369,3 +374,43 @@ def _content_parts(
                 problems.append(Diagnostic("invalid-request", "a content part must be an object", pointer=pointer))
                 continue
             yield pointer, part
+
+
+def _named_file(text: str) -> Path | None:
+    """A ``str`` payload that names an existing ``.json``/``.jsonl`` file rather than holding JSON text."""
+    name = text.strip()
+    if name[:1] in ("{", "[") or "\n" in name or len(name) > 4096 or not name.endswith((".json", ".jsonl")):
+        return None
+    path = Path(name)
+    return path if path.is_file() else None
+
+
+def read_payloads(payload: PayloadLike) -> list[Payload]:
+    """Read any accepted payload form into located requests (JSONL files give one per line).
+
+    A ``str`` is JSON text, unless it names an existing ``.json``/``.jsonl`` file (then it is read).
+    """
+    if isinstance(payload, bytes | bytearray):
+        return load_bytes(bytes(payload))
+    if isinstance(payload, os.PathLike):
+        return read_path(Path(payload))
+    if isinstance(payload, str):
+        if (path := _named_file(payload)) is not None:
+            return read_path(path)
+        items = load_text(payload)
+        if payload.strip().endswith((".json", ".jsonl")) and items and items[0].problems:
+            hint = (
+                f"not JSON text, and no file {payload.strip()!r} exists "
+                "(a str is read as JSON text unless it names an existing .json or .jsonl file)"
+            )
+            items[0].problems = [Diagnostic("invalid-json", hint)]
+        return items
+    if isinstance(payload, Mapping) and (where := unjsonable(payload)) is not None:
+        problem = Diagnostic(
+            "invalid-request",
+            "the request holds a value JSON cannot carry (NaN, Infinity, or a non-JSON type)",
+            pointer=where,
+            fix="Send finite numbers, strings, lists and objects only.",
+        )
+        return [Payload(payload, problems=[problem])]
+    return [Payload(payload)]  # already parsed: a dict, or anything else the checker will refuse
