@@ -43,7 +43,8 @@ _b64encode = _pick_encoder()
 __all__ = ["Inlined", "Note", "Outgoing", "Routed", "build_outgoing", "encode_file", "encoded_size"]
 
 CHUNK = 3 * 256 * 1024  # bytes read per step; a multiple of 3 so chunk encodings concatenate cleanly
-_CHUNK = 1 << 20  # bytes per piece when a span is copied
+# On an event loop many bodies stream at once (a proxy): smaller steps keep each stream's buffers small.
+ASYNC_CHUNK = 3 * 64 * 1024
 
 
 def encoded_size(size: int) -> int:
@@ -60,9 +61,9 @@ class _Inline:
     def size(self) -> int:
         return encoded_size(self.media.size)
 
-    def chunks(self) -> Iterator[bytes]:
+    def chunks(self, size: int = CHUNK) -> Iterator[bytes]:
         with self.media.open() as fh:
-            yield from encode_file(fh)
+            yield from encode_file(fh, size)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,9 +79,9 @@ class _Copy:
     def size(self) -> int:
         return self.end - self.start
 
-    def chunks(self) -> Iterator[bytes]:
-        for at in range(self.start, self.end, _CHUNK):
-            stop = min(at + _CHUNK, self.end)
+    def chunks(self, size: int = CHUNK) -> Iterator[bytes]:
+        for at in range(self.start, self.end, size):
+            stop = min(at + size, self.end)
             if isinstance(self.source, Body):
                 yield self.source.read(at, stop - at)
             else:
@@ -143,7 +144,7 @@ class Outgoing:
             if isinstance(piece, bytes):
                 yield piece
                 continue
-            chunks = piece.chunks()
+            chunks = piece.chunks(ASYNC_CHUNK)
             while (chunk := await asyncio.to_thread(next, chunks, b"")) != b"":
                 yield chunk
 
@@ -160,9 +161,10 @@ class Outgoing:
         return written
 
 
-def encode_file(fh: IO[bytes]) -> Iterator[bytes]:
-    """Base64 of a file in 3-byte-aligned chunks: the pieces concatenate into one valid encoding."""
-    while chunk := fh.read(CHUNK):
+def encode_file(fh: IO[bytes], size: int = CHUNK) -> Iterator[bytes]:
+    """Base64 of a file in 3-byte-aligned chunks (``size`` a multiple of 3): the pieces concatenate into one
+    valid encoding."""
+    while chunk := fh.read(size):
         yield _b64encode(chunk)
 
 
