@@ -2,6 +2,7 @@
 
     python bench/run.py            # full run (a few minutes): writes bench/results.json and bench/results.md
     python bench/run.py --quick    # fewer repetitions and sizes, same table (a smoke test of the benchmarks)
+    python bench/run.py --only fit # router.fit against the ffmpeg CLI (issue 12; not in the default run)
 
 Every measurement runs in a fresh child process, next to its baseline measured in the same run on the same
 machine, interleaved with it. The media server and the upstream sink are child processes of their own, so
@@ -38,6 +39,7 @@ MB = 10**6
 GEMINI_CAP = 100 * MB  # google-ai-studio's max_request_bytes in the bundled table
 
 sys.path.insert(0, str(BENCH))
+import fit as fit_bench  # noqa: E402  (bench/fit.py: router.fit against the ffmpeg CLI)
 import lint_corpus  # noqa: E402  (bench/ is not a package: its modules are scripts side by side)
 import media  # noqa: E402
 
@@ -404,7 +406,7 @@ def machine() -> dict[str, Any]:
     from importlib.metadata import version
 
     packages = {}
-    for name in ("router", "httpx", "pydantic", "PyYAML", "cachetools", "pybase64", "check-jsonschema"):
+    for name in ("router", "httpx", "pydantic", "PyYAML", "cachetools", "pybase64", "check-jsonschema", "av"):
         with contextlib.suppress(Exception):
             packages[name] = version(name)
     return {
@@ -530,6 +532,8 @@ def goals(res: dict[str, Any]) -> list[dict[str, Any]]:
                 "pass": li["ratio"] < 1.0,
             }
         )
+    if "fit" in res:
+        rows += fit_bench.goals(res["fit"])
     return rows
 
 
@@ -648,6 +652,8 @@ def markdown(res: dict[str, Any], rows: list[dict[str, Any]]) -> str:
                 [[ms["router_corpus"], ms["router_json"], ms["check_jsonschema"], ms["check_jsonschema_2proc"]]],
             ),
         ]
+    if "fit" in res:
+        parts += ["", fit_bench.markdown(res["fit"]).rstrip()]
     return "\n".join(parts) + "\n"
 
 
@@ -655,7 +661,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer sizes and repetitions (about a minute)")
     parser.add_argument(
-        "--only", default="inline,b64,passthrough,startup,lint", help="comma-separated subset of the benchmarks"
+        "--only",
+        default="inline,b64,passthrough,startup,lint",
+        help="comma-separated subset of the benchmarks; `fit` (router.fit against the ffmpeg CLI, ~15 min) only runs"
+        " when named",
     )
     parser.add_argument(
         "--settle", type=float, default=60, help="seconds to wait per benchmark for a quiet machine (default 60)"
@@ -690,6 +699,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if shutil.which("check-jsonschema", path=str(BIN)) is None:
             raise SystemExit("check-jsonschema is missing: pip install check-jsonschema")
         res["lint"] = bench_lint(plan, args.settle)
+    if "fit" in only:
+        res["fit"] = fit_bench.bench(args.quick, settle=lambda: settle(args.settle))
     res["elapsed_s"] = time.monotonic() - started
     rows = goals(res)
     res["goals"] = rows

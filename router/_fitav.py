@@ -11,6 +11,7 @@ import contextlib
 import math
 import os
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -20,13 +21,14 @@ from av.audio.stream import AudioStream
 from av.container import InputContainer, OutputContainer
 from av.packet import Packet
 from av.video.frame import PictureType, VideoFrame
+from av.video.reformatter import VideoReformatter
 from av.video.stream import VideoStream
 
 from .fit import CRF, EPS, DamagedVideo, Encoding, FitError, Probe, Progress, Span
 from .media import damage as container_damage
-from .media import reader, sniff
+from .media import mp4_duration, reader, sniff
 
-DECODE_FIRST = 5  # frames the probe decodes: the first GOP header, and a little past it
+DECODE_FIRST = 3  # frames the probe decodes: the first GOP header, and a little past it
 MAXRATE = 1.5  # VBV cap as a multiple of the target bitrate
 BUFFER_SECONDS = 2.0  # VBV buffer, in seconds of the target bitrate (less for clips under 16 s, see _buffer)
 AAC_FRAME = 1024  # samples per AAC frame; a part's audio is cut to a whole number of them
@@ -63,9 +65,14 @@ def _streams(container: InputContainer) -> tuple[VideoStream | None, AudioStream
     )
 
 
-def _time(packet: Packet[Any]) -> float | None:
+def _bases(*streams: VideoStream | AudioStream | None) -> dict[int, float]:
+    """Seconds per tick of each stream, as floats: Fraction arithmetic per packet costs more than the copy."""
+    return {s.index: float(s.time_base or Fraction(1, 90_000)) for s in streams if s is not None}
+
+
+def _time(packet: Packet[Any], base: float) -> float | None:
     ts = packet.pts if packet.pts is not None else packet.dts
-    return None if ts is None else float(ts * packet.time_base)
+    return None if ts is None else ts * base
 
 
 def _frame_time(pts: int | None, time_base: Fraction | None) -> float | None:
@@ -76,117 +83,237 @@ def _frame_time(pts: int | None, time_base: Fraction | None) -> float | None:
 # -- probe ------------------------------------------------------------------------------------------------------
 
 
-def probe(path: Path) -> Probe:
-    name = path.name
+def _precheck(path: Path) -> tuple[int, str | None, str | None]:
+    """(size, sniffed MIME, damage) from the first bytes and the container structure, without FFmpeg."""
     try:
         with path.open("rb") as fh:
             size = os.fstat(fh.fileno()).st_size
             mime = sniff(fh.read(4096))
             if size == 0:
-                return Probe(name, 0, damage="the file is empty")
+                return 0, mime, "the file is empty"
             if mime and mime.startswith(_NOT_VIDEO) and mime != "application/ogg":
-                return Probe(name, size, mime, damage=f"it is not a video: the bytes are {mime}")
-            broken = container_damage(reader(fh), size, mime) if mime else None
+                return size, mime, f"it is not a video: the bytes are {mime}"
+            return size, mime, container_damage(reader(fh), size, mime) if mime else None
     except OSError as exc:
-        raise FitError(f"{name} cannot be read: {exc.strerror or exc}") from exc
-    if broken:
-        return Probe(name, size, mime, damage=broken)
-    try:
-        container = _open(path)
-    except av.FFmpegError as exc:
-        return Probe(name, size, mime, damage=f"FFmpeg cannot read it as a video ({_why(exc)})")
-    with container:
-        return _probe_open(container, name, size, mime)
+        raise FitError(f"{path.name} cannot be read: {exc.strerror or exc}") from exc
 
 
-def _probe_open(container: InputContainer, name: str, size: int, mime: str | None) -> Probe:
-    fmt = container.format.name
-    video, audio = _streams(container)
-    if video is None:
-        return Probe(name, size, mime, fmt, damage="it has no video stream")
-    try:
-        video_codec = video.codec_context.name
-    except av.FFmpegError as exc:
-        return Probe(name, size, mime, fmt, damage=f"its video codec cannot be decoded ({_why(exc)})")
-    if video_codec in _TEXT_ART:  # what FFmpeg makes of arbitrary bytes when nothing else matches
-        return Probe(name, size, mime, fmt, damage=f"it is not a video: FFmpeg reads it as {video_codec} text art")
-    video.codec_context.thread_type = "AUTO"
-    kept: list[VideoStream | AudioStream] = [video] if audio is None else [video, audio]
-    packets = {video.index: 0, **({audio.index: 0} if audio else {})}
-    first: float | None = None
-    last_end = -math.inf
-    payload = frames = rotation = width = height = 0
-    keyframes: list[tuple[float, int]] = []
-    at = 0.0
-    try:
-        for packet in container.demux(kept):
-            if packet.size == 0:  # the demuxer's end-of-stream markers; every real packet counts
-                continue
-            t = _time(packet)
-            if t is not None:
-                at = t
-                if packet.stream_index == video.index:
-                    first = t if first is None else min(first, t)
-                dur = float(packet.duration * packet.time_base) if packet.duration else 0.0
-                last_end = max(last_end, t + dur)
-            packets[packet.stream_index] += 1
-            if packet.stream_index == video.index:
-                if packet.is_keyframe and t is not None:
-                    keyframes.append((t, payload))
-                if frames < DECODE_FIRST:
-                    for frame in video.decode(packet):
-                        if frames == 0:
-                            rotation, width, height = frame.rotation, frame.width, frame.height
-                        frames += 1
-            payload += packet.size
-        if frames < DECODE_FIRST:
-            for frame in video.decode(None):
-                if frames == 0:
-                    rotation, width, height = frame.rotation, frame.width, frame.height
-                frames += 1
-    except av.FFmpegError as exc:
-        if not payload:
-            return Probe(name, size, mime, fmt, damage=f"FFmpeg cannot read it as a video ({_why(exc)})")
-        return Probe(name, size, mime, fmt, damage=f"damaged near {at:.1f} s: {_why(exc)}")
-    origin = first or 0.0
-    media_end = last_end - origin if first is not None else 0.0
-    declared = container.duration / 1e6 if container.duration else None
-    duration = declared if declared else max(media_end, 0.0)
-    damage = None
-    if packets[video.index] == 0:
-        damage = "its video stream has no packets"
-    elif frames == 0:
-        damage = "no frame of its video could be decoded"
-    elif declared and media_end < declared - max(1.0, 0.05 * declared):
-        damage = f"truncated: its packets stop at {media_end:.1f} s but the container says {declared:.1f} s"
-    rate = video.average_rate or video.guessed_rate or video.codec_context.framerate
-    return Probe(
-        name,
-        size,
-        mime,
-        fmt,
-        duration,
-        video_codec,
-        audio.codec_context.name if audio else None,
-        width or video.codec_context.width,
-        height or video.codec_context.height,
-        float(rate) if rate else 0.0,
-        rotation,
-        audio.codec_context.channels if audio else 0,
-        audio.codec_context.sample_rate if audio else 0,
-        (audio.bit_rate or audio.codec_context.bit_rate or 0) if audio else 0,
-        packets[video.index],
-        packets[audio.index] if audio else 0,
-        payload,
-        frames,
-        damage,
-        tuple((t - origin, before) for t, before in keyframes),
-        origin,
-    )
+def probe(path: Path) -> Probe:
+    """What ``path`` is, from its headers and every packet (see :class:`Source`)."""
+    with Source(path) as source:
+        return source.packets()
+
+
+class Source:
+    """``path`` opened once: its headers at once (``info``, ``complete`` False), its packets in one pass later.
+
+    fit() decides from the headers; a whole-file remux then copies and probes the packets of the same open
+    container. Opening costs FFmpeg a stream analysis (~0.1 s for 1080p H.264), so it is done once.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.container: InputContainer | None = None
+        self.scan: _Scan | None = None
+        name = path.name
+        size, mime, broken = _precheck(path)
+        self.info = Probe(name, size, mime, damage=broken)
+        if broken:
+            return
+        try:
+            self.container = _open(path)
+        except av.FFmpegError as exc:
+            self.info = Probe(name, size, mime, damage=f"FFmpeg cannot read it as a video ({_why(exc)})")
+            return
+        scan = _Scan.start(self.container, name, size, mime)
+        if isinstance(scan, Probe):
+            self.info = scan
+            self.close()
+        else:
+            self.scan, self.info = scan, scan.headers()
+
+    def __enter__(self) -> Source:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self.container is not None:
+            self.container.close()
+            self.container = None
+
+    def _take(self) -> tuple[InputContainer, _Scan] | None:
+        """The open container and its scanner, for one pass only (None once used, or when damaged)."""
+        if self.container is None or self.scan is None:
+            return None
+        taken, self.scan = (self.container, self.scan), None
+        return taken
+
+    def packets(self) -> Probe:
+        """The full probe: every packet demuxed, the first frames decoded."""
+        taken = self._take()
+        if taken is None:
+            return self.info if self.info.damage else probe(self.path)
+        container, scan = taken
+        try:
+            for packet in container.demux(scan.kept):
+                scan.see(packet)
+            scan.flush()
+            return scan.result()
+        except av.FFmpegError as exc:
+            return scan.failed(exc)
+        finally:
+            self.close()  # after the result is made: a closed container's streams must not be touched
+
+    def remux(self, out: Path, muxer: str, progress: Progress | None) -> Probe:
+        """Copy every packet into ``out`` while probing them: one pass instead of two.
+
+        Returns the full probe; when it reports damage, ``out`` is to be thrown away. Muxer failures raise
+        FitError (the source may be fine: re-encoding can still work).
+        """
+        taken = self._take()
+        if taken is None:
+            if self.info.damage:
+                return self.info
+            with Source(self.path) as again:
+                return again.remux(out, muxer, progress)
+        container, scan = taken
+        ticker = _Ticker(progress, [(0.0, scan.head.duration)])
+        start = max(container.start_time / 1e6 if container.start_time else 0.0, 0.0)
+        try:
+            _copy_packets(container, scan.video, scan.audio, out, muxer, ticker, start, math.inf, whole=True, scan=scan)
+            scan.flush()
+            return scan.result()
+        except av.FFmpegError as exc:
+            return scan.failed(exc)
+        finally:
+            self.close()
+
+
+class _Scan:
+    """What probe() learns from the packets, fed one at a time (by probe, or by a whole-file remux)."""
+
+    def __init__(self, container: InputContainer, video: VideoStream, audio: AudioStream | None, head: Probe) -> None:
+        self.container, self.video, self.audio, self.head = container, video, audio, head
+        self.kept: list[VideoStream | AudioStream] = [video] if audio is None else [video, audio]
+        self.packets = {video.index: 0, **({audio.index: 0} if audio else {})}
+        self.bases = _bases(video, audio)
+        self.first: float | None = None
+        self.last_end = -math.inf
+        self.at = 0.0
+        self.payload = self.frames = self.rotation = self.width = self.height = 0
+        self.keyframes: list[tuple[float, int]] = []
+
+    @classmethod
+    def start(cls, container: InputContainer, name: str, size: int, mime: str | None) -> _Scan | Probe:
+        """A scanner over ``container``'s video and audio, or a Probe saying why there is nothing to scan."""
+        fmt = container.format.name
+        video, audio = _streams(container)
+        if video is None:
+            return Probe(name, size, mime, fmt, damage="it has no video stream")
+        try:
+            video_codec = video.codec_context.name
+        except av.FFmpegError as exc:
+            return Probe(name, size, mime, fmt, damage=f"its video codec cannot be decoded ({_why(exc)})")
+        if video_codec in _TEXT_ART:  # what FFmpeg makes of arbitrary bytes when nothing else matches
+            return Probe(name, size, mime, fmt, damage=f"it is not a video: FFmpeg reads it as {video_codec} text art")
+        video.codec_context.thread_type = "AUTO"
+        rate = video.average_rate or video.guessed_rate or video.codec_context.framerate
+        head = Probe(
+            name,
+            size,
+            mime,
+            fmt,
+            container.duration / 1e6 if container.duration else 0.0,
+            video_codec,
+            audio.codec_context.name if audio else None,
+            video.codec_context.width,
+            video.codec_context.height,
+            float(rate) if rate else 0.0,
+            audio_channels=audio.codec_context.channels if audio else 0,
+            audio_rate=audio.codec_context.sample_rate if audio else 0,
+            audio_bit_rate=(audio.bit_rate or audio.codec_context.bit_rate or 0) if audio else 0,
+            payload=size,
+            complete=False,
+        )
+        return cls(container, video, audio, head)
+
+    def headers(self) -> Probe:
+        return self.head
+
+    def see(self, packet: Packet[Any]) -> None:
+        if packet.size == 0:  # the demuxer's end-of-stream markers; every real packet counts
+            return
+        base = self.bases[packet.stream_index]
+        t = _time(packet, base)
+        is_video = packet.stream_index == self.video.index
+        if t is not None:
+            self.at = t
+            if is_video:
+                self.first = t if self.first is None else min(self.first, t)
+            dur = packet.duration * base if packet.duration else 0.0
+            self.last_end = max(self.last_end, t + dur)
+        self.packets[packet.stream_index] += 1
+        if is_video:
+            if packet.is_keyframe and t is not None:
+                self.keyframes.append((t, self.payload))
+            if self.frames < DECODE_FIRST:
+                self._frames(self.video.decode(packet))
+        self.payload += packet.size
+
+    def _frames(self, frames: list[VideoFrame]) -> None:
+        for frame in frames:
+            if self.frames == 0:
+                self.rotation, self.width, self.height = frame.rotation, frame.width, frame.height
+            self.frames += 1
+
+    def flush(self) -> None:
+        if self.frames < DECODE_FIRST:
+            self._frames(self.video.decode(None))
+
+    def failed(self, exc: av.FFmpegError) -> Probe:
+        head = self.head
+        if not self.payload:
+            return replace(head, damage=f"FFmpeg cannot read it as a video ({_why(exc)})")
+        return replace(head, damage=f"damaged near {self.at:.1f} s: {_why(exc)}")
+
+    def result(self) -> Probe:
+        head, video = self.head, self.video
+        origin = self.first or 0.0
+        media_end = self.last_end - origin if self.first is not None else 0.0
+        declared = head.duration or None
+        damage = None
+        if self.packets[video.index] == 0:
+            damage = "its video stream has no packets"
+        elif self.frames == 0:
+            damage = "no frame of its video could be decoded"
+        elif declared and media_end < declared - max(1.0, 0.05 * declared):
+            damage = f"truncated: its packets stop at {media_end:.1f} s but the container says {declared:.1f} s"
+        return replace(
+            head,
+            duration=declared or max(media_end, 0.0),
+            width=self.width or head.width,
+            height=self.height or head.height,
+            rotation=self.rotation,
+            video_packets=self.packets[video.index],
+            audio_packets=self.packets[self.audio.index] if self.audio else 0,
+            payload=self.payload,
+            frames_decoded=self.frames,
+            damage=damage,
+            keyframes=tuple((t - origin, before) for t, before in self.keyframes),
+            origin=origin,
+            complete=True,
+        )
 
 
 def duration(path: Path) -> float:
-    """Seconds of a file this module wrote, as its container states it."""
+    """Seconds of a file this module wrote, as its container states it (mp4: from ``mvhd``, no FFmpeg)."""
+    if path.suffix in (".mp4", ".mov"):
+        with path.open("rb") as fh:
+            seconds = mp4_duration(reader(fh))
+        if seconds is not None:
+            return seconds
     with _failures(path.name, "reading it back"), _open(path) as container:
         if container.duration:
             return float(container.duration / 1e6)
@@ -221,7 +348,7 @@ class _Ticker:
 def copy(
     src: Path, info: Probe, spans: Sequence[Span], outs: Sequence[Path], muxer: str, progress: Progress | None
 ) -> None:
-    """Stream-copy each span (keyframe-aligned, seconds from the first packet) into its own file."""
+    """Stream-copy each span (keyframe-aligned, seconds from the first picture) into its own file."""
     ticker = _Ticker(progress, spans)
     last = len(spans) - 1
     for i, (span, out) in enumerate(zip(spans, outs, strict=True)):
@@ -243,64 +370,97 @@ def _copy_span(
     *,
     seek: bool,
 ) -> bool:
+    """One span into ``out``; False when a seek landed past the span's first keyframe (scan from the top)."""
     start = info.origin + span[0]
     end = math.inf if to_end else info.origin + span[1]
-    # Timestamps move so the span's first picture is at 0; packets a little before it (audio, or video dts
-    # under B-frames) come out negative and the muxer shifts the whole file, as a plain remux would.
-    # The first span keeps every packet, also audio before the first picture.
-    shift_to = max(start, 0.0) if span[0] <= 0 else start
     with _open(src) as inp:
         video, audio = _streams(inp)
         if video is None:
             raise DamagedVideo(f"{src.name} has no video stream")
-        kept: list[VideoStream | AudioStream] = [video] if audio is None else [video, audio]
-        if seek:  # a second early, so audio stored just before the keyframe is still read
+        whole = span[0] <= 0 and to_end
+        if whole:  # like `ffmpeg -c copy`: every packet, moved by the container's start time
+            start = max(inp.start_time / 1e6 if inp.start_time else 0.0, 0.0)
+        elif seek:  # a second early, so audio stored just before the keyframe is still read
             inp.seek(int(max(start - 1.0, 0) / (video.time_base or Fraction(1, 1000))), stream=video, backward=True)
-        with av.open(str(out), "w", format=muxer, options=_MUX_OPTIONS.get(muxer, {})) as output:
-            out_video = output.add_stream_from_template(video)
-            out_audio = output.add_stream_from_template(audio) if audio else None
-            # the first span takes every packet from the top, leading non-keyframes too; later ones start on
-            # the keyframe their span was planned at
-            started, video_done, audio_done = span[0] <= 0, False, audio is None
-            for packet in inp.demux(kept):
-                if packet.size == 0:  # end-of-stream markers only: packets without a dts are real and kept
+        return _copy_packets(inp, video, audio, out, muxer, ticker, start, end, whole=whole, seek=seek)
+
+
+def _copy_packets(
+    inp: InputContainer,
+    video: VideoStream,
+    audio: AudioStream | None,
+    out: Path,
+    muxer: str,
+    ticker: _Ticker,
+    start: float,
+    end: float,
+    *,
+    whole: bool,
+    seek: bool = False,
+    scan: _Scan | None = None,
+) -> bool:
+    """Packets of ``[start, end)`` seconds into ``out``, moved so ``start`` is at 0.
+
+    A cut span starts on the video keyframe at ``start`` and ends before the one at ``end``; its audio is
+    the packets wholly inside. A ``whole`` copy takes every packet: leading non-keyframes, audio before the
+    first picture, and packets without a dts, which a common remux loop drops (losing Matroska keyframes).
+    """
+    kept: list[VideoStream | AudioStream] = [video] if audio is None else [video, audio]
+    with av.open(str(out), "w", format=muxer, options=_MUX_OPTIONS.get(muxer, {})) as output:
+        out_video = output.add_stream_from_template(video)
+        out_audio = output.add_stream_from_template(audio) if audio else None
+        started, video_done, audio_done = whole, False, audio is None
+        shifts: dict[int, int] = {}
+        bases = _bases(video, audio)
+        for packet in inp.demux(kept):
+            if scan is not None:
+                scan.see(packet)
+            if packet.size == 0:  # end-of-stream markers only: packets without a dts are real and kept
+                continue
+            base = bases[packet.stream_index]
+            t = _time(packet, base)
+            if packet.stream_index == video.index:
+                if video_done:
                     continue
-                t = _time(packet)
-                if packet.stream_index == video.index:
-                    if video_done:
+                if not started:
+                    if not packet.is_keyframe or t is None or t < start - EPS:
                         continue
-                    if not started:
-                        if not packet.is_keyframe or t is None or t < start - EPS:
-                            continue
-                        if seek and t > start + EPS:
-                            return False
-                        started = True
-                    elif packet.is_keyframe and t is not None and t >= end - EPS:
-                        video_done = True
-                        if audio_done:
-                            break
+                    if seek and t > start + EPS:
+                        return False
+                    started = True
+                elif not whole and packet.is_keyframe and t is not None and t >= end - EPS:
+                    video_done = True
+                    if audio_done:
+                        break
+                    continue
+                target: VideoStream | AudioStream = out_video
+            else:
+                if not whole:
+                    if audio_done or t is None or t < start - EPS:
                         continue
-                    target: VideoStream | AudioStream = out_video
-                else:
-                    if audio_done or t is None or (span[0] > 0 and t < start - EPS):
-                        continue
-                    dur = float(packet.duration * packet.time_base) if packet.duration else 0.0
+                    dur = packet.duration * base if packet.duration else 0.0
                     if t + dur > end + EPS:
                         audio_done = t >= end - EPS or audio_done
                         if audio_done and video_done:
                             break
                         continue
-                    assert out_audio is not None
-                    target = out_audio
-                shift = round(shift_to / packet.time_base)
+                assert out_audio is not None
+                target = out_audio
+            shift = shifts.get(packet.stream_index)
+            if shift is None:
+                shift = shifts[packet.stream_index] = round(start / base)
+            if shift:
                 if packet.pts is not None:
                     packet.pts -= shift
                 if packet.dts is not None:
                     packet.dts -= shift
-                packet.stream = target
-                output.mux(packet)
-                if t is not None:
-                    ticker.at(t - start)
+            packet.stream = target
+            try:
+                output.mux_one(packet)
+            except av.FFmpegError as exc:  # the output's fault, not the source's
+                raise FitError(f"the {muxer} muxer refused a packet: {_why(exc)}") from exc
+            if t is not None:
+                ticker.at(t - start)
     return True
 
 
@@ -442,6 +602,7 @@ class _Encoder:
         self.resampler = av.AudioResampler(format="fltp", layout=layout, rate=rate) if enc.audio_bps else None
         self.time_base = 1 / fps
         self.audio_base = Fraction(1, rate)
+        self.scaler = VideoReformatter()  # one for the run: frame.reformat() would set up swscale per frame
         self.video_base: Fraction = Fraction(1, 90_000)
         self.sound_base: Fraction = self.audio_base
 
@@ -496,7 +657,7 @@ class _Encoder:
             return
         self.last_slot = slot
         enc = self.enc
-        out = frame.reformat(enc.width, enc.height, "yuv420p", interpolation="BILINEAR")
+        out = self.scaler.reformat(frame, enc.width, enc.height, "yuv420p", interpolation="BILINEAR")
         out.pts = slot - lo
         out.time_base = self.time_base
         out.pict_type = PictureType.NONE  # keyframes where x264 wants them, not where the source had them

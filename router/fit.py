@@ -42,10 +42,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from .errors import RouterError
 from .media import canonical_mime
+
+if TYPE_CHECKING:
+    from . import _fitav
 
 __all__ = [
     "CannotFit",
@@ -159,6 +162,7 @@ class Probe:
     damage: str | None = None
     keyframes: tuple[tuple[float, int], ...] = field(default=(), repr=False)
     origin: float = field(default=0.0, repr=False)  # the first picture's timestamp in the file, in seconds
+    complete: bool = True  # False: headers only, no packet was read (counts are 0, payload is the file size)
 
     @property
     def ok(self) -> bool:
@@ -253,11 +257,21 @@ def fit(
     if mode not in ("fit", "trim", "split"):
         raise ValueError(f"mode must be 'fit', 'trim' or 'split', got {mode!r}")
     src = Path(src)
-    info = probed or probe(src)
-    if info.damage:
-        raise DamagedVideo(f"{info.name} cannot be fitted: {info.damage}")
-    job = _Job(src, info, budget, max_duration, _accepted(accepted), mode, max_parts, Path(workdir), progress)
-    return job.run()
+    _require_av()
+    from . import _fitav
+
+    # Headers first, from a container kept open: a whole-file remux probes the packets while it copies them.
+    source = None if probed else _fitav.Source(src)
+    try:
+        info = source.info if source is not None else probed
+        assert info is not None
+        if info.damage:
+            raise DamagedVideo(f"{info.name} cannot be fitted: {info.damage}")
+        accepts = _accepted(accepted)
+        return _Job(src, info, source, budget, max_duration, accepts, mode, max_parts, Path(workdir), progress).run()
+    finally:
+        if source is not None:
+            source.close()
 
 
 def plan_encoding(info: Probe, seconds: float, budget: int | None) -> Encoding:
@@ -401,6 +415,7 @@ class _Job:
         self,
         src: Path,
         info: Probe,
+        source: _fitav.Source | None,
         budget: int | None,
         limit: float | None,
         accepted: dict[str, str],
@@ -409,7 +424,7 @@ class _Job:
         workdir: Path,
         progress: Progress | None,
     ) -> None:
-        self.src, self.info, self.budget, self.limit = src, info, budget, limit
+        self.src, self.info, self.source, self.budget, self.limit = src, info, source, budget, limit
         self.accepted, self.mode, self.max_parts = accepted, mode, max_parts
         self.files = _Workdir(workdir)
         self.progress = progress
@@ -427,6 +442,8 @@ class _Job:
         return out
 
     def _run(self) -> list[Fitted]:
+        if not self.info.duration:  # the headers do not say: the packets will
+            self._complete()
         info, limit = self.info, self.limit
         too_long = limit is not None and info.duration > limit + EPS
         if too_long and self.mode == "fit":
@@ -437,18 +454,34 @@ class _Job:
         fits_bytes = self.budget is None or info.size <= self.budget
         canonical = canonical_mime(info.mime) if info.mime else None
         if canonical in self.accepted and fits_bytes and not too_long:
+            self._complete()  # sent as it is, so every packet is checked first
+            info = self.info
             note = f"kept: {_short(info.mime, info.container)}, {_mb(info.size)}, {info.duration:.1f} s within limits"
             return [Fitted(self.src, self.accepted[canonical], info.size, info.duration, note, "kept")]
         target = self._copy_target()
         if target is not None:
-            spans = self._copy_spans()
-            if spans is not None:
-                done = self._copy(spans, *target)
-                if done is not None:
-                    return done
+            if not info.complete and not too_long and info.size <= self._room(info.duration):
+                done = self._remux(*target)
+            else:
+                self._complete()
+                spans = self._copy_spans()
+                done = None if spans is None else self._copy(spans, *target)
+            if done is not None:
+                return done
         elif info.video_codec:
             self.tried.append(f"stream copy (not possible: {self._codecs()} cannot go into {self._names()})")
+        self._complete()
         return self._encode()
+
+    def _complete(self) -> None:
+        """Probe every packet, when only the headers were read so far; damage stops the job here."""
+        if self.info.complete:
+            return
+        from . import _fitav
+
+        self.info = self.source.packets() if self.source else _fitav.probe(self.src)
+        if self.info.damage:
+            raise DamagedVideo(f"{self.info.name} cannot be fitted: {self.info.damage}")
 
     # -- stream copy --
 
@@ -516,19 +549,43 @@ class _Job:
             return None
         return spans
 
+    def _remux(self, mime: str, muxer: str) -> list[Fitted] | None:
+        """The whole file by stream copy, probing every packet on the way (one pass instead of two)."""
+        from . import _fitav
+
+        out = self.files.new(muxer)
+        try:
+            source = self.source or _fitav.Source(self.src)
+            info = source.remux(out, muxer, self.progress)
+        except FitError as exc:  # a muxer that refuses these packets: re-encoding still can work
+            self.tried.append(f"stream copy into {muxer} (failed: {str(exc).split(': ', 1)[-1]})")
+            self.files.discard([out])
+            return None
+        if info.damage:
+            self.files.discard([out])
+            raise DamagedVideo(f"{info.name} cannot be fitted: {info.damage}")
+        self.info = info
+        return self._copied([(0.0, info.duration)], [out], mime, muxer)
+
     def _copy(self, spans: list[Span], mime: str, muxer: str) -> list[Fitted] | None:
         from . import _fitav
 
-        info = self.info
         outs = [self.files.new(muxer) for _ in spans]
         try:
-            _fitav.copy(self.src, info, spans, outs, muxer, self.progress)
-            sizes = [p.stat().st_size for p in outs]
-            durations = [_fitav.duration(p) for p in outs]
+            _fitav.copy(self.src, self.info, spans, outs, muxer, self.progress)
         except FitError as exc:  # a muxer that refuses these packets: re-encoding still can work
             self.tried.append(f"stream copy into {muxer} (failed: {str(exc).split(': ', 1)[-1]})")
             self.files.discard(outs)
             return None
+        return self._copied(spans, outs, mime, muxer)
+
+    def _copied(self, spans: list[Span], outs: list[Path], mime: str, muxer: str) -> list[Fitted] | None:
+        """The copies as results, or None (files removed) when one is over the budget or the limit."""
+        from . import _fitav
+
+        info = self.info
+        sizes = [p.stat().st_size for p in outs]
+        durations = [_fitav.duration(p) for p in outs]
         over = [i for i, s in enumerate(sizes) if self.budget is not None and s > self.budget]
         long_ = [i for i, d in enumerate(durations) if self.limit is not None and d > self.limit + EPS]
         if over or long_:

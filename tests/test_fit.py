@@ -171,6 +171,16 @@ def test_probe_catches_truncation_by_packet_time(
     damage = probe(bad).damage
     assert damage is not None
     assert "truncated" in damage or "damaged" in damage
+    (tmp_path / "w").mkdir()  # and fit(), whose remux probes while it copies, refuses it too, leaving nothing
+    with pytest.raises(DamagedVideo, match=r"truncated|damaged"):
+        fit(
+            bad,
+            budget=None,
+            max_duration=None,
+            accepted=["video/webm"] if suffix == "mp4" else MP4_ONLY,
+            workdir=tmp_path / "w",
+        )
+    assert not left_in(tmp_path / "w")
 
 
 # -- nothing to do, remux ---------------------------------------------------------------------------------------
