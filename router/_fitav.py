@@ -402,16 +402,18 @@ def _copy_packets(
     """Packets of ``[start, end)`` seconds into ``out``, moved so ``start`` is at 0.
 
     A cut span starts on the video keyframe at ``start`` and ends before the one at ``end``; its audio is
-    the packets wholly inside. A ``whole`` copy takes every packet: leading non-keyframes, audio before the
-    first picture, and packets without a dts, which a common remux loop drops (losing Matroska keyframes).
+    the packets wholly inside. A ``whole`` copy takes every packet (see _copy_all).
     """
     kept: list[VideoStream | AudioStream] = [video] if audio is None else [video, audio]
     with av.open(str(out), "w", format=muxer, options=_MUX_OPTIONS.get(muxer, {})) as output:
         out_video = output.add_stream_from_template(video)
         out_audio = output.add_stream_from_template(audio) if audio else None
-        started, video_done, audio_done = whole, False, audio is None
-        shifts: dict[int, int] = {}
         bases = _bases(video, audio)
+        if whole:
+            _copy_all(inp, kept, video.index, out_video, out_audio, output, muxer, ticker, start, bases, scan)
+            return True
+        started, video_done, audio_done = False, False, audio is None
+        shifts: dict[int, int] = {}
         for packet in inp.demux(kept):
             if scan is not None:
                 scan.see(packet)
@@ -462,6 +464,48 @@ def _copy_packets(
             if t is not None:
                 ticker.at(t - start)
     return True
+
+
+def _copy_all(
+    inp: InputContainer,
+    kept: list[VideoStream | AudioStream],
+    video_index: int,
+    out_video: VideoStream,
+    out_audio: AudioStream | None,
+    output: OutputContainer,
+    muxer: str,
+    ticker: _Ticker,
+    start: float,
+    bases: dict[int, float],
+    scan: _Scan | None,
+) -> None:
+    """Every packet, in the tightest loop: leading non-keyframes, audio before the first picture, and packets
+    without a dts, which a common remux loop drops (losing Matroska keyframes). Only end-of-stream markers
+    (empty packets) are skipped."""
+    shifts = {index: round(start / base) for index, base in bases.items()}
+    count = 0
+    for packet in inp.demux(kept):
+        if scan is not None:
+            scan.see(packet)
+        if packet.size == 0:
+            continue
+        index = packet.stream_index
+        shift = shifts[index]
+        if shift:
+            if packet.pts is not None:
+                packet.pts -= shift
+            if packet.dts is not None:
+                packet.dts -= shift
+        packet.stream = out_video if index == video_index or out_audio is None else out_audio
+        try:
+            output.mux_one(packet)
+        except av.FFmpegError as exc:  # the output's fault, not the source's
+            raise FitError(f"the {muxer} muxer refused a packet: {_why(exc)}") from exc
+        count += 1
+        if not count % 64 and ticker.progress is not None:
+            t = _time(packet, bases[index])  # already moved: seconds from the start
+            if t is not None:
+                ticker.at(t)
 
 
 # -- re-encode --------------------------------------------------------------------------------------------------
