@@ -197,13 +197,15 @@ class _Scan:
     def __init__(self, container: InputContainer, video: VideoStream, audio: AudioStream | None, head: Probe) -> None:
         self.container, self.video, self.audio, self.head = container, video, audio, head
         self.kept: list[VideoStream | AudioStream] = [video] if audio is None else [video, audio]
-        self.packets = {video.index: 0, **({audio.index: 0} if audio else {})}
+        # per packet only integers are kept (ticks of each stream's time base): seconds are worked out at the end
+        self.video_index, self.audio_index = video.index, audio.index if audio else -1
         self.bases = _bases(video, audio)
-        self.first: float | None = None
-        self.last_end = -math.inf
-        self.at = 0.0
+        self.packets = dict.fromkeys(self.bases, 0)
+        self.ends: dict[int, float] = dict.fromkeys(self.bases, -math.inf)  # the latest pts + duration
+        self.first: int | None = None  # the earliest video pts
+        self.last = (video.index, 0)  # (stream, pts) of the latest timed packet, for error messages
         self.payload = self.frames = self.rotation = self.width = self.height = 0
-        self.keyframes: list[tuple[float, int]] = []
+        self.keyframes: list[tuple[int, int]] = []  # (pts, bytes before it)
 
     @classmethod
     def start(cls, container: InputContainer, name: str, size: int, mime: str | None) -> _Scan | Probe:
@@ -243,24 +245,27 @@ class _Scan:
         return self.head
 
     def see(self, packet: Packet[Any]) -> None:
-        if packet.size == 0:  # the demuxer's end-of-stream markers; every real packet counts
+        size = packet.size
+        if not size:  # the demuxer's end-of-stream markers; every real packet counts
             return
-        base = self.bases[packet.stream_index]
-        t = _time(packet, base)
-        is_video = packet.stream_index == self.video.index
-        if t is not None:
-            self.at = t
-            if is_video:
-                self.first = t if self.first is None else min(self.first, t)
-            dur = packet.duration * base if packet.duration else 0.0
-            self.last_end = max(self.last_end, t + dur)
-        self.packets[packet.stream_index] += 1
-        if is_video:
-            if packet.is_keyframe and t is not None:
-                self.keyframes.append((t, self.payload))
-            if self.frames < DECODE_FIRST:
-                self._frames(self.video.decode(packet))
-        self.payload += packet.size
+        index = packet.stream_index
+        self.packets[index] += 1
+        pts = packet.pts
+        if pts is None:
+            pts = packet.dts
+        if pts is not None:
+            self.last = (index, pts)
+            end = pts + (packet.duration or 0)
+            if end > self.ends[index]:
+                self.ends[index] = end
+            if index == self.video_index:
+                if self.first is None or pts < self.first:
+                    self.first = pts
+                if packet.is_keyframe:
+                    self.keyframes.append((pts, self.payload))
+        if index == self.video_index and self.frames < DECODE_FIRST:
+            self._frames(self.video.decode(packet))
+        self.payload += size
 
     def _frames(self, frames: list[VideoFrame]) -> None:
         for frame in frames:
@@ -276,15 +281,17 @@ class _Scan:
         head = self.head
         if not self.payload:
             return replace(head, damage=f"FFmpeg cannot read it as a video ({_why(exc)})")
-        return replace(head, damage=f"damaged near {self.at:.1f} s: {_why(exc)}")
+        index, pts = self.last
+        return replace(head, damage=f"damaged near {pts * self.bases[index]:.1f} s: {_why(exc)}")
 
     def result(self) -> Probe:
-        head, video = self.head, self.video
-        origin = self.first or 0.0
-        media_end = self.last_end - origin if self.first is not None else 0.0
+        head, base = self.head, self.bases[self.video_index]
+        origin = (self.first or 0) * base
+        last_end = max(end * self.bases[index] for index, end in self.ends.items())
+        media_end = last_end - origin if self.first is not None else 0.0
         declared = head.duration or None
         damage = None
-        if self.packets[video.index] == 0:
+        if self.packets[self.video_index] == 0:
             damage = "its video stream has no packets"
         elif self.frames == 0:
             damage = "no frame of its video could be decoded"
@@ -296,12 +303,12 @@ class _Scan:
             width=self.width or head.width,
             height=self.height or head.height,
             rotation=self.rotation,
-            video_packets=self.packets[video.index],
-            audio_packets=self.packets[self.audio.index] if self.audio else 0,
+            video_packets=self.packets[self.video_index],
+            audio_packets=self.packets.get(self.audio_index, 0),
             payload=self.payload,
             frames_decoded=self.frames,
             damage=damage,
-            keyframes=tuple((t - origin, before) for t, before in self.keyframes),
+            keyframes=tuple((pts * base - origin, before) for pts, before in self.keyframes),
             origin=origin,
             complete=True,
         )
