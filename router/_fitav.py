@@ -30,7 +30,7 @@ from .media import mp4_duration, reader, sniff
 
 DECODE_FIRST = 3  # frames the probe decodes: the first GOP header, and a little past it
 MAXRATE = 1.5  # VBV cap as a multiple of the target bitrate
-BUFFER_SECONDS = 2.0  # VBV buffer, in seconds of the target bitrate (less for clips under 16 s, see _buffer)
+BUFFER_SECONDS = 2.0  # VBV buffer, in seconds of the target bitrate (less for clips under 16 s: _Part)
 AAC_FRAME = 1024  # samples per AAC frame; a part's audio is cut to a whole number of them
 _MUX_OPTIONS = {"mp4": {"movflags": "+faststart"}, "mov": {"movflags": "+faststart"}}
 _NOT_VIDEO = ("image/", "text/", "audio/", "application/")
