@@ -44,7 +44,7 @@ class Plan:
     hard: tuple[int, ...] = (30, 60, 240)  # seconds of each hard source
     easy: tuple[int, ...] = (60,)
     remux: tuple[int, ...] = (60, 240)
-    reps: int = 3  # repetitions of the 60 s re-encode and of each remux (one for the others)
+    reps: int = 5  # repetitions of the 60 s re-encode and of each remux (one for the others)
 
 
 FULL = Plan()
@@ -96,7 +96,7 @@ if pid == 0:
     finally:
         os._exit(127)
 _, status, usage = os.wait4(pid, 0)
-sys.stderr.write("\\nBENCH-RSS-KB %d\\n" % usage.ru_maxrss)
+sys.stderr.write("\\nBENCH-RSS-KB %d CPU-S %.3f\\n" % (usage.ru_maxrss, usage.ru_utime + usage.ru_stime))
 sys.exit(os.waitstatus_to_exitcode(status))
 """
 
@@ -112,8 +112,8 @@ def measure(argv: Sequence[str]) -> dict[str, Any]:
         out, err = out_file.read().decode(), err_file.read().decode()
     if code != 0:
         raise RuntimeError(f"{' '.join(map(str, argv[:5]))} failed ({code}): {err[-2000:]}")
-    rss_kb = int(err.rsplit("BENCH-RSS-KB ", 1)[1].split()[0])
-    result: dict[str, Any] = {"seconds": seconds, "peak_rss_bytes": rss_kb * 1024}
+    report = err.rsplit("BENCH-RSS-KB ", 1)[1].split()
+    result: dict[str, Any] = {"seconds": seconds, "peak_rss_bytes": int(report[0]) * 1024, "cpu_s": float(report[2])}
     lines = out.strip().splitlines()
     if lines and lines[-1].startswith("{"):
         result.update(json.loads(lines[-1]))
@@ -175,6 +175,7 @@ def _pair(router_argv: list[str], cli_argv: list[str], cli_out: Path, reps: int,
     return {
         who: {
             "seconds": statistics.median(r["seconds"] for r in rs),
+            "cpu_s": statistics.median(r["cpu_s"] for r in rs),
             **({"fit_s": statistics.median(r["fit_s"] for r in rs)} if who == "router" else {}),
             "peak_rss_bytes": max(r["peak_rss_bytes"] for r in rs),
             "size": max(r["size"] for r in rs),
@@ -329,12 +330,14 @@ def markdown(res: dict[str, Any]) -> str:
         f"Baseline: {res['ffmpeg']} (Debian), with the settings router.fit chose, on the same sources, in the "
         "same run, taking turns. *fit()* is the call's own time (what a running router pays: probe, work, "
         "reading the result back); *process* adds starting Python and importing router and av. Peak RSS is "
-        "each process's (both started from the same ~7 MiB wrapper). Sources: 1080p30 H.264 12 Mb/s + AAC "
+        "each process's (both started from the same ~7 MiB wrapper); CPU is user + system time of the whole "
+        "process, steadier than wall time on a shared machine. Sources: 1080p30 H.264 12 Mb/s + AAC "
         "128 kb/s; *hard* is testsrc2 under temporal noise, *easy* the same without it. Budget: 18 MB per "
         "60 s of video, so every length gets the same settings. Times are medians, sizes and RSS maxima.",
         "",
-        "| re-encode | budget | fit() | process | ffmpeg | ratio | output | ffmpeg output | RSS | ffmpeg RSS |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| re-encode | budget | fit() | process | ffmpeg | ratio | CPU, router / ffmpeg | output | ffmpeg output "
+        "| RSS | ffmpeg RSS |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for key, v in res["reencode"].items():
         r, f, b = v["router"], v["ffmpeg"], v["budget"]
@@ -342,21 +345,22 @@ def markdown(res: dict[str, Any]) -> str:
         lines.append(
             f"| {key} s, {v['source_bytes'] / MB:.0f} MB ({runs} run{'s' if runs > 1 else ''}) | {b / MB:.0f} MB | "
             f"{r['fit_s']:.1f} s | {r['seconds']:.1f} s | {f['seconds']:.1f} s | {r['fit_s'] / f['seconds']:.2f}x | "
-            f"{r['size'] / b * 100:.1f} % | {f['size'] / b * 100:.1f} % | {r['peak_rss_bytes'] / 2**20:.0f} MiB | "
-            f"{f['peak_rss_bytes'] / 2**20:.0f} MiB |"
+            f"{r['cpu_s']:.1f} / {f['cpu_s']:.1f} s | {r['size'] / b * 100:.1f} % | {f['size'] / b * 100:.1f} % | "
+            f"{r['peak_rss_bytes'] / 2**20:.0f} MiB | {f['peak_rss_bytes'] / 2**20:.0f} MiB |"
         )
     notes = sorted({v["note"].split(":")[0] for v in res["reencode"].values()})
     lines += ["", f"router.fit's choice: {'; '.join(notes)}."]
     lines += [
         "",
-        "| remux mkv -> mp4 | fit() | process | ffmpeg | ratio | RSS | ffmpeg RSS |",
-        "|---|---|---|---|---|---|---|",
+        "| remux mkv -> mp4 | fit() | process | ffmpeg | ratio | CPU, router / ffmpeg | RSS | ffmpeg RSS |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for key, v in res["remux"].items():
         r, f = v["router"], v["ffmpeg"]
         lines.append(
             f"| {key} s, {v['source_bytes'] / MB:.0f} MB | {r['fit_s']:.2f} s | {r['seconds']:.2f} s | "
-            f"{f['seconds']:.2f} s | {r['fit_s'] / f['seconds']:.2f}x | {r['peak_rss_bytes'] / 2**20:.0f} MiB | "
+            f"{f['seconds']:.2f} s | {r['fit_s'] / f['seconds']:.2f}x | {r['cpu_s']:.2f} / {f['cpu_s']:.2f} s | "
+            f"{r['peak_rss_bytes'] / 2**20:.0f} MiB | "
             f"{f['peak_rss_bytes'] / 2**20:.0f} MiB |"
         )
     return "\n".join(lines) + "\n"
