@@ -44,11 +44,12 @@ class Plan:
     hard: tuple[int, ...] = (30, 60, 240)  # seconds of each hard source
     easy: tuple[int, ...] = (60,)
     remux: tuple[int, ...] = (60, 240)
-    reps: int = 5  # repetitions of the 60 s re-encode and of each remux (one for the others)
+    reps: int = 5  # rounds of the 60 s re-encode and of each remux
+    other_reps: int = 2  # rounds of the other re-encodes (A B, then B A)
 
 
 FULL = Plan()
-QUICK = Plan(hard=(30, 60), easy=(), remux=(60,), reps=1)
+QUICK = Plan(hard=(30, 60), easy=(), remux=(60,), reps=1, other_reps=1)
 
 
 def log(message: str) -> None:
@@ -199,7 +200,7 @@ def bench(quick: bool = False, settle: Callable[[], dict[str, float]] | None = N
         budget = BUDGET_PER_MINUTE * seconds // 60
         quiet = settle() if settle else {}
         cli_out = work / "cli.mp4"
-        reps = plan.reps if (kind, seconds) == ("hard", 60) else 1
+        reps = plan.reps if (kind, seconds) == ("hard", 60) else plan.other_reps
         pair = _pair(
             [*me, str(src), str(work), str(budget), "video/mp4"],
             cli_reencode(src, cli_out, budget),
