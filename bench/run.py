@@ -2,6 +2,7 @@
 
     python bench/run.py            # full run (a few minutes): writes bench/results.json and bench/results.md
     python bench/run.py --quick    # fewer repetitions and sizes, same table (a smoke test of the benchmarks)
+    python bench/run.py --only fit # router.fit against the ffmpeg CLI (issue 12; not in the default run)
 
 Every measurement runs in a fresh child process, next to its baseline measured in the same run on the same
 machine, interleaved with it. The media server and the upstream sink are child processes of their own, so
@@ -38,6 +39,7 @@ MB = 10**6
 GEMINI_CAP = 100 * MB  # google-ai-studio's max_request_bytes in the bundled table
 
 sys.path.insert(0, str(BENCH))
+import fit as fit_bench  # noqa: E402  (bench/fit.py: router.fit against the ffmpeg CLI)
 import lint_corpus  # noqa: E402  (bench/ is not a package: its modules are scripts side by side)
 import media  # noqa: E402
 
@@ -404,7 +406,7 @@ def machine() -> dict[str, Any]:
     from importlib.metadata import version
 
     packages = {}
-    for name in ("router", "httpx", "pydantic", "PyYAML", "cachetools", "pybase64", "check-jsonschema"):
+    for name in ("router", "httpx", "pydantic", "PyYAML", "cachetools", "pybase64", "check-jsonschema", "av"):
         with contextlib.suppress(Exception):
             packages[name] = version(name)
     return {
@@ -532,6 +534,8 @@ def goals(res: dict[str, Any]) -> list[dict[str, Any]]:
         )
     if "proxy" in res:
         rows += proxy_goals(res["proxy"])
+    if "fit" in res:
+        rows += fit_bench.goals(res["fit"])
     return rows
 
 
@@ -723,6 +727,8 @@ def markdown(res: dict[str, Any], rows: list[dict[str, Any]]) -> str:
         ]
     if "proxy" in res:
         parts += ["", *proxy_markdown(res["proxy"])]
+    if "fit" in res:
+        parts += ["", fit_bench.markdown(res["fit"]).rstrip()]
     return "\n".join(parts) + "\n"
 
 
@@ -787,7 +793,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         default="inline,b64,passthrough,startup,lint,proxy",
-        help="comma-separated subset of the benchmarks",
+        help="comma-separated subset of the benchmarks; `fit` (router.fit against the ffmpeg CLI, ~15 min) only runs"
+        " when named",
     )
     parser.add_argument(
         "--settle", type=float, default=60, help="seconds to wait per benchmark for a quiet machine (default 60)"
@@ -826,6 +833,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         import proxy  # bench/proxy.py: `router serve` under load, against the same upstream reached directly
 
         res["proxy"] = proxy.bench_proxy(args.quick, args.settle)
+    if "fit" in only:
+        res["fit"] = fit_bench.bench(args.quick, settle=lambda: settle(args.settle))
     res["elapsed_s"] = time.monotonic() - started
     rows = goals(res)
     res["goals"] = rows
