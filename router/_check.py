@@ -83,10 +83,13 @@ def check_request(
     allow_private_urls: bool = False,
     holes: Mapping[str, Hole] | None = None,
     api: Api | None = None,
+    fitting: bool = False,
 ) -> Checked:
     """Find the video parts and everything wrong with them that holds whichever provider is chosen.
 
     ``api`` is the endpoint's (chat completions or Responses); None tells it by the request's shape.
+    ``fitting``: the router fits videos to the route, so a URL's extension rules nothing out (a ``.mkv`` is
+    downloaded and remuxed).
     """
     if not isinstance(request, Mapping):
         kind = type(request).__name__ if request is not None else "null"
@@ -119,7 +122,7 @@ def check_request(
                     fix='Write `"type": "video_url"` (`router check --fix`, or send through router).',
                 )
             )
-        out.parts.append(_part_facts(part, table, allow_private_urls, out.diagnostics))
+        out.parts.append(_part_facts(part, table, allow_private_urls, out.diagnostics, fitting))
     return out
 
 
@@ -192,7 +195,9 @@ def _check_models(out: Checked, names: list[tuple[str, str]], table: CapabilityT
             )
 
 
-def _part_facts(part: VideoPart, table: CapabilityTable, allow_private: bool, diags: list[Diagnostic]) -> PartFacts:
+def _part_facts(
+    part: VideoPart, table: CapabilityTable, allow_private: bool, diags: list[Diagnostic], fitting: bool = False
+) -> PartFacts:
     url = part.url.strip()
     info = classify_url(url)
     at = part.url_pointer
@@ -221,7 +226,7 @@ def _part_facts(part: VideoPart, table: CapabilityTable, allow_private: bool, di
     if refusal is not None:
         return reject("blocked-url", f"{shorten(url)} points at {refusal.reason}")
     mime = extension_mime(url) if info.kind in ("http", "https") else None
-    if mime and canonical_mime(mime) not in {canonical_mime(m) for m in table.openrouter.mime_types}:
+    if mime and canonical_mime(mime) not in {canonical_mime(m) for m in table.openrouter.mime_types} and not fitting:
         return reject(
             "unsupported-format",
             f"{shorten(url)} looks like {mime} (from its extension); "

@@ -45,6 +45,14 @@ class UsageError(Exception):
 
 
 def _router(args: argparse.Namespace, **options: Any) -> Router:
+    fit = getattr(args, "fit", None) or False
+    if fit:
+        from .fit import FitUnavailable
+
+        try:
+            return Router(args.capabilities or None, allow_private_urls=args.allow_private_urls, fit=fit, **options)
+        except FitUnavailable as exc:  # --fit without the extra: a usage problem, said in one line
+            raise UsageError(str(exc)) from None
     return Router(args.capabilities or None, allow_private_urls=args.allow_private_urls, **options)
 
 
@@ -184,6 +192,7 @@ def cmd_rewrite(args: argparse.Namespace, out: IO[str]) -> int:
                 model=args.model,
                 dry_run=args.dry_run,
                 progress=display.task("downloading"),
+                fitting=display.share("fitting"),
             )
         except RequestRejected as exc:
             display.stop()
@@ -237,6 +246,7 @@ def cmd_serve(args: argparse.Namespace, out: IO[str]) -> int:
             "allow_private_urls": args.allow_private_urls or settings.allow_private_urls,
             "access_token": args.access_token or settings.access_token,
             "refresh_every": refresh,
+            "fit": args.fit or settings.fit,
         }
         if hosts is not None:
             changes["allowed_hosts"] = tuple(hosts) or (LOOPBACK_HOSTS if is_loopback(args.host) else ("*",))

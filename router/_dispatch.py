@@ -181,7 +181,9 @@ def send(
     streaming = isinstance(one, Payload) and isinstance(one.request, Mapping) and one.request.get("stream") is True
     url = chat_url(base_url)
     with display:
-        outgoing = router.outgoing(one, provider, model=model, progress=display.task("downloading"))
+        outgoing = router.outgoing(
+            one, provider, model=model, progress=display.task("downloading"), fitting=display.share("fitting")
+        )
         for note in outgoing.notes:
             display.note(describe(note))
         size = outgoing.content_length

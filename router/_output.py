@@ -9,7 +9,7 @@ from pathlib import Path, PurePath
 from urllib.parse import quote
 
 from ._fix import FIXABLE
-from ._rewrite import Inlined, Note
+from ._rewrite import Inlined, Note, Refitted
 from ._rules import RULES, Diagnostic, Rule, shorten
 
 __all__ = ["FORMATS", "Summary", "describe", "render"]
@@ -84,7 +84,8 @@ def render_text(diagnostics: Sequence[Diagnostic], summary: Summary, version: st
 
 def render_json(diagnostics: Sequence[Diagnostic], summary: Summary, version: str) -> str:
     doc = {
-        "diagnostics": [d.to_dict() for d in diagnostics],
+        # The documented record; `"fit": true` is added where fitting the video (`--fit`) would fix it.
+        "diagnostics": [{**d.to_dict(), "fit": True} if d.fit else d.to_dict() for d in diagnostics],
         "summary": {
             "files": summary.files,
             "requests": summary.requests,
@@ -221,4 +222,6 @@ def describe(note: Note) -> str:
     if isinstance(note, Inlined):
         size = f"up to {_size(note.cap)}" if note.size is None else _size(note.size)
         return f"{'would inline' if note.dry_run else 'inlined'} {shorten(note.url)} ({size}) at {note.pointer}"
+    if isinstance(note, Refitted):
+        return f"{note.text} at {note.pointer}"
     return f"route: provider.only = {list(note.providers)}"

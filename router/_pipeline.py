@@ -9,15 +9,15 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from ._capabilities import CapabilityTable, load_table
 from ._check import Checked, check_request
 from ._errors import FetchError, RequestRejected
-from ._plan import Downloaded, RoutePlan, plan_route, settle
+from ._plan import Downloaded, FitMode, RoutePlan, plan_route, settle
 from ._request import Payload, PayloadLike, read_payloads
-from ._rewrite import Inlined, Outgoing, Routed, build_outgoing
+from ._rewrite import Inlined, Outgoing, Refitted, Routed, build_outgoing
 from ._rules import Diagnostic
 
 if TYPE_CHECKING:
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 __all__ = ["Prepared", "Report", "Router"]
 
 Progress = Callable[[int, int | None], None]
+FitProgress = Callable[[float], None]  # the share of a fitting job done, 0..1
 
 
 @dataclass(slots=True)
@@ -61,8 +62,10 @@ class Prepared:
     checked: Checked
     plan: RoutePlan
     table: CapabilityTable  # the table this request was judged by (a refresh may swap the router's meanwhile)
-    fetched: list[Diagnostic] = field(default_factory=list)  # download failures (unplaced)
+    fetched: list[Diagnostic] = field(default_factory=list)  # download and fitting failures (unplaced)
     media: dict[str, Media] = field(default_factory=dict)  # part pointer -> downloaded video
+    fitted: dict[str, list[Media]] = field(default_factory=dict)  # part pointer -> what fitting made of it
+    refits: list[Refitted] = field(default_factory=list)  # what fitting did, part by part
     diagnostics: list[Diagnostic] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -74,13 +77,35 @@ class Prepared:
         return not any(d.severity == "error" for d in self.diagnostics)
 
     @property
+    def sent(self) -> dict[str, list[Media]]:
+        """Part pointer -> the videos that go out inline in its place (fitted, or as downloaded)."""
+        return {**{ptr: [got] for ptr, got in self.media.items()}, **self.fitted}
+
+    @property
     def downloads(self) -> dict[str, tuple[str, int]]:
-        """Part pointer -> (URL, byte cap) for every part the plan inlines."""
+        """Part pointer -> (URL, byte cap) for every URL the plan downloads to inline."""
         return {
             f.part.pointer: (f.url, self.plan.caps[f.part.pointer])
             for f in self.checked.parts
-            if self.plan.actions.get(f.part.pointer) == "inline"
+            if self.plan.actions.get(f.part.pointer) == "inline" and f.part.pointer in self.plan.caps
         }
+
+
+def _facts(items: Sequence[Media]) -> Downloaded:
+    """The facts of what fitting made: one video, or the parts of a split."""
+    longest = max((m.duration or 0.0 for m in items), default=0.0) or None
+    sizes = [m.size for m in items]
+    return Downloaded(max(sizes), items[0].mime, longest, len(items), sum(sizes))
+
+
+def _require_fit_engine() -> None:
+    """``Router(fit=...)`` without PyAV fails when the router is made, not on the first big video."""
+    import importlib.util
+
+    if importlib.util.find_spec("av") is None:
+        from .fit import INSTALL_HINT, FitUnavailable
+
+        raise FitUnavailable(f"fitting videos needs PyAV, which is not installed: {INSTALL_HINT}")
 
 
 def _pins(provider: str | Sequence[str] | None) -> tuple[str, ...]:
@@ -99,6 +124,11 @@ class Router:
 
     ``refresh_every`` (seconds) keeps a long-running router's model data fresh: OpenRouter's catalogue is read
     again in the background at that age (from ``base_url``), and the old data is kept when that fails.
+
+    ``fit`` (the ``fit`` extra) fits videos a provider would refuse to the route when rewriting: ``True`` remuxes
+    or re-encodes within the limits and never cuts content; ``"trim"`` also keeps only the first seconds a
+    duration limit allows, ``"split"`` cuts a long video into consecutive parts. ``check`` never fits: its
+    findings say when fitting would fix them.
     """
 
     def __init__(
@@ -109,7 +139,11 @@ class Router:
         fetcher: Fetcher | None = None,
         refresh_every: float | None = None,
         base_url: str | None = None,
+        fit: bool | FitMode = False,
     ) -> None:
+        self.fit: FitMode | None = "fit" if fit is True else fit or None
+        if self.fit is not None:
+            _require_fit_engine()
         self._live: LiveTable | None = None
         if isinstance(capabilities, CapabilityTable):
             self._table = capabilities
@@ -172,7 +206,12 @@ class Router:
     payloads = staticmethod(read_payloads)
 
     def prepare(
-        self, payload: Payload, provider: str | Sequence[str] | None = None, *, model: str | None = None
+        self,
+        payload: Payload,
+        provider: str | Sequence[str] | None = None,
+        *,
+        model: str | None = None,
+        fit: FitMode | None = None,
     ) -> Prepared:
         table = self.table  # once: the check and the plan see the same data, even if a refresh lands meanwhile
         if payload.problems:  # not JSON: nothing more can be said about it
@@ -184,8 +223,9 @@ class Router:
             allow_private_urls=self.allow_private_urls,
             holes=payload.holes,
             api=payload.api,
+            fitting=fit is not None,
         )
-        return Prepared(payload, checked, plan_route(checked, table, _pins(provider)), table)
+        return Prepared(payload, checked, plan_route(checked, table, _pins(provider), fit), table)
 
     def check(
         self,
@@ -207,8 +247,11 @@ class Router:
 
     # -- fetch, settle and rewrite --------------------------------------------------------------------
 
-    def download(self, prepared: Prepared, progress: Progress | None = None) -> Prepared:
-        """Download what the plan inlines (cached for a later send) and settle the route with what the bytes say."""
+    def download(
+        self, prepared: Prepared, progress: Progress | None = None, fitting: FitProgress | None = None
+    ) -> Prepared:
+        """Download what the plan inlines (cached for a later send), fit what must be fitted when the plan was
+        made to fit, and settle the route with what the bytes say."""
         media: dict[str, Media] = {}
         failed: dict[str, FetchError] = {}
         for pointer, (url, cap) in prepared.downloads.items():
@@ -216,10 +259,12 @@ class Router:
                 media[pointer] = self.fetcher.fetch(url, max_bytes=cap, on_progress=progress)
             except FetchError as exc:
                 failed[pointer] = exc
-        return self._settled(prepared, media, failed)
+        return self._settled(prepared, media, failed, fitting)
 
-    async def adownload(self, prepared: Prepared, progress: Progress | None = None) -> Prepared:
-        """``download`` for event loops: the downloads run concurrently on the loop."""
+    async def adownload(
+        self, prepared: Prepared, progress: Progress | None = None, fitting: FitProgress | None = None
+    ) -> Prepared:
+        """``download`` for event loops: the downloads run concurrently on the loop, fitting in a thread."""
         import asyncio  # only async callers pay for it: `import router` stays light
 
         items = list(prepared.downloads.items())
@@ -236,14 +281,31 @@ class Router:
                 raise result
             else:
                 media[pointer] = result
-        return self._settled(prepared, media, failed)
+        if prepared.plan.fit:  # encoding is CPU work: off the loop
+            return await asyncio.to_thread(self._settled, prepared, media, failed, fitting)
+        return self._settled(prepared, media, failed, fitting)
 
-    def _settled(self, prepared: Prepared, media: dict[str, Media], failed: Mapping[str, FetchError]) -> Prepared:
+    def _settled(
+        self,
+        prepared: Prepared,
+        media: dict[str, Media],
+        failed: Mapping[str, FetchError],
+        fitting: FitProgress | None = None,
+    ) -> Prepared:
         urls = {f.part.pointer: f.part.url_pointer for f in prepared.checked.parts}
         fetched = [Diagnostic(exc.rule, str(exc), pointer=urls[ptr]) for ptr, exc in failed.items()]
+        plan, fitted, refits = prepared.plan, {}, []
+        if plan.fit and not failed:
+            from ._fitting import fit_videos  # deferred: only a router that fits videos needs it
+
+            done = fit_videos(prepared.checked, plan, prepared.table, media, plan.fit, self.fetcher.spool_dir, fitting)
+            fetched += done.problems
+            fitted, refits = done.media, done.notes
+            plan = replace(plan, actions={**plan.actions, **dict.fromkeys(fitted, "inline")})
         got = {ptr: Downloaded(m.size, m.mime, m.duration) for ptr, m in media.items()}
-        plan = settle(prepared.plan, prepared.checked, prepared.table, got)
-        return Prepared(prepared.payload, prepared.checked, plan, prepared.table, fetched, media)
+        got.update((ptr, _facts(items)) for ptr, items in fitted.items())
+        plan = settle(plan, prepared.checked, prepared.table, got)
+        return Prepared(prepared.payload, prepared.checked, plan, prepared.table, fetched, media, fitted, refits)
 
     def _single(self, payload: PayloadLike) -> Payload:
         items = self.payloads(payload)
@@ -254,8 +316,9 @@ class Router:
     def _prepare_one(
         self, payload: PayloadLike | Payload, provider: str | Sequence[str] | None, model: str | None
     ) -> Prepared:
+        """One request, planned for sending: with the router's ``fit`` (``check`` plans without it)."""
         prepared = self.prepare(
-            payload if isinstance(payload, Payload) else self._single(payload), provider, model=model
+            payload if isinstance(payload, Payload) else self._single(payload), provider, model=model, fit=self.fit
         )
         if not prepared.ok:
             raise RequestRejected(prepared.diagnostics)
@@ -265,12 +328,13 @@ class Router:
     def _finish(prepared: Prepared, dry_run: bool) -> Outgoing:
         if not prepared.ok:
             raise RequestRejected(prepared.diagnostics)
-        outgoing = build_outgoing(prepared.payload, prepared.checked, prepared.plan, prepared.media, dry_run=dry_run)
+        outgoing = build_outgoing(prepared.payload, prepared.checked, prepared.plan, prepared.sent, dry_run=dry_run)
         outgoing.diagnostics = list(prepared.diagnostics)
         outgoing.providers = prepared.plan.providers
         for ptr, (url, cap) in prepared.downloads.items():
             got = prepared.media.get(ptr)
             outgoing.notes.append(Inlined(ptr, url, got.size if got else None, cap, dry_run))
+        outgoing.notes += prepared.refits
         if prepared.plan.providers is not None:
             outgoing.notes.append(Routed(tuple(prepared.plan.providers)))
         return outgoing
@@ -283,13 +347,15 @@ class Router:
         model: str | None = None,
         progress: Progress | None = None,
         dry_run: bool = False,
+        fitting: FitProgress | None = None,
     ) -> Outgoing:
         """The request as it will be sent (streamable); raises ``RequestRejected`` when it cannot be.
 
-        ``dry_run`` downloads nothing and leaves URLs that would be inlined as they are.
+        ``dry_run`` downloads nothing and leaves URLs that would be inlined as they are. ``progress`` follows the
+        downloads, ``fitting`` the fitting of videos (``Router(fit=...)``).
         """
         prepared = self._prepare_one(payload, provider, model)
-        return self._finish(prepared if dry_run else self.download(prepared, progress), dry_run)
+        return self._finish(prepared if dry_run else self.download(prepared, progress, fitting), dry_run)
 
     async def aoutgoing(
         self,
@@ -298,12 +364,13 @@ class Router:
         *,
         model: str | None = None,
         progress: Progress | None = None,
+        fitting: FitProgress | None = None,
     ) -> Outgoing:
         import asyncio
 
         # Checking decodes and sniffs inline base64 videos: CPU work that must not stall the event loop.
         prepared = await asyncio.to_thread(self._prepare_one, payload, provider, model)
-        settled = await self.adownload(prepared, progress)
+        settled = await self.adownload(prepared, progress, fitting)
         return await asyncio.to_thread(self._finish, settled, False)
 
     def rewrite(

@@ -18,23 +18,37 @@ from typing import Any, Literal
 from ._capabilities import CapabilityTable, Provider
 from ._check import Checked, ModelRef, PartFacts
 from ._media import canonical_mime
-from ._rules import Diagnostic, shorten
+from ._rules import RULES, Diagnostic, shorten
 
-__all__ = ["DEFAULT_INLINE_CAP", "Downloaded", "RoutePlan", "plan_route", "settle"]
+__all__ = ["DEFAULT_INLINE_CAP", "FIT_SOURCE_CAP", "Downloaded", "FitMode", "RoutePlan", "plan_route", "settle"]
 
 Action = Literal["keep", "inline"]
 # When no provider on the route documents a limit: Gemini's documented 100 MB inline request cap, as bytes
 # of video once base64 is counted. Never a huge global number.
 DEFAULT_INLINE_CAP = 75_000_000
+FIT_SOURCE_CAP = 2_000_000_000  # the most router downloads of a video it will fit to the route
+
+
+FitMode = Literal["fit", "trim", "split"]
 
 
 @dataclass(frozen=True, slots=True)
 class Downloaded:
-    """What the bytes of a download said: the facts a URL could not give before it was fetched."""
+    """What the bytes of a download (or of a video router fitted) said: facts a URL could not give.
+
+    ``count`` videos of at most ``size`` bytes and ``duration`` seconds each, ``total`` bytes in all: a video
+    ``split`` to fit the route is several.
+    """
 
     size: int
     mime: str
     duration: float | None = None
+    count: int = 1
+    total: int | None = None
+
+    @property
+    def all_bytes(self) -> int:
+        return self.total if self.total is not None else self.size
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +56,7 @@ class _Verdict:
     ok: bool
     rule: str = ""
     reason: str = ""
+    fit: bool = False  # fitting the video (re-encode, remux, trim) could lift this objection
 
 
 _OK = _Verdict(True)
@@ -55,6 +70,7 @@ class RoutePlan:
     caps: dict[str, int] = field(default_factory=dict)  # part pointer -> byte cap for the download
     diagnostics: list[Diagnostic] = field(default_factory=list)
     route: list[str] = field(default_factory=list)  # table slugs that take the rewritten request, preferred first
+    fit: FitMode | None = None  # planned for a router that fits videos to the route
     names: dict[str, list[str]] = field(default_factory=dict)  # slug -> what provider.only calls it
     fallbacks: dict[str, list[str]] = field(default_factory=dict)  # fallback model pointer -> its candidates
 
@@ -137,30 +153,44 @@ def _inlinable(f: PartFacts) -> bool:
 
 
 def _data_limits(
-    slug: str, p: Provider, table: CapabilityTable, mime: str | None, size: int | None, duration: float | None
+    slug: str,
+    p: Provider,
+    table: CapabilityTable,
+    mime: str | None,
+    size: int | None,
+    duration: float | None,
+    fit: FitMode | None = None,
 ) -> _Verdict:
+    """What a provider says to an inline video of these facts. ``fit``: router will fit the video to the route
+    (format and size can always be fitted; the duration only by trimming or splitting)."""
     mimes = {canonical_mime(m) for m in table.mime_types(slug)}
-    if mime and canonical_mime(mime) not in mimes:
-        return _Verdict(False, "unsupported-format", f"{slug} does not accept {mime}")
-    if size is not None and isinstance(p.max_video_bytes, int) and size > p.max_video_bytes:
+    if mime and canonical_mime(mime) not in mimes and not fit:
+        return _Verdict(False, "unsupported-format", f"{slug} does not accept {mime}", fit=True)
+    if size is not None and isinstance(p.max_video_bytes, int) and size > p.max_video_bytes and not fit:
         return _Verdict(
-            False, "too-large", f"{slug} takes inline videos up to {p.max_video_bytes:,} bytes; this one is {size:,}"
+            False,
+            "too-large",
+            f"{slug} takes inline videos up to {p.max_video_bytes:,} bytes; this one is {size:,}",
+            fit=True,
         )
-    if isinstance(p.max_duration_s, int) and duration and duration > p.max_duration_s:
+    if isinstance(p.max_duration_s, int) and duration and duration > p.max_duration_s and fit in (None, "fit"):
         return _Verdict(
-            False, "too-large", f"{slug} takes videos up to {p.max_duration_s} s; this one runs {duration:.0f} s"
+            False,
+            "too-large",
+            f"{slug} takes videos up to {p.max_duration_s} s; this one runs {duration:.0f} s",
+            fit=True,
         )
     return _OK
 
 
-def _keep(f: PartFacts, slug: str, p: Provider, table: CapabilityTable) -> _Verdict:
-    """Can ``slug`` take the part as it is written?"""
+def _keep(f: PartFacts, slug: str, p: Provider, table: CapabilityTable, fit: FitMode | None = None) -> _Verdict:
+    """Can ``slug`` take the part as it is written (or, with ``fit``, once router fitted it)?"""
     kind = f.info.kind
     if kind == "data":
         if not p.data_urls:
             why = f" ({p.unknown['data_urls']})" if "data_urls" in p.unknown else ""
             return _Verdict(False, "url-not-accepted", f"{slug} takes no data URLs{why}")
-        return _data_limits(slug, p, table, f.mime, f.size, f.duration)
+        return _data_limits(slug, p, table, f.mime, f.size, f.duration, fit)
     if kind in p.url_kinds and not f.private:
         return _OK
     if f.private:
@@ -178,16 +208,23 @@ def _keep(f: PartFacts, slug: str, p: Provider, table: CapabilityTable) -> _Verd
     return _Verdict(False, "url-not-accepted", f"{slug} takes no {kind}:// URLs, and router cannot download them")
 
 
-def _inline(f: PartFacts, slug: str, p: Provider, table: CapabilityTable, got: Downloaded | None = None) -> _Verdict:
-    """Can ``slug`` take the part once router downloads it and sends it as a data URL?"""
-    if not _inlinable(f):
-        return _keep(f, slug, p, table)
+def _inline(
+    f: PartFacts,
+    slug: str,
+    p: Provider,
+    table: CapabilityTable,
+    got: Downloaded | None = None,
+    fit: FitMode | None = None,
+) -> _Verdict:
+    """Can ``slug`` take the part once router sends it as a data URL (downloaded, or fitted: ``got``)?"""
+    if not _inlinable(f) and got is None:
+        return _keep(f, slug, p, table, fit)
     if not p.data_urls:
         why = f" ({p.unknown['data_urls']})" if "data_urls" in p.unknown else ""
         return _Verdict(False, "url-not-accepted", f"{slug} takes no {f.info.kind} video URLs or data URLs{why}")
     if got is None:
-        return _data_limits(slug, p, table, f.mime, None, None)
-    return _data_limits(slug, p, table, got.mime, got.size, got.duration)
+        return _data_limits(slug, p, table, f.mime, None, None, fit)
+    return _data_limits(slug, p, table, got.mime, got.size, got.duration, fit)
 
 
 def _encoded(size: int) -> int:
@@ -195,25 +232,31 @@ def _encoded(size: int) -> int:
 
 
 def _whole(
-    parts: Sequence[PartFacts], inline: set[str], slug: str, p: Provider, got: Mapping[str, Downloaded]
+    parts: Sequence[PartFacts],
+    inline: set[str],
+    slug: str,
+    p: Provider,
+    got: Mapping[str, Downloaded],
+    fit: FitMode | None = None,
 ) -> _Verdict:
-    """The request-level limits: how many videos, and the base64 they add up to."""
-    if isinstance(p.max_videos, int) and len(parts) > p.max_videos:
+    """The request-level limits: how many videos, and the base64 they add up to (which fitting can shrink)."""
+    sent = {f.part.pointer: got[f.part.pointer] for f in parts if f.part.pointer in inline and f.part.pointer in got}
+    count = sum(sent[f.part.pointer].count if f.part.pointer in sent else 1 for f in parts)
+    if isinstance(p.max_videos, int) and count > p.max_videos:
         return _Verdict(
             False,
             "too-large",
-            f"{slug} takes at most {p.max_videos} video{'s' * (p.max_videos != 1)} per request; "
-            f"this one has {len(parts)}",
+            f"{slug} takes at most {p.max_videos} video{'s' * (p.max_videos != 1)} per request; this one has {count}",
         )
-    encoded = sum(f.data.encoded_size for f in parts if f.data) + sum(
-        _encoded(got[f.part.pointer].size) for f in parts if f.part.pointer in inline and f.part.pointer in got
-    )
-    if isinstance(p.max_request_bytes, int) and encoded > p.max_request_bytes:
+    encoded = sum(f.data.encoded_size for f in parts if f.data and f.part.pointer not in sent)
+    encoded += sum(_encoded(d.all_bytes) for d in sent.values())
+    if isinstance(p.max_request_bytes, int) and encoded > p.max_request_bytes and not fit:
         return _Verdict(
             False,
             "too-large",
             f"{slug} takes requests up to {p.max_request_bytes:,} bytes; the videos alone come to {encoded:,} "
             "bytes of base64",
+            fit=True,
         )
     return _OK
 
@@ -224,6 +267,7 @@ class _Judge:
     table: CapabilityTable
     parts: list[PartFacts]
     got: Mapping[str, Downloaded] = field(default_factory=dict)
+    fit: FitMode | None = None  # planning for a router that fits videos: what fitting lifts is no objection
 
     def natural(self, slug: str) -> tuple[set[str], list[tuple[PartFacts | None, _Verdict]]]:
         """The parts ``slug`` needs inlined to take the request, and the parts it refuses either way."""
@@ -231,11 +275,11 @@ class _Judge:
         inline: set[str] = set()
         refused: list[tuple[PartFacts | None, _Verdict]] = []
         for f in self.parts:
-            if (v := _keep(f, slug, p, self.table)).ok:
+            if (v := _keep(f, slug, p, self.table, self.fit)).ok:
                 continue
             if not _inlinable(f):
                 refused.append((f, v))
-            elif (w := _inline(f, slug, p, self.table, self.got.get(f.part.pointer))).ok:
+            elif (w := _inline(f, slug, p, self.table, self.got.get(f.part.pointer), self.fit)).ok:
                 inline.add(f.part.pointer)
             else:
                 refused.append((f, w))
@@ -247,10 +291,14 @@ class _Judge:
         found: list[tuple[PartFacts | None, _Verdict]] = []
         for f in self.parts:
             ptr = f.part.pointer
-            v = _inline(f, slug, p, self.table, self.got.get(ptr)) if ptr in inline else _keep(f, slug, p, self.table)
+            got = self.got.get(ptr)
+            if ptr in inline:
+                v = _inline(f, slug, p, self.table, got, self.fit)
+            else:
+                v = _keep(f, slug, p, self.table, self.fit)
             if not v.ok:
                 found.append((f, v))
-        if not (w := _whole(self.parts, inline, slug, p, self.got)).ok:
+        if not (w := _whole(self.parts, inline, slug, p, self.got, self.fit)).ok:
             found.append((None, w))
         return found
 
@@ -258,9 +306,15 @@ class _Judge:
 # -- planning -------------------------------------------------------------------------------------------
 
 
-def plan_route(checked: Checked, table: CapabilityTable, pins: Sequence[str] = ()) -> RoutePlan:
-    """Pick the providers that can take the request and what each video part needs on the way."""
-    plan = RoutePlan()
+def plan_route(
+    checked: Checked, table: CapabilityTable, pins: Sequence[str] = (), fit: FitMode | None = None
+) -> RoutePlan:
+    """Pick the providers that can take the request and what each video part needs on the way.
+
+    ``fit``: the router fits videos to the route, so what fitting lifts (a format, a size, with trim or split a
+    duration) rules no provider out here; ``settle`` judges what the fitting made, strictly.
+    """
+    plan = RoutePlan(fit=fit)
     if not checked.parts:
         return plan
     prefs = _prefs(checked, table, pins, plan.diagnostics)
@@ -277,7 +331,7 @@ def plan_route(checked: Checked, table: CapabilityTable, pins: Sequence[str] = (
     if not primary:
         plan.diagnostics.append(Diagnostic("no-provider-accepts", _no_candidates(checked, pins), pointer=where))
         return plan
-    judge = _Judge(checked, table, parts)
+    judge = _Judge(checked, table, parts, fit=fit)
     natural = {s: judge.natural(s) for s in primary}
     objections = {s: natural[s][1] or judge.objections(s, natural[s][0]) for s in primary}
     accepting = [s for s in primary if not objections[s]]
@@ -298,7 +352,8 @@ def plan_route(checked: Checked, table: CapabilityTable, pins: Sequence[str] = (
     for f in parts:
         if f.part.pointer in chosen:
             caps = [table.providers[s].inline_cap() or DEFAULT_INLINE_CAP for s in plan.route]
-            plan.caps[f.part.pointer] = max(caps)  # the largest limit on the route: settle() narrows it later
+            # The largest limit on the route (settle() narrows it later); a video router fits may be bigger.
+            plan.caps[f.part.pointer] = FIT_SOURCE_CAP if fit else max(caps)
             reason = _keep(f, best, table.providers[best], table).reason
             plan.diagnostics.append(
                 Diagnostic(
@@ -312,8 +367,9 @@ def plan_route(checked: Checked, table: CapabilityTable, pins: Sequence[str] = (
 
 def settle(plan: RoutePlan, checked: Checked, table: CapabilityTable, got: Mapping[str, Downloaded]) -> RoutePlan:
     """The plan again with what the downloads said: the route narrowed to the providers that can take the
-    request as it will be sent, or a rejection with each provider's reason when none is left."""
-    if not got:
+    request as it will be sent, or a rejection with each provider's reason when none is left. A plan made to
+    fit videos is always judged again: its route counted on fitting."""
+    if not got and not plan.fit:
         return plan
     parts = [f for f in checked.parts if f.sendable]
     judge = _Judge(checked, table, parts, got)
@@ -392,7 +448,17 @@ def _rejection(judge: _Judge, objections: Objections, where: str) -> list[Diagno
         said = "; ".join(dict.fromkeys(v.reason for v in refusals.values()))
         whole = "/input" if judge.checked.api == "responses" else "/messages"
         message, pointer = (f"{shorten(f.url)}: {said}", f.part.url_pointer) if f else (said, whole)
-        found.append(Diagnostic(rule, message, pointer=pointer, reasons={s: v.reason for s, v in refusals.items()}))
+        by_fit = all(v.fit for v in refusals.values())
+        found.append(
+            Diagnostic(
+                rule,
+                message,
+                pointer=pointer,
+                fix=_fit_fix(rule) if by_fit else None,
+                reasons={s: v.reason for s, v in refusals.items()},
+                fit=by_fit,
+            )
+        )
     if found:
         return found
     listed = "; ".join(f"{s}: {reasons[s]}" for s in slugs)
@@ -402,4 +468,14 @@ def _rejection(judge: _Judge, objections: Objections, where: str) -> list[Diagno
     if rule == "url-needs-inline":
         rule = "no-provider-accepts"
     pointer = ("/input" if judge.checked.api == "responses" else "/messages") if rule == "too-large" else where
-    return [Diagnostic(rule, f"no provider can take this request: {listed}", pointer, reasons=reasons)]
+    by_fit = all(v.fit for objs in objections.values() for _, v in objs)
+    message = f"no provider can take this request: {listed}"
+    fix = _fit_fix(rule) if by_fit else None
+    return [Diagnostic(rule, message, pointer, fix=fix, reasons=reasons, fit=by_fit)]
+
+
+def _fit_fix(rule: str) -> str:
+    return (
+        f"{RULES[rule].fix} Or let router fit it to the route: `--fit` (Router(fit=True)) remuxes or re-encodes "
+        "the video within the provider's limits; `--fit-trim` / `--fit-split` also cut a video that is too long."
+    )

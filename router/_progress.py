@@ -90,6 +90,11 @@ class ProgressDisplay:
             self.stream.write(text + "\n")
             self.stream.flush()
 
+    def share(self, description: str) -> Callable[[float], None]:
+        """A callback for work measured as a share done (0..1), such as fitting a video, drawn as a bar."""
+        draw = self.task(description)
+        return lambda done: draw(round(done * 1000), 1000)
+
     def task(self, description: str) -> Callback:
         """A callback that draws one bar per transfer; a count that goes backwards starts the next bar.
 

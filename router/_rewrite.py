@@ -17,9 +17,9 @@ from typing import IO, TYPE_CHECKING, Any
 
 from ._body import Body
 from ._check import Checked, PartFacts
-from ._jsontext import HoleText, key_spans, locate, value_span
+from ._jsontext import HoleText, key_spans, locate, skip_value, value_span
 from ._plan import RoutePlan
-from ._request import WIRE_TYPE, Payload, escape
+from ._request import WIRE_TYPE, Api, Payload, escape
 from ._rules import Diagnostic
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ def _pick_encoder() -> Callable[[bytes], bytes]:
 
 _b64encode = _pick_encoder()
 
-__all__ = ["Inlined", "Note", "Outgoing", "Routed", "build_outgoing", "encode_file", "encoded_size"]
+__all__ = ["Inlined", "Note", "Outgoing", "Refitted", "Routed", "build_outgoing", "encode_file", "encoded_size"]
 
 CHUNK = 3 * 256 * 1024  # bytes read per step; a multiple of 3 so chunk encodings concatenate cleanly
 # On an event loop many bodies stream at once (a proxy): smaller steps keep each stream's buffers small.
@@ -109,7 +109,15 @@ class Routed:
     providers: tuple[str, ...]
 
 
-Note = Inlined | Routed  # what the rewrite did, as data: the CLI, the log and the proxy each render it
+@dataclass(frozen=True, slots=True)
+class Refitted:
+    """What fitting did to one part's video, in the engine's words (``re-encoded 540p 15 fps ...: A -> B``)."""
+
+    pointer: str
+    text: str
+
+
+Note = Inlined | Routed | Refitted  # what the rewrite did, as data: the CLI, the log and the proxy render it
 
 
 class Outgoing:
@@ -191,10 +199,12 @@ def _source(payload: Payload) -> str:
 
 
 def _part_edits(
-    text: str, prefix: str, facts: PartFacts, action: str, media: Mapping[str, Media], dry_run: bool
+    text: str, prefix: str, facts: PartFacts, action: str, media: Mapping[str, Sequence[Media]], dry_run: bool
 ) -> list[_Edit]:
     part = facts.part
     at = locate(text, prefix + part.pointer)
+    if action == "inline" and not dry_run and len(media[part.pointer]) > 1:  # split: one part becomes several
+        return [_Edit(at, skip_value(text, at), _split_parts(part.api, media[part.pointer]))]
     edits = [_Edit(a, b, ('"video_url"',)) for a, b in key_spans(text, at, part.key)] if part.key != "video_url" else []
     wire_type = WIRE_TYPE[part.api]
     if part.type is None:
@@ -203,7 +213,7 @@ def _part_edits(
         edits.append(_Edit(*value_span(text, f"{prefix}{part.pointer}/type"), (f'"{wire_type}"',)))
     span = value_span(text, prefix + part.url_pointer)
     if action == "inline" and not dry_run:
-        got = media[part.pointer]
+        (got,) = media[part.pointer]
         edits.append(_Edit(*span, (f'"data:{got.mime};base64,', _Inline(got), '"')))
     elif facts.send_mime and facts.data is not None:
         data = facts.data
@@ -213,6 +223,16 @@ def _part_edits(
     elif facts.url != part.url and part.source is None:
         edits.append(_Edit(*span, (_dumps(facts.url),)))
     return edits
+
+
+def _split_parts(api: Api, videos: Sequence[Media]) -> tuple[str | _Piece, ...]:
+    """Consecutive video parts in place of one (a video split to fit the route), in the API's own shape."""
+    pieces: list[str | _Piece] = []
+    for i, got in enumerate(videos):
+        head = f'{"," if i else ""}{{"type":"{WIRE_TYPE[api]}","video_url":'
+        pieces += [head + ('"' if api == "responses" else '{"url":"') + f"data:{got.mime};base64,", _Inline(got)]
+        pieces.append('"}' if api == "responses" else '"}}')
+    return tuple(pieces)
 
 
 def _payload(source: Text, start: int) -> _Piece:
@@ -244,7 +264,12 @@ def _routing_edits(text: str, prefix: str, request: Mapping[str, Any], plan: Rou
 
 
 def build_outgoing(
-    payload: Payload, checked: Checked, plan: RoutePlan, media: Mapping[str, Media], *, dry_run: bool = False
+    payload: Payload,
+    checked: Checked,
+    plan: RoutePlan,
+    media: Mapping[str, Sequence[Media]],
+    *,
+    dry_run: bool = False,
 ) -> Outgoing:
     """Apply the plan to the request's text: inline downloaded parts, normalise keys, types, MIME names and
     YouTube links, set ``provider.only``. ``dry_run`` leaves the URLs that would be inlined in place."""

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Severity = Literal["error", "warning"]
-# Who repairs a finding: `router check --fix` in the file ("fix"), or the rewrite when the request is sent
-# through router ("rewrite").
-FixedBy = Literal["fix", "rewrite"]
+# Who repairs a finding: `router check --fix` in the file ("fix"), the rewrite when the request is sent through
+# router ("rewrite"), or a router that fits videos to the route, `--fit` / Router(fit=True) ("fit").
+FixedBy = Literal["fix", "rewrite", "fit"]
 
 __all__ = ["RULES", "Diagnostic", "FixedBy", "Rule", "Severity", "shorten"]
 
@@ -233,6 +233,7 @@ class Diagnostic:
     fix: str | None = None
     # provider -> why it refused, when the finding is about a route (the 400 answer's metadata carries it)
     reasons: Mapping[str, str] = field(default_factory=dict, compare=False)
+    fit: bool = False  # fitting the video to the route (`--fit`) would lift it
 
     def __post_init__(self) -> None:
         rule = RULES[self.rule]  # an unknown rule name is a bug, not a runtime condition
@@ -245,11 +246,12 @@ class Diagnostic:
 
     @property
     def fixed_by(self) -> tuple[FixedBy, ...]:
-        return RULES[self.rule].fixed_by
+        by = RULES[self.rule].fixed_by
+        return (*by, "fit") if self.fit else by
 
     @property
     def fixable(self) -> bool:
-        return RULES[self.rule].fixable
+        return bool(self.fixed_by)
 
     def to_dict(self) -> dict[str, Any]:
         """The documented JSON record (field order is part of the output contract)."""

@@ -7,6 +7,7 @@ so a partial download never becomes a ``Media``.
 
 from __future__ import annotations
 
+import binascii
 import hashlib
 import os
 import tempfile
@@ -18,12 +19,13 @@ from typing import BinaryIO, TypeAlias
 
 from ._container import damage, mp4_duration, reader
 from ._errors import MediaTooLarge, NotAVideo
-from ._media import canonical_mime, sniff
+from ._media import DataUrl, canonical_mime, sniff
 
-__all__ = ["Media", "Progress", "Spool"]
+__all__ = ["Media", "Progress", "Spool", "adopt", "spool_data_url"]
 
 Progress: TypeAlias = Callable[[int, int | None], None]
 
+_DECODE_STEP = 4 * 1024 * 1024  # base64 characters decoded per step (a multiple of 4)
 _SNIFF_BYTES = 4096  # enough for every container sniff() knows, and an early NotAVideo on a big HTML page
 _LOOKS_LIKE = {
     "text/html": "an HTML page",
@@ -116,6 +118,29 @@ class Spool:
             self._file.close()
         if self.path is not None:
             self.path.unlink(missing_ok=True)
+
+
+def spool_data_url(data: DataUrl, directory: Path, label: str) -> Media:
+    """A data URL's video decoded into a spooled file (in bounded steps), for work that needs a file."""
+    spool = Spool(directory, None, None, label)
+    try:
+        for start in range(0, data.encoded_size, _DECODE_STEP):
+            spool.write(binascii.a2b_base64(data.payload(start, min(start + _DECODE_STEP, data.encoded_size))))
+        return spool.media(label)
+    except BaseException:
+        spool.discard()
+        raise
+
+
+def adopt(path: Path, url: str, mime: str, duration: float | None) -> Media:
+    """A file router made (a fitted video) as a ``Media``, removed from disk when nothing holds it any more."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(1 << 20):
+            digest.update(block)
+    media = Media(url, path, path.stat().st_size, mime, digest.hexdigest(), duration)
+    weakref.finalize(media, _unlink, path)
+    return media
 
 
 def _unlink(path: Path) -> None:

@@ -57,6 +57,31 @@ def _routing(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", metavar="M", help="check against this model instead of the request's own")
 
 
+def _fit(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "--fit",
+        action="store_const",
+        const="fit",
+        help="fit videos a provider would refuse to the route (needs router[fit]): remux or re-encode within its "
+        "limits, never cutting content",
+    )
+    group.add_argument(
+        "--fit-trim",
+        dest="fit",
+        action="store_const",
+        const="trim",
+        help="like --fit, and keep only the first seconds a duration limit allows",
+    )
+    group.add_argument(
+        "--fit-split",
+        dest="fit",
+        action="store_const",
+        const="split",
+        help="like --fit, and cut a video too long for the route into consecutive parts",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="router",
@@ -110,12 +135,14 @@ def build_parser() -> argparse.ArgumentParser:
     rewrite.add_argument(
         "--dry-run", action="store_true", help="download nothing: show the route and which URLs would be inlined"
     )
+    _fit(rewrite)
     _common(rewrite)
 
     send = sub.add_parser("send", help="rewrite and dispatch a request (needs OPENROUTER_API_KEY)")
     send.add_argument("path", metavar="PATH", help="a .json request (or - for stdin)")
     _routing(send)
     send.add_argument("--base-url", help=f"upstream (default $OPENROUTER_BASE_URL or {DEFAULT_BASE_URL})")
+    _fit(send)
     _common(send)
 
     serve = sub.add_parser(
@@ -186,6 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="HOURS",
         help="re-read OpenRouter's model catalogue in the background this often (default 24; 0: never)",
     )
+    _fit(serve)
     _common(serve)
 
     inline = sub.add_parser("inline", help="print a local video file as a data:video/...;base64, URL")

@@ -161,6 +161,7 @@ class ProxyApp:
                     allow_private_urls=s.allow_private_urls,
                     refresh_every=s.refresh_every or None,
                     base_url=s.base_url,
+                    fit=s.fit or False,  # type: ignore[arg-type]  # validated by ProxySettings
                 )
             )
         except Exception as exc:  # a broken table: readiness says why, the API answers 503

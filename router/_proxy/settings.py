@@ -14,6 +14,7 @@
     ROUTER_QUEUE_TIMEOUT       seconds a request may wait for an upstream slot before a 503
     ROUTER_LOOP_MONITOR_INTERVAL  seconds between event-loop lag samples (default 0.05; 0 turns it off)
     ROUTER_REFRESH_EVERY       hours between background refreshes of OpenRouter's catalogue (default 24; 0: never)
+    ROUTER_FIT                 fit videos to the route (needs router[fit]): fit, trim or split (default: off)
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ class ProxySettings:
     keepalive_expiry: float = 60.0  # idle upstream connections are kept this long
     loop_monitor_interval: float = 0.05  # seconds between event-loop lag samples (0: off)
     refresh_every: float = 24 * 3600.0  # seconds between background catalogue refreshes (0: never)
+    fit: str | None = None  # fit videos to the route: "fit", "trim" or "split" (None: off)
 
     def __post_init__(self) -> None:
         if self.max_body_size <= 0 or self.max_upstream <= 0 or self.queue_timeout < 0:
@@ -102,4 +104,8 @@ class ProxySettings:
             kwargs["loop_monitor_interval"] = float(interval)
         if hours := env.get("ROUTER_REFRESH_EVERY"):
             kwargs["refresh_every"] = float(hours) * 3600
+        if fit := env.get("ROUTER_FIT"):
+            if fit not in ("fit", "trim", "split"):
+                raise ValueError(f"ROUTER_FIT is fit, trim or split, not {fit!r}")
+            kwargs["fit"] = fit
         return cls(**kwargs)  # type: ignore[arg-type]
