@@ -430,6 +430,7 @@ class LiveTable:
         self._table = result.table
         self.last_error = None
         self._fresh["table"] = True
+        _collect_frozen()
         log.info("%s", result.summary)
         return result
 
@@ -442,3 +443,14 @@ class LiveTable:
         thread = self._thread
         if thread is not None:
             thread.join(timeout)
+
+
+def _collect_frozen() -> None:
+    """A server that froze its start-up objects (``gc.freeze``, the proxy does) would never free the table a
+    refresh replaced: thaw, collect, and freeze again (a full collection, once per refresh)."""
+    import gc
+
+    if gc.get_freeze_count():
+        gc.unfreeze()
+        gc.collect()
+        gc.freeze()

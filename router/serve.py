@@ -1,6 +1,6 @@
 """``router serve``: an OpenAI-compatible proxy, so a client in any language gets video routing by pointing its
 base URL at ``http://127.0.0.1:8787/api/v1`` (or ``/v1``). Needs the ``serve`` extra (``pip install
-'router[serve]'``: uvicorn, httptools, uvloop, prometheus-client).
+'router[serve]'``: uvicorn, httptools, prometheus-client).
 
 The proxy is plumbing: each request goes through ``AsyncRouterTransport`` (check, route, inline, or a 400
 made here) and the answer is relayed as it arrives. Three ways to run it::

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import gc
 import hmac
 import json
 import logging
@@ -148,6 +149,11 @@ class ProxyApp:
         self.router = router
         self._transport = AsyncRouterTransport(router, wrapped=self._upstream)
         self._forwarder = Forwarder(self.settings, self.metrics, self._transport)
+        # What is loaded now (the capability table: tens of thousands of objects) lives as long as the process:
+        # out of the collector's sight, a full collection takes microseconds instead of holding the loop for
+        # tens of milliseconds. A catalogue refresh thaws, collects and freezes again (router._refresh).
+        gc.collect()
+        gc.freeze()
         self._ready.set()
 
     async def _load(self) -> None:
