@@ -24,7 +24,7 @@ def _empty_user_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None
 
 @pytest.fixture(scope="session")
 def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """One real clip per container in tests.clips.FORMATS (mp4, mov, webm, mpeg, mkv), keyed by suffix."""
+    """One real clip per container in clips.FORMATS (mp4, mov, webm, mpeg, mkv), keyed by suffix."""
     folder = tmp_path_factory.mktemp("clips")
     return {suffix: make_clip(folder / f"clip.{suffix}") for suffix in FORMATS}
 

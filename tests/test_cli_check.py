@@ -14,10 +14,10 @@ from typing import Any
 
 import jsonschema
 import pytest
+from clips import make_clip
 
 from router._rules import RULES
 from router.cli import main
-from tests.clips import make_clip
 
 ROOT = Path(__file__).resolve().parents[1]
 SARIF_SCHEMA = json.loads((ROOT / "tests" / "data" / "sarif-schema-2.1.0.json").read_text())

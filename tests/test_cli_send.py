@@ -15,14 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from servers import MediaServer, padded_mp4, png_bytes
+from upstream import FakeOpenRouter
 
 from router._errors import NotAVideo
 from router._inline import data_url_from_file, data_url_size, iter_data_url
 from router._pipeline import Router
 from router._progress import ProgressDisplay, counting
 from router.cli import main
-from tests.servers import MediaServer, padded_mp4, png_bytes
-from tests.upstream import FakeOpenRouter
 
 MODEL = "google/gemini-2.5-flash"
 

@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from servers import MediaServer
+from upstream import FakeOpenRouter
 
 from router import Router
 from router._capabilities import CapabilityTable
 from router._fetch import Fetcher
-from tests.servers import MediaServer
-from tests.upstream import FakeOpenRouter
 
 GEMINI = "google/gemini-2.5-flash"
 TEXT_ONLY = "openai/gpt-4o-mini"

@@ -24,9 +24,8 @@ from typing import Any
 import httpx
 import openai
 import pytest
-
-from tests.servers import MediaServer, tls_context
-from tests.upstream import FakeOpenRouter
+from servers import MediaServer, tls_context
+from upstream import FakeOpenRouter
 
 from .conftest import GEMINI
 

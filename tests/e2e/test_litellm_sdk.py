@@ -13,11 +13,11 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from servers import MediaServer
+from upstream import FakeOpenRouter
 
 import router
 from router import Diagnostic
-from tests.servers import MediaServer
-from tests.upstream import FakeOpenRouter
 
 from .conftest import GEMINI
 

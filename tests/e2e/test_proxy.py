@@ -30,11 +30,11 @@ import httpx
 import openai
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from servers import MediaServer
+from upstream import FakeOpenRouter
 
 from router._pipeline import Router
 from router.serve import ProxyServer, ProxySettings, make_server
-from tests.servers import MediaServer
-from tests.upstream import FakeOpenRouter
 
 MODEL = "google/gemini-2.5-flash"
 YOUTUBE = "https://youtu.be/dQw4w9WgXcQ"

@@ -13,11 +13,11 @@ import httpx
 import openai
 import pytest
 from clips import data_url
+from servers import MediaServer
+from upstream import FakeOpenRouter
 
 import router
 from router.cli import main
-from tests.servers import MediaServer
-from tests.upstream import FakeOpenRouter
 
 from .conftest import GEMINI, TEXT_ONLY, video_request
 

@@ -16,13 +16,13 @@ import pytest
 from clips import make_clip
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from servers import MediaServer
+from upstream import FakeOpenRouter
 
 import router
 from router._capabilities import CapabilityTable
 from router._container import mp4_duration
 from router._fetch import Fetcher
-from tests.servers import MediaServer
-from tests.upstream import FakeOpenRouter
 
 from .conftest import GEMINI, video_request
 

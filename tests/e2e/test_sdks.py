@@ -14,11 +14,11 @@ import openai
 import pytest
 from openrouter import OpenRouter
 from openrouter import errors as openrouter_errors
+from servers import MediaServer
+from upstream import FakeOpenRouter
 
 import router
 from router.transport import AsyncHttpx2RouterTransport, Httpx2RouterTransport
-from tests.servers import MediaServer
-from tests.upstream import FakeOpenRouter
 
 from .conftest import GEMINI, TEXT_ONLY
 

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.upstream import FakeOpenRouter
+from upstream import FakeOpenRouter
 
 MODEL = "google/gemini-2.5-flash"
 YOUTUBE = "https://youtu.be/dQw4w9WgXcQ"

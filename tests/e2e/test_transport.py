@@ -13,12 +13,12 @@ from typing import Any
 import httpx
 import httpx2
 import pytest
+from upstream import FakeOpenRouter
 
 import router
 from router._fetch import Fetcher, Media
 from router._transport_core import MARKERS, mentions_video
 from router.transport import AsyncHttpx2RouterTransport, Httpx2RouterTransport
-from tests.upstream import FakeOpenRouter
 
 from .conftest import GEMINI, TEXT_ONLY, video_request
 

@@ -19,11 +19,11 @@ import openai
 import pytest
 import zstandard
 from clips import clip_bytes, data_url
+from servers import MediaServer, padded_mp4
+from upstream import FakeOpenRouter
 
 import router
 from router.cli import main
-from tests.servers import MediaServer, padded_mp4
-from tests.upstream import FakeOpenRouter
 
 from .conftest import TEXT_ONLY, video_request
 
