@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from fake_catalogue import CHANGED_MODEL, NEW_MODEL, TIERED_MODEL, UNKNOWN_PROVIDER, build
+from payloads import video_request
 
 import router
 from router import _catalogue as catalogue_module
@@ -167,12 +168,7 @@ def test_a_provider_without_rules_is_handled_conservatively(table: CapabilityTab
 
 def test_a_router_on_the_catalogue_routes_to_a_provider_without_rules(table: CapabilityTable) -> None:
     """Checking and planning a request for the new model works: its URL is inlined for both providers."""
-    payload = {
-        "model": NEW_MODEL,
-        "messages": [
-            {"role": "user", "content": [{"type": "video_url", "video_url": {"url": "https://a.test/c.mp4"}}]}
-        ],
-    }
+    payload = video_request("https://a.test/c.mp4", model=NEW_MODEL)
     r = router.Router(table)
     report = r.check(payload)
     assert report.ok

@@ -24,10 +24,9 @@ from typing import Any
 import httpx
 import openai
 import pytest
+from payloads import GEMINI, PROMPT, YOUTUBE
 from servers import MediaServer, tls_context
 from upstream import FakeOpenRouter
-
-from .conftest import GEMINI
 
 pytestmark = [
     pytest.mark.litellm,
@@ -36,7 +35,6 @@ pytestmark = [
 ]
 
 MASTER_KEY = "sk-router-tests-0123456789abcdef"  # the proxy refuses to start without one
-WATCH = "https://www.youtube.com/watch?v=dQw4w9WgXcQ"
 FACTORY = """\
 import ssl
 
@@ -159,7 +157,8 @@ def proxies(
 
 
 def _messages(*parts: dict[str, Any]) -> Any:
-    return [{"role": "user", "content": [{"type": "text", "text": "What happens in this video?"}, *parts]}]
+    """One user message: a text part, then ``parts`` as given (spellings LiteLLM itself may refuse)."""
+    return [{"role": "user", "content": [{"type": "text", "text": PROMPT}, *parts]}]
 
 
 def _create(client: openai.OpenAI, stream: bool, **kwargs: Any) -> dict[str, Any]:
@@ -177,7 +176,7 @@ def test_youtube_to_vertex_is_refused_with_the_routers_400(
 ) -> None:
     """A YouTube link pinned to Vertex gets the router's 400 (BadRequestError, diagnostics) and never goes upstream."""
     client = proxies[door].client()
-    video = {"type": "video_url", "video_url": {"url": WATCH}}
+    video = {"type": "video_url", "video_url": {"url": YOUTUBE}}
     with pytest.raises(openai.BadRequestError) as caught:
         _create(
             client,
@@ -271,13 +270,13 @@ def test_sdk_spellings_survive_litellms_own_validation(proxies: dict[str, Proxy]
     summary = _create(proxies["env"].client(), False, model="gemini", messages=_messages(*parts))
     assert summary["provider"] == "google-ai-studio"
     sent = upstream.completions[-1].json()
-    assert sent["messages"][0]["content"][1:] == [{"type": "video_url", "video_url": {"url": WATCH}}] * 2
+    assert sent["messages"][0]["content"][1:] == [{"type": "video_url", "video_url": {"url": YOUTUBE}}] * 2
     assert sent["provider"] == {"only": ["google-ai-studio"]}
 
 
 def test_litellm_alone_refuses_the_legacy_part(proxies: dict[str, Proxy], upstream: FakeOpenRouter) -> None:
     """Without the router's rewrite (a non-OpenRouter deployment), LiteLLM refuses an `input_video` part itself."""
-    part = {"type": "input_video", "video_url": {"url": WATCH}}
+    part = {"type": "input_video", "video_url": {"url": YOUTUBE}}
     with pytest.raises(openai.InternalServerError, match="Invalid user message"):
         proxies["env"].client().chat.completions.create(model="direct", messages=_messages(part))
     assert upstream.requests == []

@@ -16,6 +16,7 @@ import pytest
 from clips import make_clip
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from payloads import GEMINI, YOUTU_BE, video_request
 from servers import MediaServer
 from upstream import FakeOpenRouter
 
@@ -23,8 +24,6 @@ import router
 from router._capabilities import CapabilityTable
 from router._container import mp4_duration
 from router._fetch import Fetcher
-
-from .conftest import GEMINI, video_request
 
 QWEN = "qwen/qwen3.5-27b"  # served by alibaba only
 
@@ -248,14 +247,11 @@ def test_online_check_and_rewrite_never_disagree(
     for slug, values in limits.items():
         providers[slug] = providers[slug].model_copy(update=values)
     r = router.Router(table.model_copy(update={"providers": providers}), fetcher=shared_fetcher)
-    content: list[dict[str, Any]] = []
+    urls = []
     for kind, name in parts:
         url, data = corpus[name]
-        value = {"url": url, "data": _data_url(data), "youtube": "https://youtu.be/dQw4w9WgXcQ"}[kind]
-        content.append({"type": "video_url", "video_url": {"url": value}})
-    request: dict[str, Any] = {"model": GEMINI, "messages": [{"role": "user", "content": content}]}
-    if only is not None:
-        request["provider"] = {"only": only}
+        urls.append({"url": url, "data": _data_url(data), "youtube": YOUTU_BE}[kind])
+    request = video_request(*urls, only=only)
     report = r.check(request, online=True)
     if not report.ok:
         with pytest.raises(router.RequestRejected) as caught:
@@ -264,7 +260,7 @@ def test_online_check_and_rewrite_never_disagree(
         assert [(d.rule, d.pointer) for d in report.errors] == sent_errors
         return
     out = r.rewrite(request)
-    sent = [part["video_url"]["url"] for part in out["messages"][0]["content"]]
+    sent = [part["video_url"]["url"] for part in out["messages"][0]["content"][1:]]  # after the text part
     inline = [base64.b64decode(u.split(",", 1)[1]) for u in sent if u.startswith("data:")]
     for slug in out["provider"]["only"]:
         assert _fits(r.table.providers[slug], inline), (slug, limits[slug], [len(v) for v in inline])

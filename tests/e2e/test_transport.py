@@ -13,14 +13,13 @@ from typing import Any
 import httpx
 import httpx2
 import pytest
+from payloads import GEMINI, TEXT_ONLY, YOUTU_BE, text_request, video_request
 from upstream import FakeOpenRouter
 
 import router
 from router._fetch import Fetcher, Media
 from router._transport_core import MARKERS, mentions_video
 from router.transport import AsyncHttpx2RouterTransport, Httpx2RouterTransport
-
-from .conftest import GEMINI, TEXT_ONLY, video_request
 
 AUTH = {"Authorization": "Bearer test"}
 CaseUrl = Callable[[str], tuple[str, str]]
@@ -49,9 +48,7 @@ def test_what_the_router_did_is_logged_safely(
     url, _ = case_url("/clip.mp4")
     caplog.set_level(logging.INFO, logger="router")
     with _client(local_router) as client:
-        client.post(
-            upstream.chat_url, json={"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
-        )
+        client.post(upstream.chat_url, json=text_request())
         assert caplog.records == []
         assert client.post(upstream.chat_url, json=video_request(url, only=["google-vertex"])).status_code == 200
     [record] = caplog.records
@@ -85,7 +82,7 @@ def test_video_word_in_text_only_is_forwarded_byte_identical(
     upstream: FakeOpenRouter, local_router: router.Router
 ) -> None:
     """A body that only mentions ``video_url`` in its text has no part to route and goes out untouched."""
-    body = json.dumps({"model": TEXT_ONLY, "messages": [{"role": "user", "content": "what is video_url?"}]}, indent=1)
+    body = json.dumps(text_request(text="what is video_url?"), indent=1)
     with _client(local_router) as client:
         response = client.post(upstream.chat_url, content=body.encode())
     assert response.status_code == 200
@@ -343,7 +340,7 @@ async def test_async_transport_uses_only_the_async_fetcher(
 
 async def test_async_transport_routes_a_big_body(upstream: FakeOpenRouter, local_router: router.Router) -> None:
     """A body over a megabyte (parsed off the event loop) is routed like any other."""
-    request = video_request("https://youtu.be/dQw4w9WgXcQ")
+    request = video_request(YOUTU_BE)
     request["messages"].insert(0, {"role": "system", "content": "x" * 3_000_000})
     async with _aclient(local_router) as client:
         response = await client.post(upstream.chat_url, json=request)
