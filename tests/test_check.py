@@ -321,10 +321,28 @@ def test_legacy_input_video_part_is_checked(r: router.Router) -> None:
 # -- routing preferences ----------------------------------------------------------------------------
 
 
-def test_ignore_and_order_shape_the_route(r: router.Router) -> None:
-    """`provider.ignore` removes AI Studio, so a YouTube link has nowhere to go."""
+def test_ignore_removes_a_provider_from_the_route(r: router.Router) -> None:
+    """`provider.ignore` removes AI Studio, so a YouTube link (which Vertex refuses) has nowhere to go."""
+    assert rules(r.check(video_request(YOUTUBE))) == []
     report = r.check(video_request(YOUTUBE, provider={"ignore": ["google-ai-studio"]}))
     assert rules(report) == ["url-not-accepted"]
+    assert r.outgoing(video_request(data_url("mp4"), provider={"ignore": ["google-vertex"]})).providers == [
+        "google-ai-studio"
+    ]
+
+
+def test_order_ranks_the_route_and_without_fallbacks_limits_it(r: router.Router) -> None:
+    """`provider.order` puts its providers first and keeps the others as fallbacks; with `allow_fallbacks: false`
+    only the ordered providers remain, so a YouTube link ordered to Vertex alone has nowhere to go."""
+    clip = data_url("mp4")
+    assert r.outgoing(video_request(clip)).providers == ["google-vertex", "google-ai-studio"]
+    ordered = {"order": ["google-ai-studio"]}
+    assert r.outgoing(video_request(clip, provider=ordered)).providers == ["google-ai-studio", "google-vertex"]
+    strict = {**ordered, "allow_fallbacks": False}
+    assert r.outgoing(video_request(clip, provider=strict)).providers == ["google-ai-studio"]
+    assert rules(r.check(video_request(YOUTUBE, provider={"order": ["google-vertex"]}))) == []
+    vertex_only = {"order": ["google-vertex"], "allow_fallbacks": False}
+    assert rules(r.check(video_request(YOUTUBE, provider=vertex_only))) == ["url-not-accepted"]
 
 
 def test_unknown_model_with_pinned_provider_uses_its_rules(r: router.Router) -> None:

@@ -402,12 +402,15 @@ def test_missing_httpx2_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_gemini_request_without_pin_is_planned_for_both_google_providers(
-    upstream: FakeOpenRouter, local_router: router.Router, case_url: CaseUrl
+    upstream: FakeOpenRouter, local_router: router.Router, case_url: CaseUrl, clip_sha: dict[str, str]
 ) -> None:
-    """An http URL to Gemini without a pin is inlined and routed so that the upstream's first choice takes it."""
+    """An http URL to Gemini without a pin is inlined and routed to both Google providers, Vertex first, so the
+    upstream's first choice (Vertex, which takes no URL) gets the video inline."""
     url, _ = case_url("/clip.mp4")
     with _client(local_router) as client:
         response = client.post(upstream.chat_url, json=video_request(url, model=GEMINI))
     assert response.status_code == 200, response.text
-    assert upstream.requests[-1].json()["provider"]["only"]
-    assert _summary(response)["videos"][0]["kind"] == "data"
+    assert upstream.requests[-1].json()["provider"] == {"only": ["google-vertex", "google-ai-studio"]}
+    summary = _summary(response)
+    assert summary["provider"] == "google-vertex"
+    assert [(v["kind"], v["sha256"]) for v in summary["videos"]] == [("data", clip_sha["mp4"])]
