@@ -222,15 +222,16 @@ def test_https_mp4_arrives_inlined_and_routed(
     clip_sha: dict[str, str],
     stream: bool,
 ) -> None:
-    """An https mp4 from loopback reaches OpenRouter as a data URL of the very clip, with provider.only set."""
+    """An https mp4 from loopback reaches OpenRouter as a data URL of the very clip, routed to both Google
+    providers with Vertex (which takes no URL) first."""
     target = f"/clip.mp4?case=litellm-{stream}"
     video = {"type": "video_url", "video_url": {"url": https_media.url(target)}}
     summary = _create(proxies["factory"].client(), stream, model="gemini", messages=_messages(video))
     assert [(v["kind"], v["mime"], v["sha256"]) for v in summary["videos"]] == [("data", "video/mp4", clip_sha["mp4"])]
     sent = upstream.completions[-1].json()
     assert sent["model"] == GEMINI
-    assert sent["provider"]["only"][0] == summary["provider"]
-    assert "google-vertex" in sent["provider"]["only"]  # Vertex takes data URLs only: the download opened it
+    assert sent["provider"] == {"only": ["google-vertex", "google-ai-studio"]}  # the download opened Vertex
+    assert summary["provider"] == "google-vertex"
     assert sent["messages"][0]["content"][1]["video_url"]["url"].startswith("data:video/mp4;base64,")
     assert https_media.hits(target) == 1
 
@@ -238,13 +239,15 @@ def test_https_mp4_arrives_inlined_and_routed(
 def test_http_mp4_is_inlined_by_the_env_configured_callback(
     proxies: dict[str, Proxy], upstream: FakeOpenRouter, media_server: MediaServer, clip_sha: dict[str, str]
 ) -> None:
-    """`router.litellm.callback` with ROUTER_ALLOW_PRIVATE_URLS=1 downloads a loopback video and inlines it."""
+    """`router.litellm.callback` with ROUTER_ALLOW_PRIVATE_URLS=1 downloads a loopback video, inlines it and routes
+    it to both Google providers, Vertex first."""
     video = {"type": "video_url", "video_url": {"url": media_server.url("/clip.webm?case=litellm-env")}}
     summary = _create(proxies["env"].client(), False, model="gemini", messages=_messages(video))
     assert [(v["kind"], v["mime"], v["sha256"]) for v in summary["videos"]] == [
         ("data", "video/webm", clip_sha["webm"])
     ]
-    assert upstream.completions[-1].json()["provider"]["only"]
+    assert upstream.completions[-1].json()["provider"] == {"only": ["google-vertex", "google-ai-studio"]}
+    assert summary["provider"] == "google-vertex"
 
 
 @pytest.mark.parametrize("door", ["env", "factory"])

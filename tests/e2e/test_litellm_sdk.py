@@ -99,8 +99,10 @@ async def test_acompletion_raises_the_rejection(acompletion: Any, upstream: Fake
 async def test_acompletion_sends_the_inlined_clip(
     acompletion: Any, upstream: FakeOpenRouter, media_server: MediaServer, clip_sha: dict[str, str]
 ) -> None:
-    """On LiteLLM's SDK path a loopback mp4 is downloaded and sent as a data URL with provider.only."""
+    """On LiteLLM's SDK path a loopback mp4 is downloaded and sent as a data URL to both Google providers, Vertex
+    first."""
     reply = await acompletion(messages=video_messages(media_server.url("/clip.mp4?case=litellm-sdk")))
     summary = json.loads(reply.choices[0].message.content)
-    assert [v["sha256"] for v in summary["videos"]] == [clip_sha["mp4"]]
-    assert upstream.completions[-1].json()["provider"]["only"]
+    assert [(v["kind"], v["sha256"]) for v in summary["videos"]] == [("data", clip_sha["mp4"])]
+    assert summary["provider"] == "google-vertex"
+    assert upstream.completions[-1].json()["provider"] == {"only": ["google-vertex", "google-ai-studio"]}
