@@ -569,39 +569,40 @@ def test_malformed_http_is_a_400_and_a_closed_connection(served: Proxy, upstream
 
 
 def test_slow_headers_time_out(served: Proxy) -> None:
-    """A head that has not arrived in full within --header-timeout (1 s here) gets a 408 and a closed connection."""
+    """A head that has not arrived in full within --header-timeout (1 s here) gets a 408 and a closed connection,
+    not before the timeout ran out."""
+    start = time.monotonic()  # before connecting: the proxy's clock cannot start earlier
     with _connect(served.url) as sock:
         sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # and never the blank line
-        start = time.monotonic()
         answer = b""
         while chunk := sock.recv(65536):
             answer += chunk
         waited = time.monotonic() - start
     assert answer.startswith(b"HTTP/1.1 408")
-    assert 0.8 <= waited < 15
+    assert waited >= 0.9  # the timeout (1 s), less a timer's rounding
 
 
 def test_silent_connection_times_out(served: Proxy) -> None:
     """A client that connects and sends nothing is closed after --header-timeout too (slowloris from byte 0)."""
+    start = time.monotonic()
     with _connect(served.url) as sock:
-        start = time.monotonic()
         answer = sock.recv(65536)
         assert sock.recv(65536) == b""
         waited = time.monotonic() - start
     assert answer.startswith(b"HTTP/1.1 408")
-    assert 0.8 <= waited < 15
+    assert waited >= 0.9
 
 
 def test_idle_keep_alive_connection_is_closed(served: Proxy) -> None:
-    """After an answer, a connection left idle is closed after --keep-alive-timeout (1 s here)."""
+    """After an answer, a connection left idle is closed after --keep-alive-timeout (1 s here), not before."""
     with _connect(served.url) as sock:
+        start = time.monotonic()  # before the request: the idle clock starts after the answer
         sock.sendall(_head("/healthz", method="GET"))
         first = _response(sock)
-        start = time.monotonic()
         assert sock.recv(65536) == b""
         waited = time.monotonic() - start
     assert first.startswith(b"HTTP/1.1 200")
-    assert 0.8 <= waited < 15
+    assert waited >= 0.9
 
 
 def test_huge_head_is_431(served: Proxy) -> None:
@@ -614,20 +615,20 @@ def test_huge_head_is_431(served: Proxy) -> None:
 
 
 def test_client_gone_before_the_first_byte_cancels_the_upstream(served: Proxy, upstream: FakeOpenRouter) -> None:
-    """A client that leaves while the upstream has not answered a byte: the upstream sees the hang-up within 1 s."""
+    """A client that leaves while the upstream has not answered a byte: the proxy hangs up on the upstream, which
+    still holds the request (nothing else ends it: the proxy's read timeout is 600 s)."""
     upstream.hold = threading.Event()
     body = json.dumps(TEXT).encode()
     sock = _connect(served.url)
     sock.sendall(_head("/v1/chat/completions", f"Content-Length: {len(body)}", *AUTH_LINE) + body)
     assert upstream.held.wait(20)
-    left = time.monotonic()
     sock.close()
     assert upstream.hung_up.wait(20)
-    assert upstream.hang_ups[0] - left < 1.0
 
 
 def test_client_gone_mid_stream_cancels_the_upstream(served: Proxy, upstream: FakeOpenRouter) -> None:
-    """A client that leaves after the first SSE event: the upstream sees the hang-up within 1 s."""
+    """A client that leaves after the first SSE event: the proxy hangs up on the upstream, which still holds the
+    rest of the stream."""
     upstream.stream_gate = threading.Event()
     body = json.dumps(video_request(YOUTU_BE, stream=True)).encode()
     sock = _connect(served.url)
@@ -636,10 +637,8 @@ def test_client_gone_mid_stream_cancels_the_upstream(served: Proxy, upstream: Fa
     while b"data: " not in received:  # the head, then the role event; the upstream now waits at its gate
         received += sock.recv(65536)
     assert upstream.stream_paused.wait(20)
-    left = time.monotonic()
     sock.close()
     assert upstream.hung_up.wait(20)
-    assert upstream.hang_ups[0] - left < 1.0
 
 
 # -- drain -----------------------------------------------------------------------------------------------------

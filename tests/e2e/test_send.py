@@ -112,7 +112,7 @@ def test_send_streams_content_as_it_arrives(upstream: FakeOpenRouter, tmp_path: 
     with subprocess.Popen(argv, env=_env(upstream), stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
         assert proc.stdout is not None
         assert upstream.stream_paused.wait(30)
-        ready, _, _ = select.select([proc.stdout], [], [], 3)
+        ready, _, _ = select.select([proc.stdout], [], [], 30)
         first = os.read(proc.stdout.fileno(), 4096) if ready else b""
         upstream.stream_gate.set()
         rest, err = proc.communicate(timeout=30)

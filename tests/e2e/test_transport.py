@@ -14,6 +14,7 @@ import httpx
 import httpx2
 import pytest
 from payloads import GEMINI, TEXT_ONLY, YOUTU_BE, text_request, video_request
+from servers import MediaServer
 from upstream import FakeOpenRouter
 
 import router
@@ -299,25 +300,23 @@ def test_upstream_errors_pass_through_untouched(
 
 
 async def test_async_transport_downloads_without_blocking_the_loop(
-    upstream: FakeOpenRouter, local_router: router.Router, case_url: CaseUrl, clip_sha: dict[str, str]
+    upstream: FakeOpenRouter, local_router: router.Router, media_server: MediaServer, clip_sha: dict[str, str]
 ) -> None:
-    """While a slow download runs, the event loop keeps ticking: the async transport awaits its fetch."""
-    url, _ = case_url("/clip.mp4?delay=0.4")
-    ticks = 0
+    """While the download runs, the event loop keeps running: the media server holds the clip until a task on the
+    same loop opens its gate, which a download blocking the loop would never let happen."""
+    gate = media_server.gate()
 
-    async def ticker() -> None:
-        nonlocal ticks
-        while True:
-            await asyncio.sleep(0.01)
-            ticks += 1
+    async def open_when_held() -> None:
+        await asyncio.to_thread(gate.arrived.wait, 30)
+        gate.open()  # runs on the loop, while the transport awaits the held download
 
-    task = asyncio.create_task(ticker())
+    opener = asyncio.create_task(open_when_held())
     async with _aclient(local_router) as client:
+        url = media_server.url(f"/clip.mp4?gate={gate.name}")
         response = await client.post(upstream.chat_url, json=video_request(url, only=["google-vertex"]))
-    task.cancel()
+    await opener
     assert response.status_code == 200, response.text
     assert _summary(response)["videos"][0]["sha256"] == clip_sha["mp4"]
-    assert ticks >= 10  # about 40 when the loop is free; a blocking download leaves it near 0
 
 
 async def test_async_transport_uses_only_the_async_fetcher(
