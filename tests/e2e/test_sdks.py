@@ -344,7 +344,7 @@ async def test_async_sdk_rejection_is_bad_request(
                 extra_body={"provider": {"only": ["google-vertex"]}},
             )
     body: Any = caught.value.body
-    assert body["metadata"]["diagnostics"]
+    assert [d["rule"] for d in body["metadata"]["diagnostics"]] == ["url-not-accepted"]
     assert upstream.requests == []
 
 
