@@ -302,8 +302,7 @@ def test_progress_draws_download_and_upload(media_server: MediaServer, clips: di
     """A forced display draws bars for the fetcher's download and an upload that reach their totals."""
     stream = io.StringIO()
     seen: list[tuple[int, int | None]] = []
-    router = Router(allow_private_urls=True)
-    with ProgressDisplay(stream, enabled=True) as display:
+    with Router(allow_private_urls=True) as router, ProgressDisplay(stream, enabled=True) as display:
         draw = display.task("downloading")
 
         def both(done: int, total: int | None) -> None:

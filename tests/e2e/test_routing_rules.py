@@ -4,6 +4,7 @@ narrows the route the same way for an online check and for a rewrite, and fallba
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 from collections.abc import Iterator
@@ -45,7 +46,9 @@ def _data_url(data: bytes) -> str:
     return "data:video/mp4;base64," + base64.b64encode(data).decode()
 
 
+@contextlib.contextmanager
 def _router(table: CapabilityTable, tmp_path: Path | None = None, override: str = "") -> Iterator[router.Router]:
+    """A router allowed to fetch from loopback, on the bundled table with ``override`` (YAML) layered on top."""
     if override:
         assert tmp_path is not None
         path = tmp_path / "override.yaml"
@@ -59,7 +62,8 @@ def _router(table: CapabilityTable, tmp_path: Path | None = None, override: str 
 def tight(table: CapabilityTable, tmp_path: Path) -> Iterator[router.Router]:
     """AI Studio takes requests of at most 300,000 bytes; Vertex inline videos of at most 1,000 bytes."""
     override = "providers:\n  google-ai-studio: {max_request_bytes: 300000}\n  google-vertex: {max_video_bytes: 1000}\n"
-    yield from _router(table, tmp_path, override)
+    with _router(table, tmp_path, override) as r:
+        yield r
 
 
 def _sha(data: bytes) -> str:
@@ -93,7 +97,7 @@ def test_download_plus_data_url_over_ai_studio_cap_goes_to_vertex(
     url = media_server.url(media_server.serve_file("noisy-a.mp4", noisy))
     request = video_request(url)
     request["messages"][0]["content"].append({"type": "video_url", "video_url": {"url": _data_url(noisy)}})
-    for r in _router(table, tmp_path, override):
+    with _router(table, tmp_path, override) as r:
         assert r.check(request, online=True).ok
         out = r.rewrite(request)
         assert out["provider"] == {"only": ["google-vertex"]}
@@ -174,7 +178,7 @@ def test_a_fallback_that_cannot_take_the_download_is_a_warning(
     /models/1 as `fallback-unusable`, and the request still goes to the primary's providers."""
     url = media_server.url(media_server.serve_file("noisy-d.mp4", noisy))
     request = video_request(url, models=[GEMINI, QWEN])
-    for r in _router(table, tmp_path, "providers:\n  alibaba: {max_video_bytes: 1000}\n"):
+    with _router(table, tmp_path, "providers:\n  alibaba: {max_video_bytes: 1000}\n") as r:
         report = r.check(request, online=True)
         assert report.ok
         assert [(d.rule, d.pointer) for d in report.warnings] == [
