@@ -2,6 +2,9 @@
 
 Every test runs with ``XDG_CACHE_HOME`` pointing at an empty directory: a catalogue the developer refreshed
 (``router models --refresh``) must not change what the suite sees. Tests that want one write it there.
+
+The helpers beside this file (``clips``, ``servers``, ``upstream``, ``payloads``, ``fake_catalogue``) are imported by
+their bare names, one way everywhere: ``pythonpath = ["tests"]`` in pyproject.toml puts this directory on the path.
 """
 
 from __future__ import annotations
