@@ -145,7 +145,7 @@ def test_bytes_that_are_not_utf8_are_a_diagnostic(tmp_path: Path) -> None:
 
 def test_a_duplicate_key_is_located_where_the_parser_took_it() -> None:
     """JSON parsers keep the last of duplicate keys; the diagnostic points at that one, not the first."""
-    text = '{"model": GEMINI,\n "messages": [],\n "model": "openai/gpt-4o-mini"}'
+    text = '{"model": "google/gemini-2.5-flash",\n "messages": [],\n "model": "openai/gpt-4o-mini"}'
     assert text[locate(text, "/model") :].startswith('"openai/gpt-4o-mini"')
     assert text[locate(text, "/messages") :].startswith("[]")
 
