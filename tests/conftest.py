@@ -2,6 +2,9 @@
 
 Every test runs with ``XDG_CACHE_HOME`` pointing at an empty directory: a catalogue the developer refreshed
 (``router models --refresh``) must not change what the suite sees. Tests that want one write it there.
+
+The helpers beside this file (``clips``, ``servers``, ``upstream``, ``payloads``, ``fake_catalogue``) are imported by
+their bare names, one way everywhere: ``pythonpath = ["tests"]`` in pyproject.toml puts this directory on the path.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ def _empty_user_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None
 
 @pytest.fixture(scope="session")
 def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """One real clip per container in tests.clips.FORMATS (mp4, mov, webm, mpeg, mkv), keyed by suffix."""
+    """One real clip per container in clips.FORMATS (mp4, mov, webm, mpeg, mkv), keyed by suffix."""
     folder = tmp_path_factory.mktemp("clips")
     return {suffix: make_clip(folder / f"clip.{suffix}") for suffix in FORMATS}
 

@@ -1,7 +1,8 @@
 """A real HTTP(S) media server on 127.0.0.1 for download tests: real clips, and every way a server misbehaves.
 
-Routes (any route also takes ``delay=SECONDS`` to answer late, and ignores other query parameters, so a test
-can make its own URL with ``?case=name`` and count its own hits):
+Routes (any route also takes ``delay=SECONDS`` to answer late, or ``gate=NAME`` to answer only once the test
+opens ``server.gate()`` of that name, and ignores other query parameters, so a test can make its own URL with
+``?case=name`` and count its own hits):
 
     /clip.<ext>            a clip with its proper Content-Type (mp4, mov, webm, mpeg, mkv)
     /octet.mp4             the mp4 as application/octet-stream
@@ -87,6 +88,25 @@ def tls_context(directory: Path, hostname: str) -> tuple[ssl.SSLContext, Path]:
     return context, cafile
 
 
+class Gate:
+    """Holds every request that names it (``?gate=NAME``) until the test calls ``open()``: a download the test can
+    keep in flight for as long as it needs, instead of guessing with ``delay``. ``arrived`` is set when the first
+    request is held. A gate never opened answers 504 after ``limit`` seconds, so a broken test fails, not hangs."""
+
+    def __init__(self, name: str, limit: float) -> None:
+        self.name, self.limit = name, limit
+        self.arrived = threading.Event()
+        self._opened = threading.Event()
+
+    def open(self) -> None:
+        self._opened.set()
+
+    def hold(self) -> bool:
+        """Called by the handler: wait for ``open()``; False when the limit ran out first."""
+        self.arrived.set()
+        return self._opened.wait(self.limit)
+
+
 class _QuietServer(ThreadingHTTPServer):
     """Clients hanging up mid-body is what half these routes are for: not worth a traceback."""
 
@@ -103,6 +123,7 @@ class MediaServer:
     def __init__(self, clips: Mapping[str, Path], *, tls: ssl.SSLContext | None = None) -> None:
         self.clips = {suffix: path.read_bytes() for suffix, path in clips.items()}
         self.files: dict[str, tuple[bytes, str]] = {}  # name -> (bytes, Content-Type), for /files/<name>
+        self.gates: dict[str, Gate] = {}  # name -> Gate, for ?gate=<name>
         self._counts: Counter[str] = Counter()
         self._hosts: defaultdict[str, list[str]] = defaultdict(list)
         self.sni: list[str | None] = []  # server names TLS clients asked for
@@ -128,6 +149,13 @@ class MediaServer:
         """Serve ``data`` at ``/files/<name>`` from now on; returns that path."""
         self.files[name] = (data, mime)
         return f"/files/{name}"
+
+    def gate(self, limit: float = 30) -> Gate:
+        """A new closed gate; put ``gate=<its name>`` in a URL's query to have requests for it held."""
+        with self._lock:
+            name = f"gate{len(self.gates)}"
+            gate = self.gates[name] = Gate(name, limit)
+        return gate
 
     def url(self, target: str, host: str = "127.0.0.1") -> str:
         return f"{self.scheme}://{host}:{self.port}{target}"
@@ -168,8 +196,12 @@ def _handler(server: MediaServer) -> type[BaseHTTPRequestHandler]:
             parts = urlsplit(self.path)
             query = {k: v[0] for k, v in parse_qs(parts.query).items()}
             time.sleep(float(query.get("delay", 0)))
+            gate = server.gates.get(query.get("gate", ""))
             try:
-                self._route(parts.path, query)
+                if gate is not None and not gate.hold():
+                    self._send(504, b"the test never opened this gate\n", "text/plain")
+                else:
+                    self._route(parts.path, query)
             except (ConnectionError, ssl.SSLError):
                 self.close_connection = True
 

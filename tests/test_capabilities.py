@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from clips import clip_bytes
+from payloads import video_request
 
 import router
 from router._capabilities import BUNDLED, CapabilityTable, load_table
@@ -143,21 +144,16 @@ def test_corrected_provider_facts(table: CapabilityTable) -> None:
     assert table.models["minimax/minimax-m3"].providers == ("minimax", "gmicloud", "novita")
 
 
-def _video_request(model: str, url: str) -> dict[str, Any]:
-    part = {"type": "video_url", "video_url": {"url": url}}
-    return {"model": model, "messages": [{"role": "user", "content": [part]}]}
-
-
 def test_corrected_facts_reach_the_checker() -> None:
     """Over 7.5 MB inline is too large for Alibaba; Z.AI keeps a public URL as is and refuses a data URL."""
     r = router.Router()
     big = "data:video/mp4;base64," + base64.b64encode(clip_bytes("mp4") + bytes(7_600_000)).decode()
-    [finding] = r.check(_video_request("qwen/qwen3.6-plus", big)).diagnostics
+    [finding] = r.check(video_request(big, model="qwen/qwen3.6-plus")).diagnostics
     assert finding.rule == "too-large"
     assert "alibaba takes inline videos up to 7,500,000 bytes" in finding.message
-    assert r.check(_video_request("z-ai/glm-4.6v", "https://media.example/clip.mp4")).diagnostics == []
+    assert r.check(video_request("https://media.example/clip.mp4", model="z-ai/glm-4.6v")).diagnostics == []
     small = "data:video/mp4;base64," + base64.b64encode(clip_bytes("mp4")).decode()
-    [refused] = r.check(_video_request("z-ai/glm-4.6v", small)).diagnostics
+    [refused] = r.check(video_request(small, model="z-ai/glm-4.6v")).diagnostics
     assert (refused.rule, refused.severity) == ("url-not-accepted", "error")
 
 

@@ -10,17 +10,9 @@ from typing import Any
 import av
 import pytest
 from clips import clip_bytes, data_url
+from payloads import GEMINI, TEXT_ONLY, YOUTUBE, text_request, video_request
 
 import router
-
-GEMINI = "google/gemini-2.5-flash"
-YOUTUBE = "https://www.youtube.com/watch?v=dQw4w9WgXcQ"
-
-
-def request(*urls: str, model: str = GEMINI, key: str = "video_url", **extra: Any) -> dict[str, Any]:
-    parts: list[dict[str, Any]] = [{"type": "text", "text": "Describe the video."}]
-    parts += [{"type": "video_url", key: {"url": u}} for u in urls]
-    return {"model": model, "messages": [{"role": "user", "content": parts}], **extra}
 
 
 def rules(report: router.Report) -> list[str]:
@@ -60,28 +52,27 @@ def png_bytes(tmp_path: Path) -> bytes:
 @pytest.mark.parametrize("suffix", ["mp4", "webm", "mov", "mpeg"])
 def test_real_clip_as_data_url_is_clean(r: router.Router, suffix: str) -> None:
     """A real clip in each OpenRouter format, declared correctly, gives no diagnostic at all."""
-    report = r.check(request(data_url(suffix)))
+    report = r.check(video_request(data_url(suffix)))
     assert report.diagnostics == []
     assert report.ok
 
 
 def test_youtube_link_to_gemini_is_clean(r: router.Router) -> None:
     """With no provider pinned, a YouTube link to a Gemini model is fine: AI Studio takes it."""
-    assert r.check(request(YOUTUBE)).diagnostics == []
+    assert r.check(video_request(YOUTUBE)).diagnostics == []
 
 
 def test_text_only_request_to_text_model_is_clean(r: router.Router) -> None:
     """A request without video parts is never second-guessed, whatever the model."""
-    payload = {"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
-    assert r.check(payload).diagnostics == []
+    assert r.check(text_request()).diagnostics == []
 
 
 def test_check_never_mutates_the_callers_request(r: router.Router) -> None:
     """Checking reads the request and leaves the caller's object exactly as it was."""
-    payload = request(YOUTUBE, "https://cdn.example.com/a.mp4", key="videoUrl")
+    payload = video_request(YOUTUBE, "https://cdn.example.com/a.mp4", key="videoUrl")
     before = json.dumps(payload, sort_keys=True)
     r.check(payload)
-    r.rewrite(request(YOUTUBE))
+    r.rewrite(video_request(YOUTUBE))
     assert json.dumps(payload, sort_keys=True) == before
 
 
@@ -130,7 +121,7 @@ def test_invalid_request(r: router.Router, payload: Any, pointer: str) -> None:
 )
 def test_malformed_routing_fields_are_invalid_request(r: router.Router, extra: dict[str, Any], pointer: str) -> None:
     """A field routing reads with the wrong type is named at its place, not misreported as a routing failure."""
-    report = r.check(request(YOUTUBE, **extra))
+    report = r.check(video_request(YOUTUBE, **extra))
     assert ("invalid-request", pointer) in [(d.rule, d.pointer) for d in report.diagnostics]
     assert not report.ok
 
@@ -144,14 +135,14 @@ def test_a_part_with_both_spellings_is_never_sent_half_checked(r: router.Router)
 
 def test_unknown_model_is_a_warning(r: router.Router) -> None:
     """A model missing from the table warns but does not fail; the parts are still checked."""
-    report = r.check(request(YOUTUBE, "ftp://example.com/a.mp4", model="acme/vision-9000"))
+    report = r.check(video_request(YOUTUBE, "ftp://example.com/a.mp4", model="acme/vision-9000"))
     assert rules(report) == ["unknown-model", "url-not-accepted"]
     assert report.diagnostics[0].severity == "warning"
 
 
 def test_model_lacks_video(r: router.Router) -> None:
     """A video part sent to a text-and-image model is `model-lacks-video`, not `unknown-model`."""
-    report = r.check(request(YOUTUBE, model="openai/gpt-4o-mini"))
+    report = r.check(video_request(YOUTUBE, model=TEXT_ONLY))
     assert "model-lacks-video" in rules(report)
     assert "unknown-model" not in rules(report)
     assert not report.ok
@@ -159,20 +150,20 @@ def test_model_lacks_video(r: router.Router) -> None:
 
 def test_unknown_provider_from_command_line_and_request(r: router.Router) -> None:
     """Providers the table does not know are errors, from `--provider` and from `provider.only`."""
-    assert "unknown-provider" in rules(r.check(request(YOUTUBE), provider="acme-cloud"))
-    report = r.check(request(YOUTUBE, provider={"only": ["google-ai-studio", "nowhere"]}))
+    assert "unknown-provider" in rules(r.check(video_request(YOUTUBE), provider="acme-cloud"))
+    report = r.check(video_request(YOUTUBE, only=["google-ai-studio", "nowhere"]))
     assert [(d.rule, d.pointer) for d in report.diagnostics] == [("unknown-provider", "/provider/only/1")]
 
 
 def test_provider_variant_tag_follows_its_base_slug(r: router.Router) -> None:
     """`google-vertex/us-east5` gets Vertex's rules: a YouTube link is refused."""
-    report = r.check(request(YOUTUBE), provider="google-vertex/us-east5")
+    report = r.check(video_request(YOUTUBE), provider="google-vertex/us-east5")
     assert rules(report) == ["url-not-accepted"]
 
 
 def test_url_needs_inline_is_a_fixable_warning(r: router.Router) -> None:
     """A plain https video URL to Gemini must be downloaded and inlined: a warning, still dispatchable."""
-    report = r.check(request("https://cdn.example.com/v/clip.mp4?sig=secret"))
+    report = r.check(video_request("https://cdn.example.com/v/clip.mp4?sig=secret"))
     (d,) = report.diagnostics
     assert (d.rule, d.severity, d.fixable) == ("url-needs-inline", "warning", True)
     assert "secret" not in d.message
@@ -186,7 +177,7 @@ def test_url_needs_inline_is_a_fixable_warning(r: router.Router) -> None:
 )  # fmt: skip
 def test_messages_never_carry_url_credentials(r: router.Router, url: str) -> None:
     """``user:pass@`` and fragments are cut from every message, like query strings."""
-    report = r.check(request(url))
+    report = r.check(video_request(url))
     assert report.diagnostics
     assert all("pa55" not in d.message for d in report.diagnostics)
 
@@ -202,7 +193,7 @@ def test_messages_never_carry_url_credentials(r: router.Router, url: str) -> Non
 )
 def test_url_not_accepted(r: router.Router, url: str, provider: str | None) -> None:
     """URLs no candidate provider takes and router cannot inline are `url-not-accepted`."""
-    report = r.check(request(url), provider=provider)
+    report = r.check(video_request(url), provider=provider)
     assert rules(report)[0] == "url-not-accepted"
     assert not report.ok
 
@@ -222,22 +213,22 @@ def test_url_not_accepted(r: router.Router, url: str, provider: str | None) -> N
 )
 def test_blocked_url(r: router.Router, url: str) -> None:
     """Private, loopback, link-local, CGNAT, metadata and file: URLs are `blocked-url` without any DNS."""
-    assert rules(r.check(request(url))) == ["blocked-url"]
+    assert rules(r.check(video_request(url))) == ["blocked-url"]
 
 
 def test_allow_private_urls_still_blocks_metadata() -> None:
     """`allow_private_urls` opens loopback for development, never the metadata service or local files."""
     r = router.Router(allow_private_urls=True)
-    assert rules(r.check(request("http://127.0.0.1:8080/clip.mp4"))) == ["url-needs-inline"]
-    assert rules(r.check(request("http://169.254.169.254/latest/"))) == ["blocked-url"]
-    assert rules(r.check(request("file:///etc/passwd"))) == ["blocked-url"]
+    assert rules(r.check(video_request("http://127.0.0.1:8080/clip.mp4"))) == ["url-needs-inline"]
+    assert rules(r.check(video_request("http://169.254.169.254/latest/"))) == ["blocked-url"]
+    assert rules(r.check(video_request("file:///etc/passwd"))) == ["blocked-url"]
 
 
 def test_unsupported_format(r: router.Router) -> None:
     """A real Matroska clip, honestly declared, is still a format OpenRouter does not take."""
-    report = r.check(request(data_url("mkv")))
+    report = r.check(video_request(data_url("mkv")))
     assert rules(report) == ["unsupported-format"]
-    assert rules(r.check(request("https://cdn.example.com/clip.mkv?x=1"))) == ["unsupported-format"]
+    assert rules(r.check(video_request("https://cdn.example.com/clip.mkv?x=1"))) == ["unsupported-format"]
 
 
 @pytest.mark.parametrize(
@@ -252,49 +243,49 @@ def test_unsupported_format(r: router.Router) -> None:
 )
 def test_malformed_data_url(r: router.Router, url: str) -> None:
     """Bad data-URL syntax, bad base64 and non-video MIME types are `malformed-data-url`."""
-    report = r.check(request(url))
+    report = r.check(video_request(url))
     assert rules(report) == ["malformed-data-url"]
     assert "$$$" not in report.diagnostics[0].message
 
 
 def test_format_mismatch(r: router.Router, tmp_path: Path) -> None:
     """WebM bytes declared as MP4, a PNG declared as video, and corrupted bytes are all `format-mismatch`."""
-    assert rules(r.check(request(data_url("webm", mime="video/mp4")))) == ["format-mismatch"]
+    assert rules(r.check(video_request(data_url("webm", mime="video/mp4")))) == ["format-mismatch"]
     png = "data:video/mp4;base64," + base64.b64encode(png_bytes(tmp_path)).decode()
-    report = r.check(request(png))
+    report = r.check(video_request(png))
     assert rules(report) == ["format-mismatch"]
     assert "image/png" in report.diagnostics[0].message
     corrupted = bytearray(clip_bytes("mp4"))
     corrupted[:16] = bytes(16)
-    assert rules(r.check(request("data:video/mp4;base64," + base64.b64encode(corrupted).decode()))) == [
+    assert rules(r.check(video_request("data:video/mp4;base64," + base64.b64encode(corrupted).decode()))) == [
         "format-mismatch"
     ]
 
 
 def test_quicktime_and_mov_are_the_same_type(r: router.Router) -> None:
     """A real .mov declared as video/quicktime is no mismatch: only the fixable `mime-alias` warning."""
-    assert r.check(request(data_url("mov", mime="video/mov"))).diagnostics == []
-    (d,) = r.check(request(data_url("mov", mime="video/quicktime"))).diagnostics
+    assert r.check(video_request(data_url("mov", mime="video/mov"))).diagnostics == []
+    (d,) = r.check(video_request(data_url("mov", mime="video/quicktime"))).diagnostics
     assert (d.rule, d.severity, d.fixed_by) == ("mime-alias", "warning", ("fix", "rewrite"))
 
 
 def test_too_large_for_the_only_provider(tiny_limits: router.Router) -> None:
     """A clip over Vertex's (overridden) inline limit, pinned to Vertex, is `too-large`."""
     big = data_url("mp4", seconds=3)
-    report = tiny_limits.check(request(big), provider="google-vertex")
+    report = tiny_limits.check(video_request(big), provider="google-vertex")
     assert rules(report) == ["too-large"]
     assert "1,000 bytes" in report.diagnostics[0].message
 
 
 def test_too_many_videos(r: router.Router) -> None:
     """Eleven videos to Vertex (at most ten per prompt) are `too-large`."""
-    report = r.check(request(*[data_url("mp4")] * 11), provider="google-vertex")
+    report = r.check(video_request(*[data_url("mp4")] * 11), provider="google-vertex")
     assert rules(report) == ["too-large"]
 
 
 def test_no_provider_accepts(tiny_limits: router.Router) -> None:
     """A YouTube link (Vertex refuses) plus a clip over AI Studio's request cap leaves no provider."""
-    report = tiny_limits.check(request(YOUTUBE, data_url("mp4", seconds=3)))
+    report = tiny_limits.check(video_request(YOUTUBE, data_url("mp4", seconds=3)))
     assert rules(report) == ["no-provider-accepts"]
     message = report.diagnostics[0].message
     assert "google-vertex" in message
@@ -303,13 +294,13 @@ def test_no_provider_accepts(tiny_limits: router.Router) -> None:
 
 def test_no_provider_left_after_preferences(r: router.Router) -> None:
     """Asking only for a provider that does not serve the model leaves nothing to route to."""
-    report = r.check(request(YOUTUBE, provider={"only": ["amazon-bedrock"]}))
+    report = r.check(video_request(YOUTUBE, only=["amazon-bedrock"]))
     assert rules(report) == ["no-provider-accepts"]
 
 
 def test_camelcase_key(r: router.Router) -> None:
     """The SDK-style `videoUrl` key is a fixable warning pointing at the key."""
-    report = r.check(request(YOUTUBE, key="videoUrl"))
+    report = r.check(video_request(YOUTUBE, key="videoUrl"))
     (d,) = report.diagnostics
     assert (d.rule, d.pointer, d.fixable) == ("camelcase-key", "/messages/0/content/1/videoUrl", True)
 
@@ -317,10 +308,10 @@ def test_camelcase_key(r: router.Router) -> None:
 def test_legacy_input_video_part_is_checked(r: router.Router) -> None:
     """OpenRouter's legacy `input_video` chat part is checked like `video_url`, never skipped, and reported as
     the fixable `legacy-video-part` warning; the rewrite sends `video_url`."""
-    payload = request("http://127.0.0.1/x.mp4")
+    payload = video_request("http://127.0.0.1/x.mp4")
     payload["messages"][0]["content"][1]["type"] = "input_video"
     assert rules(r.check(payload)) == ["legacy-video-part", "blocked-url"]
-    payload = request(YOUTUBE)
+    payload = video_request(YOUTUBE)
     payload["messages"][0]["content"][1]["type"] = "input_video"
     (d,) = r.check(payload).diagnostics
     assert (d.rule, d.pointer, d.fixed_by) == ("legacy-video-part", "/messages/0/content/1/type", ("fix", "rewrite"))
@@ -330,15 +321,33 @@ def test_legacy_input_video_part_is_checked(r: router.Router) -> None:
 # -- routing preferences ----------------------------------------------------------------------------
 
 
-def test_ignore_and_order_shape_the_route(r: router.Router) -> None:
-    """`provider.ignore` removes AI Studio, so a YouTube link has nowhere to go."""
-    report = r.check(request(YOUTUBE, provider={"ignore": ["google-ai-studio"]}))
+def test_ignore_removes_a_provider_from_the_route(r: router.Router) -> None:
+    """`provider.ignore` removes AI Studio, so a YouTube link (which Vertex refuses) has nowhere to go."""
+    assert rules(r.check(video_request(YOUTUBE))) == []
+    report = r.check(video_request(YOUTUBE, provider={"ignore": ["google-ai-studio"]}))
     assert rules(report) == ["url-not-accepted"]
+    assert r.outgoing(video_request(data_url("mp4"), provider={"ignore": ["google-vertex"]})).providers == [
+        "google-ai-studio"
+    ]
+
+
+def test_order_ranks_the_route_and_without_fallbacks_limits_it(r: router.Router) -> None:
+    """`provider.order` puts its providers first and keeps the others as fallbacks; with `allow_fallbacks: false`
+    only the ordered providers remain, so a YouTube link ordered to Vertex alone has nowhere to go."""
+    clip = data_url("mp4")
+    assert r.outgoing(video_request(clip)).providers == ["google-vertex", "google-ai-studio"]
+    ordered = {"order": ["google-ai-studio"]}
+    assert r.outgoing(video_request(clip, provider=ordered)).providers == ["google-ai-studio", "google-vertex"]
+    strict = {**ordered, "allow_fallbacks": False}
+    assert r.outgoing(video_request(clip, provider=strict)).providers == ["google-ai-studio"]
+    assert rules(r.check(video_request(YOUTUBE, provider={"order": ["google-vertex"]}))) == []
+    vertex_only = {"order": ["google-vertex"], "allow_fallbacks": False}
+    assert rules(r.check(video_request(YOUTUBE, provider=vertex_only))) == ["url-not-accepted"]
 
 
 def test_unknown_model_with_pinned_provider_uses_its_rules(r: router.Router) -> None:
     """For a model the table does not know, a pinned provider's rules still apply."""
-    report = r.check(request(YOUTUBE, model="acme/new-model"), provider="google-vertex")
+    report = r.check(video_request(YOUTUBE, model="acme/new-model"), provider="google-vertex")
     assert rules(report) == ["unknown-model", "url-not-accepted"]
 
 
@@ -346,7 +355,7 @@ def test_too_long_for_the_provider(tmp_path: Path) -> None:
     """A two-second clip inline, to a provider whose (overridden) limit is one second, is `too-large`."""
     table = tmp_path / "short.yaml"
     table.write_text("providers:\n  google-vertex: {max_duration_s: 1}\n")
-    report = router.Router(table).check(request(data_url("mp4", seconds=2)), provider="google-vertex")
+    report = router.Router(table).check(video_request(data_url("mp4", seconds=2)), provider="google-vertex")
     assert rules(report) == ["too-large"]
     assert "runs 2 s" in report.diagnostics[0].message
 
@@ -355,7 +364,7 @@ def test_a_str_naming_a_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyP
     """`Router().check("req.json")` reads the file the README says a payload may be; a name with no file
     behind it says so instead of a bare JSON error."""
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "req.json").write_text(json.dumps(request(YOUTUBE, model="openai/gpt-4o-mini")))
+    (tmp_path / "req.json").write_text(json.dumps(video_request(YOUTUBE, model=TEXT_ONLY)))
     (d,) = r.check("req.json").diagnostics
     assert (d.rule, d.file) == ("model-lacks-video", "req.json")
     (missing,) = r.check("nope.json").diagnostics
@@ -370,7 +379,7 @@ def test_private_urls_have_one_source_of_truth(tmp_path: Path) -> None:
     with Fetcher(allow_private_urls=True) as fetcher:
         r = router.Router(fetcher=fetcher)
         assert r.allow_private_urls
-        report = r.check(request("http://127.0.0.1:9/clip.mp4"))
+        report = r.check(video_request("http://127.0.0.1:9/clip.mp4"))
         assert [d.rule for d in report.diagnostics] == ["url-needs-inline"]
         with pytest.raises(ValueError, match="give it to the Fetcher only"):
             router.Router(allow_private_urls=False, fetcher=fetcher)

@@ -14,15 +14,14 @@ from typing import Any
 
 import jsonschema
 import pytest
+from clips import make_clip
+from payloads import GEMINI, YOUTUBE, video_request
 
 from router._rules import RULES
 from router.cli import main
-from tests.clips import make_clip
 
 ROOT = Path(__file__).resolve().parents[1]
 SARIF_SCHEMA = json.loads((ROOT / "tests" / "data" / "sarif-schema-2.1.0.json").read_text())
-GEMINI = "google/gemini-2.5-flash"
-YOUTUBE = "https://www.youtube.com/watch?v=dQw4w9WgXcQ"
 
 
 @pytest.fixture(autouse=True)
@@ -39,19 +38,6 @@ def mp4_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return "data:video/mp4;base64," + base64.b64encode(clip.read_bytes()).decode()
 
 
-def request(
-    url: str = YOUTUBE, *, key: str = "video_url", model: str = GEMINI, only: list[str] | None = None
-) -> dict[str, Any]:
-    part = {"type": "video_url", key: {"url": url}}
-    body: dict[str, Any] = {
-        "model": model,
-        "messages": [{"role": "user", "content": [{"type": "text", "text": "?"}, part]}],
-    }
-    if only:
-        body["provider"] = {"only": only}
-    return body
-
-
 def write(path: str | Path, content: Any, *, indent: int | None = 2) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -65,9 +51,10 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-VERTEX_YOUTUBE = request(only=["google-vertex"])  # error: url-not-accepted
-CAMEL = request(key="videoUrl")  # warning: camelcase-key (fixable)
-UNKNOWN = request(model="acme/video-1")  # warning: unknown-model
+CLEAN = video_request(YOUTUBE)  # no finding
+VERTEX_YOUTUBE = video_request(YOUTUBE, only=["google-vertex"])  # error: url-not-accepted
+CAMEL = video_request(YOUTUBE, key="videoUrl")  # warning: camelcase-key (fixable)
+UNKNOWN = video_request(YOUTUBE, model="acme/video-1")  # warning: unknown-model
 
 
 # -- exit codes and formats ------------------------------------------------------------------------
@@ -75,7 +62,7 @@ UNKNOWN = request(model="acme/video-1")  # warning: unknown-model
 
 def test_clean_file_passes(capsys: pytest.CaptureFixture[str]) -> None:
     """A request the route accepts exits 0 with the all-clear summary."""
-    write("ok.json", request())
+    write("ok.json", CLEAN)
     assert run(capsys, "--offline", "ok.json") == (0, "All checks passed (1 request in 1 file).\n", "")
 
 
@@ -91,7 +78,7 @@ def test_error_exits_1_with_path_line_column(capsys: pytest.CaptureFixture[str])
 def test_json_output_and_jsonl_line_numbers(capsys: pytest.CaptureFixture[str]) -> None:
     """JSON output has the documented fields, and JSONL findings carry their own line numbers."""
     batch = {"custom_id": "b", "method": "POST", "url": "/v1/chat/completions", "body": CAMEL}
-    lines = [json.dumps(request()), "", json.dumps(batch), json.dumps(VERTEX_YOUTUBE), "{broken"]
+    lines = [json.dumps(CLEAN), "", json.dumps(batch), json.dumps(VERTEX_YOUTUBE), "{broken"]
     write("batch.jsonl", "\n".join(lines) + "\n")
     code, out, _ = run(capsys, "--offline", "--format", "json", "batch.jsonl")
     doc = json.loads(out)
@@ -135,7 +122,7 @@ def test_select_and_ignore_decide_what_counts(capsys: pytest.CaptureFixture[str]
 
 def test_unknown_rule_on_the_command_line_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     """A misspelt rule is exit 2 with a suggestion, never a silently empty selection."""
-    write("a.json", request())
+    write("a.json", CLEAN)
     code, out, err = run(capsys, "--offline", "--ignore", "camelcase", "a.json")
     assert (code, out) == (2, "")
     assert (
@@ -152,7 +139,7 @@ def test_missing_file_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_broken_capabilities_table_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     """A broken --capabilities table fails with its file and line, exit 2."""
-    write("ok.json", request())
+    write("ok.json", CLEAN)
     write("caps.yaml", "providers:\n  google-vertex:\n    max_videos: lots\n")
     code, out, err = run(capsys, "--offline", "--capabilities", "caps.yaml", "ok.json")
     assert (code, out) == (2, "")
@@ -189,8 +176,8 @@ def test_github_format_from_the_command_line(capsys: pytest.CaptureFixture[str])
 
 def test_directory_walk_honours_gitignore_and_exclude(capsys: pytest.CaptureFixture[str]) -> None:
     """A directory is walked for .json/.jsonl files, minus .gitignore'd and --exclude'd paths."""
-    write("payloads/ok.json", request())
-    write("payloads/deep/ok.jsonl", json.dumps(request()) + "\n")
+    write("payloads/ok.json", CLEAN)
+    write("payloads/deep/ok.jsonl", json.dumps(CLEAN) + "\n")
     write("payloads/generated/bad.json", VERTEX_YOUTUBE)
     write("payloads/vendor/bad.json", VERTEX_YOUTUBE)
     write("payloads/readme.txt", "{")
@@ -206,7 +193,7 @@ def test_directory_walk_honours_gitignore_and_exclude(capsys: pytest.CaptureFixt
 def test_parallel_run_prints_what_a_serial_run_prints(capsys: pytest.CaptureFixture[str]) -> None:
     """Above the parallel threshold, -j 2 and -j 1 give byte-identical output and the same exit code."""
     for i in range(80):
-        write(f"many/{i:02}.json", [request(), CAMEL, VERTEX_YOUTUBE, UNKNOWN][i % 4])
+        write(f"many/{i:02}.json", [CLEAN, CAMEL, VERTEX_YOUTUBE, UNKNOWN][i % 4])
     serial = run(capsys, "--offline", "-j", "1", "many")
     parallel = run(capsys, "--offline", "-j", "2", "many")
     assert serial == parallel
@@ -250,7 +237,7 @@ def test_configuration_sets_model_provider_offline_capabilities_exclude(
         'exclude = ["/payloads/skip/"]\n'
         'select = ["url-not-accepted", "unknown-model", "unknown-provider", "url-needs-inline"]\n',
     )
-    write("payloads/a.json", request(model="something/else"))
+    write("payloads/a.json", video_request(YOUTUBE, model="something/else"))
     write("payloads/skip/b.json", "{broken")
     monkeypatch.chdir("payloads")
     code, out, _ = run(capsys, ".")  # no --offline: the configuration says so
@@ -283,7 +270,7 @@ def test_configuration_sets_model_provider_offline_capabilities_exclude(
 def test_bad_configuration_exits_2(capsys: pytest.CaptureFixture[str], body: str, message: str) -> None:
     """Unknown rules, unknown keys, wrong types and broken TOML are errors (exit 2), never ignored."""
     write("pyproject.toml", f"[tool.router]\n{body}\n")
-    write("a.json", request())
+    write("a.json", CLEAN)
     code, out, err = run(capsys, "--offline", "a.json")
     assert (code, out) == (2, "")
     assert err.startswith(f"router: error: {message}")
@@ -294,9 +281,9 @@ def test_bad_configuration_exits_2(capsys: pytest.CaptureFixture[str], body: str
 
 def test_fix_rewrites_in_place_and_is_idempotent(capsys: pytest.CaptureFixture[str], mp4_url: str) -> None:
     """--fix renames videoUrl keys in JSON and JSONL (real video data URLs included), touching nothing else."""
-    original = json.dumps(request(mp4_url, key="videoUrl"), indent=4).replace("\n", "\r\n") + "\r\n"
+    original = json.dumps(video_request(mp4_url, key="videoUrl"), indent=4).replace("\n", "\r\n") + "\r\n"
     write("inline.json", original)
-    jsonl = "\n".join([json.dumps(request()), json.dumps(CAMEL), json.dumps({"custom_id": "x", "body": CAMEL})])
+    jsonl = "\n".join([json.dumps(CLEAN), json.dumps(CAMEL), json.dumps({"custom_id": "x", "body": CAMEL})])
     write("batch.jsonl", jsonl)  # no final newline: must stay that way
     assert run(capsys, "--offline", ".")[0] == 0
     code, out, _ = run(capsys, "--offline", "--fix", ".")
@@ -311,7 +298,7 @@ def test_fix_rewrites_in_place_and_is_idempotent(capsys: pytest.CaptureFixture[s
 
 def test_fix_reports_what_it_cannot_fix(capsys: pytest.CaptureFixture[str]) -> None:
     """A fixed file that still has errors is reported with the remaining diagnostics and exits 1."""
-    write("both.json", request(key="videoUrl", only=["google-vertex"]))
+    write("both.json", video_request(YOUTUBE, key="videoUrl", only=["google-vertex"]))
     code, out, _ = run(capsys, "--offline", "--fix", "both.json")
     assert code == 1
     assert "camelcase-key" not in out
@@ -417,7 +404,7 @@ def test_subprocess_reads_stdin_and_writes_json() -> None:
 
 def test_subprocess_exit_codes() -> None:
     """A real process exits 0 when clean, 1 with --strict on a warning, and 2 on a missing file."""
-    write("ok.json", request())
+    write("ok.json", CLEAN)
     write("warn.json", UNKNOWN)
     assert router_process("check", "--offline", "ok.json").returncode == 0
     assert router_process("check", "--offline", "--strict", "warn.json").returncode == 1
@@ -431,9 +418,9 @@ def test_pre_commit_hook_runs_for_real(repo: Path) -> None:
     """`pre-commit try-repo <this repo> router-check` installs router and fails on a bad payload, JSONL too."""
     git = shutil.which("git")
     assert git is not None, "git is needed to build the pre-commit test repository"
-    write("good.json", request())
+    write("good.json", CLEAN)
     write("fixtures/bad.json", VERTEX_YOUTUBE)
-    write("batch.jsonl", json.dumps(request()) + "\n{broken\n")
+    write("batch.jsonl", json.dumps(CLEAN) + "\n{broken\n")
     write("notes.md", "{not a payload")
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
     subprocess.run([git, "init", "-q", "."], check=True, env=env)
@@ -465,15 +452,15 @@ def test_stdin_reads_like_a_file() -> None:
         doc = json.loads(proc.stdout)
         return proc.returncode, [(d["line"], d["rule"]) for d in doc["diagnostics"]]
 
-    assert check(b"\xef\xbb\xbf" + json.dumps(request()).encode()) == (0, [])
+    assert check(b"\xef\xbb\xbf" + json.dumps(CLEAN).encode()) == (0, [])
     assert check(b'{"model":\n "\xff"}') == (1, [(2, "invalid-json")])
-    batch = "\n".join(json.dumps(r) for r in (request(), VERTEX_YOUTUBE, UNKNOWN)).encode()
+    batch = "\n".join(json.dumps(r) for r in (CLEAN, VERTEX_YOUTUBE, UNKNOWN)).encode()
     assert check(batch) == (1, [(2, "url-not-accepted"), (3, "unknown-model")])
 
 
 def test_a_lone_surrogate_is_printed_escaped() -> None:
     """`\\ud800` is legal in JSON text but not encodable: messages show it escaped instead of crashing."""
-    text = json.dumps(request("https://ex\ud800.example/v.mp4", only=["google-vertex"]))
+    text = json.dumps(video_request("https://ex\ud800.example/v.mp4", only=["google-vertex"]))
     assert "\\ud800" in text
     proc = router_process("check", "--offline", "-", stdin=text)
     assert proc.returncode == 0, proc.stderr
@@ -500,7 +487,7 @@ def test_rewrite_usage_errors_name_the_problem(tmp_path: Path) -> None:
 
 def test_a_check_of_nothing_is_never_silent(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     """No rules left is a usage error; a directory without payloads passes with a warning saying so."""
-    write("ok.json", request())
+    write("ok.json", CLEAN)
     code, _, err = run(capsys, "--offline", "--select", ",", "ok.json")
     assert code == 2
     assert "no rules are left" in err
@@ -529,9 +516,7 @@ def _web_app(root: Path) -> None:
         "src/locales/en.json": '{"hello": "Hello", "video": "Video"}',
         "data/embeddings.jsonl": json.dumps({"custom_id": "1", "method": "POST", "url": "/v1/embeddings",
                                              "body": {"model": "text-embedding-3-small", "input": "hi"}}) + "\n",
-        "fixtures/requests/youtube.json": json.dumps(
-            {"model": GEMINI, "messages": [{"role": "user", "content": [
-                {"type": "video_url", "video_url": {"url": YOUTUBE}}]}]}),
+        "fixtures/requests/youtube.json": json.dumps(CLEAN),
         "fixtures/requests/broken.json": '{"model": "m", "messages": [\n',
     }  # fmt: skip
     for name, text in files.items():

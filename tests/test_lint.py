@@ -7,24 +7,21 @@ import os
 from pathlib import Path
 
 import pytest
+from payloads import YOUTUBE, video_request
 
 from router._fix import apply_fixes, unified_diff
 from router._lint import LintOptions, Pattern, discover, lint, lint_file, patterns
 from router._pipeline import Router
 from router._rules import Diagnostic
 
-GEMINI = "google/gemini-2.5-flash"
-YOUTUBE = "https://www.youtube.com/watch?v=dQw4w9WgXcQ"
+CLEAN = video_request(YOUTUBE)  # no finding
+CAMEL = video_request(YOUTUBE, key="videoUrl")  # camelcase-key, which --fix fixes
+UNKNOWN = video_request(YOUTUBE, model="nope/model")  # unknown-model
 
 
 @pytest.fixture(scope="module")
 def router() -> Router:
     return Router()
-
-
-def request(url: str = YOUTUBE, *, key: str = "video_url", model: str = GEMINI) -> dict[str, object]:
-    part = {"type": "video_url", key: {"url": url}}
-    return {"model": model, "messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}, part]}]}
 
 
 def write(path: Path, text: str) -> Path:
@@ -115,7 +112,7 @@ def test_parallel_lint_matches_serial_in_order(router: Router, tmp_path: Path) -
     """With many files, worker processes give exactly the serial result, in the same order."""
     files = []
     for i in range(90):
-        payload = request(key="videoUrl") if i % 3 == 0 else request(model="nope/model") if i % 3 == 1 else request()
+        payload = [CAMEL, UNKNOWN, CLEAN][i % 3]
         files.append(str(write(tmp_path / f"f{i:03}.json", json.dumps(payload, indent=1))))
     files.append(str(write(tmp_path / "broken.jsonl", '{"a": 1}\n{oops\n')))
     serial = lint(router, files, LintOptions(), jobs=1)
@@ -137,7 +134,7 @@ def test_non_utf8_file_is_invalid_json_with_position(router: Router, tmp_path: P
 
 def test_selection_filters_inside_the_linter(router: Router, tmp_path: Path) -> None:
     """Only the selected rules come back from the linter."""
-    path = write(tmp_path / "p.json", json.dumps(request(key="videoUrl", model="nope/model")))
+    path = write(tmp_path / "p.json", json.dumps(video_request(YOUTUBE, key="videoUrl", model="nope/model")))
     everything = lint_file(router, str(path), LintOptions())
     only = lint_file(router, str(path), LintOptions(rules=frozenset({"unknown-model"})))
     assert {d.rule for d in everything.diagnostics} == {"camelcase-key", "unknown-model"}
@@ -163,29 +160,29 @@ def test_fix_is_a_targeted_text_edit() -> None:
 
 def test_fix_handles_an_escaped_key_spelling() -> None:
     """A key written with a JSON escape (`video\\u0055rl`) is still found and replaced whole."""
-    text = json.dumps(request(key="videoUrl")).replace('"videoUrl"', '"video\\u0055rl"')
+    text = json.dumps(CAMEL).replace('"videoUrl"', '"video\\u0055rl"')
     fixed = apply_fixes(text, [camel(POINTER)], jsonl=False)
     assert fixed is not None
-    assert json.loads(fixed[0]) == request()
+    assert json.loads(fixed[0]) == CLEAN
 
 
 def test_fix_edits_jsonl_lines_in_place() -> None:
     """In JSONL only the flagged lines change, batch `/body` pointers included; other lines stay byte-equal."""
-    batch = {"custom_id": "c", "method": "POST", "url": "/v1/chat/completions", "body": request(key="videoUrl")}
-    lines = [json.dumps(request()), "", json.dumps(batch), json.dumps(request(key="videoUrl"), indent=None)]
+    batch = {"custom_id": "c", "method": "POST", "url": "/v1/chat/completions", "body": CAMEL}
+    lines = [json.dumps(CLEAN), "", json.dumps(batch), json.dumps(CAMEL, indent=None)]
     text = "\n".join(lines) + "\n"
     fixed = apply_fixes(text, [camel("/body" + POINTER, 3), camel(POINTER, 4)], jsonl=True)
     assert fixed is not None
     new_lines = fixed[0].split("\n")
     assert new_lines[:2] == lines[:2]
-    assert json.loads(new_lines[2])["body"] == request()
-    assert json.loads(new_lines[3]) == request()
+    assert json.loads(new_lines[2])["body"] == CLEAN
+    assert json.loads(new_lines[3]) == CLEAN
     assert fixed[1] == 2
 
 
 def test_fix_refuses_what_it_cannot_place() -> None:
     """A pointer that does not lead to a `videoUrl` key, or text that is not JSON, yields no fix at all."""
-    text = json.dumps(request())
+    text = json.dumps(CLEAN)
     assert apply_fixes(text, [camel(POINTER)], jsonl=False) is None
     assert apply_fixes("{oops", [camel(POINTER)], jsonl=False) is None
     assert apply_fixes(text, [camel(POINTER, 7)], jsonl=True) is None
@@ -207,7 +204,10 @@ def test_unified_diff_marks_a_missing_final_newline() -> None:
 
 def test_fix_writes_and_a_second_run_changes_nothing(router: Router, tmp_path: Path) -> None:
     """lint_file with fix=write rewrites the file, reports what remains, and is idempotent."""
-    path = write(tmp_path / "p.json", "\ufeff" + json.dumps(request(key="videoUrl", model="nope/model"), indent=3))
+    path = write(
+        tmp_path / "p.json",
+        "\ufeff" + json.dumps(video_request(YOUTUBE, key="videoUrl", model="nope/model"), indent=3),
+    )
     first = lint_file(router, str(path), LintOptions(fix="write"))
     after = path.read_bytes()
     assert first.fixed == 1

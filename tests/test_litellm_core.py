@@ -11,6 +11,7 @@ import sys
 from typing import Any
 
 import pytest
+from payloads import PROMPT, YOUTU_BE, YOUTUBE
 
 from router import Diagnostic, RequestRejected, Router
 from router._capabilities import CapabilityTable
@@ -25,18 +26,16 @@ from router._litellm_core import (
 )
 from router._transport_core import reject
 
-YOUTUBE = "https://youtu.be/dQw4w9WgXcQ"
-WATCH = "https://www.youtube.com/watch?v=dQw4w9WgXcQ"
 DEPLOYMENT = {"model": "openrouter/google/gemini-2.5-flash", "api_base": "http://127.0.0.1:9/api/v1", "api_key": "k"}
 
 
 def _call(*parts: dict[str, Any], **extra: Any) -> dict[str, Any]:
     """Deployment-hook kwargs: the deployment's litellm_params merged with a chat request carrying ``parts``."""
-    content = [{"type": "text", "text": "What happens in this video?"}, *parts]
+    content = [{"type": "text", "text": PROMPT}, *parts]
     return {**DEPLOYMENT, "messages": [{"role": "user", "content": content}], **extra}
 
 
-def _video(url: str = YOUTUBE, key: str = "video_url", kind: str = "video_url") -> dict[str, Any]:
+def _video(url: str = YOUTU_BE, key: str = "video_url", kind: str = "video_url") -> dict[str, Any]:
     return {"type": kind, key: {"url": url}}
 
 
@@ -69,7 +68,7 @@ def offline(table: CapabilityTable) -> Router:
         _video(key="videoUrl"),
         _video(kind="input_video"),
         {"type": "video_url"},  # malformed, but the router must see it (and refuse it)
-        {"type": "text", "text": "x", "videoUrl": {"url": YOUTUBE}},
+        {"type": "text", "text": "x", "videoUrl": {"url": YOUTU_BE}},
     ],
 )
 def test_every_spelling_of_a_video_part_is_noticed(part: dict[str, Any]) -> None:
@@ -159,7 +158,7 @@ async def test_a_youtube_link_is_routed_through_extra_body(offline: Router) -> N
     before = copy.deepcopy(call)
     out = await route(offline, call, "acompletion")
     assert out is not None
-    assert out["messages"][0]["content"][1] == {"type": "video_url", "video_url": {"url": WATCH}}
+    assert out["messages"][0]["content"][1] == {"type": "video_url", "video_url": {"url": YOUTUBE}}
     assert out["extra_body"] == {
         "transforms": ["middle-out"],
         "provider": {"sort": "price", "only": ["google-ai-studio"]},
@@ -175,7 +174,7 @@ async def test_sdk_spellings_are_renamed(offline: Router) -> None:
     out = await route(offline, _call(_video(key="videoUrl"), _video(kind="input_video")), "acompletion")
     assert out is not None
     parts = out["messages"][0]["content"][1:]
-    assert parts == [{"type": "video_url", "video_url": {"url": WATCH}}] * 2
+    assert parts == [{"type": "video_url", "video_url": {"url": YOUTUBE}}] * 2
 
 
 async def test_routing_field_in_extra_body_is_judged(offline: Router) -> None:

@@ -11,16 +11,19 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fake_catalogue import CHANGED_MODEL, NEW_MODEL, UNKNOWN_PROVIDER, FakeCatalogue
+from payloads import video_request
 
 import router
 from router._capabilities import load_table
 from router._refresh import CountBar, LiveTable, RefreshError, refresh
+
+CLIP = "https://media.example/clip.mp4"
 
 
 @pytest.fixture(scope="module")
@@ -52,14 +55,14 @@ def run(home: Path, *args: str, stdin: str | None = None) -> subprocess.Complete
     )
 
 
-def request(model: str, **extra: object) -> str:
-    part = {"type": "video_url", "video_url": {"url": "https://media.example/clip.mp4"}}
-    return json.dumps({"model": model, "messages": [{"role": "user", "content": [part]}], **extra})
+def request_text(model: str, **extra: Any) -> str:
+    """A request for ``model`` with a public https video, as the text `router check -` reads."""
+    return json.dumps(video_request(CLIP, model=model, **extra))
 
 
 def test_refresh_changes_what_every_command_says(fake: FakeCatalogue, home: Path) -> None:
     """After a refresh, ``models``, ``providers`` and ``check`` use the new catalogue, and say it is the source."""
-    before = run(home, "check", "--offline", "-", stdin=request(NEW_MODEL))
+    before = run(home, "check", "--offline", "-", stdin=request_text(NEW_MODEL))
     assert "unknown-model" in before.stdout
 
     done = run(home, "models", "--refresh", "--base-url", fake.base_url)
@@ -86,10 +89,10 @@ def test_refresh_changes_what_every_command_says(fake: FakeCatalogue, home: Path
     providers = run(home, "providers")
     assert f"{UNKNOWN_PROVIDER} (Acme Cloud)\n  no rules in the table: every video is inlined" in providers.stdout
 
-    new = run(home, "check", "--offline", "--format", "json", "-", stdin=request(NEW_MODEL))
+    new = run(home, "check", "--offline", "--format", "json", "-", stdin=request_text(NEW_MODEL))
     assert [d["rule"] for d in json.loads(new.stdout)["diagnostics"]] == ["url-needs-inline"]
     assert new.returncode == 0
-    moved = run(home, "check", "--offline", "-", stdin=request(CHANGED_MODEL, provider={"only": ["alibaba"]}))
+    moved = run(home, "check", "--offline", "-", stdin=request_text(CHANGED_MODEL, only=["alibaba"]))
     assert moved.returncode == 1
     assert "(it is served by: moonshotai)" in moved.stdout
 
@@ -103,7 +106,7 @@ def test_router_in_process_uses_the_refreshed_catalogue(
     assert result.path == tmp_path / "router" / "catalogue.json"
     r = router.Router()
     assert r.table.models[CHANGED_MODEL].providers == ("moonshotai",)
-    out = r.outgoing(json.loads(request(NEW_MODEL)), dry_run=True)
+    out = r.outgoing(video_request(CLIP, model=NEW_MODEL), dry_run=True)
     assert out.providers == [UNKNOWN_PROVIDER, "google-vertex"]
 
 
@@ -173,7 +176,7 @@ def test_a_damaged_cache_gives_one_warning_and_the_bundled_data(home: Path) -> N
         "snapshot (`router models --refresh` writes a new one)\n"
     )
     assert "data: bundled snapshot of 2026-08-14" in listed.stdout
-    checked = run(home, "check", "--offline", "-", stdin=request(NEW_MODEL))
+    checked = run(home, "check", "--offline", "-", stdin=request_text(NEW_MODEL))
     assert checked.returncode == 0
     assert "Traceback" not in checked.stderr
     assert checked.stderr.startswith("router: warning: ignoring the cached catalogue")
@@ -264,9 +267,8 @@ def test_a_refreshing_router_picks_up_the_new_catalogue(
     then checks against it: a model new in the catalogue stops being `unknown-model`."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # the refresh writes its cache: keep it this test's
     r = router.Router(refresh_every=3600, base_url=fake.base_url)
-    payload = json.loads(request(NEW_MODEL))
-    deadline = time.monotonic() + 30
-    while NEW_MODEL not in r.table.models and time.monotonic() < deadline:
-        time.sleep(0.05)
+    payload = video_request(CLIP, model=NEW_MODEL)
+    assert r._live is not None
+    r._live.join(30)  # the refresh the router started on its stale (2026-08) data
     assert NEW_MODEL in r.table.models
     assert "unknown-model" not in [d.rule for d in r.check(payload).diagnostics]

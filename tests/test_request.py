@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from payloads import GEMINI, text_request
 
 import router
 from router._jsontext import locate
@@ -22,13 +23,13 @@ def test_locate_points_at_the_value() -> None:
 
 def test_jsonl_line_numbers_and_batch_bodies(tmp_path: Path) -> None:
     """In a JSONL batch, each diagnostic names its own line and a pointer under `/body`."""
-    good = {"model": "google/gemini-2.5-flash", "messages": [{"role": "user", "content": "hi"}]}
+    good = text_request(GEMINI)
     bad = {
         "custom_id": "2",
         "method": "POST",
         "url": "/v1/chat/completions",
         "body": {
-            "model": "google/gemini-2.5-flash",
+            "model": GEMINI,
             "messages": [
                 {"role": "user", "content": [{"type": "video_url", "video_url": {"url": "file:///etc/passwd"}}]}
             ],
@@ -47,7 +48,7 @@ def test_jsonl_line_numbers_and_batch_bodies(tmp_path: Path) -> None:
 def test_json_file_line_and_column(tmp_path: Path) -> None:
     """In a pretty-printed file, the diagnostic's line and column are where the URL string starts."""
     payload = {
-        "model": "google/gemini-2.5-flash",
+        "model": GEMINI,
         "messages": [
             {
                 "role": "user",
@@ -69,7 +70,7 @@ def test_json_file_line_and_column(tmp_path: Path) -> None:
 def test_unknown_fields_are_kept_by_rewrite() -> None:
     """Fields router does not know (`video_url.processing`, top-level extras) survive a rewrite."""
     payload = {
-        "model": "google/gemini-2.5-flash",
+        "model": GEMINI,
         "transforms": ["middle-out"],
         "messages": [
             {

@@ -9,32 +9,23 @@ from typing import Any
 
 import pytest
 from clips import clip_bytes
+from payloads import video_request
 
 import router
 from router._output import describe
 from router._rewrite import Inlined, Outgoing, Routed, _Inline, encoded_size
 
-GEMINI = "google/gemini-2.5-flash"
-
-
-def request(url: str, key: str = "video_url", **extra: Any) -> dict[str, Any]:
-    return {
-        "model": GEMINI,
-        "messages": [{"role": "user", "content": [{"type": "video_url", key: {"url": url}}]}],
-        **extra,
-    }
-
 
 def test_youtube_routes_to_ai_studio_and_is_normalised() -> None:
     """A Shorts link becomes a watch URL and the request is routed to AI Studio only."""
-    out = router.Router().rewrite(request("https://youtube.com/shorts/dQw4w9WgXcQ"))
-    assert out["messages"][0]["content"][0]["video_url"]["url"] == "https://www.youtube.com/watch?v=dQw4w9WgXcQ"
+    out = router.Router().rewrite(video_request("https://youtube.com/shorts/dQw4w9WgXcQ"))
+    assert out["messages"][0]["content"][1]["video_url"]["url"] == "https://www.youtube.com/watch?v=dQw4w9WgXcQ"
     assert out["provider"] == {"only": ["google-ai-studio"]}
 
 
 def test_callers_provider_fields_are_kept_and_intersected() -> None:
     """The caller's other provider fields survive; `only` is narrowed to providers that can take the request."""
-    payload = request(
+    payload = video_request(
         "https://youtu.be/dQw4w9WgXcQ",
         provider={"order": ["google-vertex", "google-ai-studio"], "data_collection": "deny"},
     )
@@ -46,7 +37,7 @@ def test_callers_provider_fields_are_kept_and_intersected() -> None:
 
 def test_variant_tag_spelling_is_kept() -> None:
     """A caller's variant tag (`google-ai-studio/flex`) is what goes into `only`."""
-    out = router.Router().rewrite(request("https://youtu.be/dQw4w9WgXcQ", provider={"only": ["google-ai-studio/flex"]}))
+    out = router.Router().rewrite(video_request("https://youtu.be/dQw4w9WgXcQ", only=["google-ai-studio/flex"]))
     assert out["provider"]["only"] == ["google-ai-studio/flex"]
 
 
@@ -73,30 +64,30 @@ DATA = "data:video/mp4;base64," + base64.b64encode(clip_bytes("mp4")).decode()
 def test_region_tags_in_the_callers_preferences_are_honoured(prefs: dict[str, Any], expected: dict[str, Any]) -> None:
     """Variant tags (`google-vertex/us-east5`) keep the caller's meaning: `only` narrows to the endpoints named,
     `order` only orders, `ignore` of one endpoint is not the provider's ban."""
-    out = router.Router().rewrite(request(DATA, provider=prefs))
+    out = router.Router().rewrite(video_request(DATA, provider=prefs))
     assert out["provider"] == expected
 
 
 def test_camelcase_key_is_renamed() -> None:
     """`videoUrl` goes out as `video_url`, everything else in the part unchanged."""
-    out = router.Router().rewrite(request("https://youtu.be/dQw4w9WgXcQ", key="videoUrl"))
-    part = out["messages"][0]["content"][0]
+    out = router.Router().rewrite(video_request("https://youtu.be/dQw4w9WgXcQ", key="videoUrl"))
+    part = out["messages"][0]["content"][1]
     assert part == {"type": "video_url", "video_url": {"url": "https://www.youtube.com/watch?v=dQw4w9WgXcQ"}}
 
 
 def test_rejected_request_raises_with_diagnostics() -> None:
     """A request no provider can take raises RequestRejected carrying the diagnostics."""
     with pytest.raises(router.RequestRejected) as info:
-        router.Router().rewrite(request("https://youtu.be/dQw4w9WgXcQ"), provider="google-vertex")
+        router.Router().rewrite(video_request("https://youtu.be/dQw4w9WgXcQ"), provider="google-vertex")
     assert [d.rule for d in info.value.diagnostics] == ["url-not-accepted"]
 
 
 def test_dry_run_downloads_nothing() -> None:
     """A dry run leaves URLs that would be inlined in place and says so in its notes."""
-    out = router.Router().outgoing(request("https://cdn.example.com/a.mp4"), dry_run=True)
-    assert out.to_dict()["messages"][0]["content"][0]["video_url"]["url"] == "https://cdn.example.com/a.mp4"
+    out = router.Router().outgoing(video_request("https://cdn.example.com/a.mp4"), dry_run=True)
+    assert out.to_dict()["messages"][0]["content"][1]["video_url"]["url"] == "https://cdn.example.com/a.mp4"
     inlined, routed = out.notes
-    assert inlined == Inlined("/messages/0/content/0", "https://cdn.example.com/a.mp4", None, 75_000_000, True)
+    assert inlined == Inlined("/messages/0/content/1", "https://cdn.example.com/a.mp4", None, 75_000_000, True)
     assert routed == Routed(("google-vertex", "google-ai-studio"))
     assert describe(inlined).startswith("would inline https://cdn.example.com/a.mp4 (up to 75 MB)")
 

@@ -32,7 +32,7 @@ PRIVATE = {
     "198.18.0.1": "benchmarking",
     "198.19.255.254": "benchmarking",
     "240.0.0.1": "reserved",
-    "255.255.255.255": "",  # broadcast: reserved, private or non-public, refused either way
+    "255.255.255.255": "reserved",  # broadcast: the top of 240.0.0.0/4
     "[2001:db8::1]": "documentation",
     # IPv6 forms that carry an IPv4 address are judged by it
     "[::ffff:127.0.0.1]": "loopback",

@@ -10,38 +10,14 @@ import hashlib
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from servers import MediaServer
+from upstream import FakeOpenRouter
 
 from router import Router
 from router._capabilities import CapabilityTable
 from router._fetch import Fetcher
-from tests.servers import MediaServer
-from tests.upstream import FakeOpenRouter
-
-GEMINI = "google/gemini-2.5-flash"
-TEXT_ONLY = "openai/gpt-4o-mini"
-
-
-def video_request(url: str, *, model: str = GEMINI, only: list[str] | None = None, **extra: Any) -> dict[str, Any]:
-    """A chat-completion request with one text part and one video part."""
-    request: dict[str, Any] = {
-        "model": model,
-        "messages": [
-            {
-                "role": "user",
-                "content": [
-                    {"type": "text", "text": "What happens in this video?"},
-                    {"type": "video_url", "video_url": {"url": url}},
-                ],
-            }
-        ],
-        **extra,
-    }
-    if only is not None:
-        request["provider"] = {"only": only}
-    return request
 
 
 @pytest.fixture(scope="session")

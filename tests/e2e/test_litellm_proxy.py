@@ -24,11 +24,9 @@ from typing import Any
 import httpx
 import openai
 import pytest
-
-from tests.servers import MediaServer, tls_context
-from tests.upstream import FakeOpenRouter
-
-from .conftest import GEMINI
+from payloads import GEMINI, PROMPT, YOUTUBE
+from servers import MediaServer, tls_context
+from upstream import FakeOpenRouter
 
 pytestmark = [
     pytest.mark.litellm,
@@ -37,7 +35,6 @@ pytestmark = [
 ]
 
 MASTER_KEY = "sk-router-tests-0123456789abcdef"  # the proxy refuses to start without one
-WATCH = "https://www.youtube.com/watch?v=dQw4w9WgXcQ"
 FACTORY = """\
 import ssl
 
@@ -160,7 +157,8 @@ def proxies(
 
 
 def _messages(*parts: dict[str, Any]) -> Any:
-    return [{"role": "user", "content": [{"type": "text", "text": "What happens in this video?"}, *parts]}]
+    """One user message: a text part, then ``parts`` as given (spellings LiteLLM itself may refuse)."""
+    return [{"role": "user", "content": [{"type": "text", "text": PROMPT}, *parts]}]
 
 
 def _create(client: openai.OpenAI, stream: bool, **kwargs: Any) -> dict[str, Any]:
@@ -178,7 +176,7 @@ def test_youtube_to_vertex_is_refused_with_the_routers_400(
 ) -> None:
     """A YouTube link pinned to Vertex gets the router's 400 (BadRequestError, diagnostics) and never goes upstream."""
     client = proxies[door].client()
-    video = {"type": "video_url", "video_url": {"url": WATCH}}
+    video = {"type": "video_url", "video_url": {"url": YOUTUBE}}
     with pytest.raises(openai.BadRequestError) as caught:
         _create(
             client,
@@ -224,15 +222,16 @@ def test_https_mp4_arrives_inlined_and_routed(
     clip_sha: dict[str, str],
     stream: bool,
 ) -> None:
-    """An https mp4 from loopback reaches OpenRouter as a data URL of the very clip, with provider.only set."""
+    """An https mp4 from loopback reaches OpenRouter as a data URL of the very clip, routed to both Google
+    providers with Vertex (which takes no URL) first."""
     target = f"/clip.mp4?case=litellm-{stream}"
     video = {"type": "video_url", "video_url": {"url": https_media.url(target)}}
     summary = _create(proxies["factory"].client(), stream, model="gemini", messages=_messages(video))
     assert [(v["kind"], v["mime"], v["sha256"]) for v in summary["videos"]] == [("data", "video/mp4", clip_sha["mp4"])]
     sent = upstream.completions[-1].json()
     assert sent["model"] == GEMINI
-    assert sent["provider"]["only"][0] == summary["provider"]
-    assert "google-vertex" in sent["provider"]["only"]  # Vertex takes data URLs only: the download opened it
+    assert sent["provider"] == {"only": ["google-vertex", "google-ai-studio"]}  # the download opened Vertex
+    assert summary["provider"] == "google-vertex"
     assert sent["messages"][0]["content"][1]["video_url"]["url"].startswith("data:video/mp4;base64,")
     assert https_media.hits(target) == 1
 
@@ -240,13 +239,15 @@ def test_https_mp4_arrives_inlined_and_routed(
 def test_http_mp4_is_inlined_by_the_env_configured_callback(
     proxies: dict[str, Proxy], upstream: FakeOpenRouter, media_server: MediaServer, clip_sha: dict[str, str]
 ) -> None:
-    """`router.litellm.callback` with ROUTER_ALLOW_PRIVATE_URLS=1 downloads a loopback video and inlines it."""
+    """`router.litellm.callback` with ROUTER_ALLOW_PRIVATE_URLS=1 downloads a loopback video, inlines it and routes
+    it to both Google providers, Vertex first."""
     video = {"type": "video_url", "video_url": {"url": media_server.url("/clip.webm?case=litellm-env")}}
     summary = _create(proxies["env"].client(), False, model="gemini", messages=_messages(video))
     assert [(v["kind"], v["mime"], v["sha256"]) for v in summary["videos"]] == [
         ("data", "video/webm", clip_sha["webm"])
     ]
-    assert upstream.completions[-1].json()["provider"]["only"]
+    assert upstream.completions[-1].json()["provider"] == {"only": ["google-vertex", "google-ai-studio"]}
+    assert summary["provider"] == "google-vertex"
 
 
 @pytest.mark.parametrize("door", ["env", "factory"])
@@ -272,13 +273,13 @@ def test_sdk_spellings_survive_litellms_own_validation(proxies: dict[str, Proxy]
     summary = _create(proxies["env"].client(), False, model="gemini", messages=_messages(*parts))
     assert summary["provider"] == "google-ai-studio"
     sent = upstream.completions[-1].json()
-    assert sent["messages"][0]["content"][1:] == [{"type": "video_url", "video_url": {"url": WATCH}}] * 2
+    assert sent["messages"][0]["content"][1:] == [{"type": "video_url", "video_url": {"url": YOUTUBE}}] * 2
     assert sent["provider"] == {"only": ["google-ai-studio"]}
 
 
 def test_litellm_alone_refuses_the_legacy_part(proxies: dict[str, Proxy], upstream: FakeOpenRouter) -> None:
     """Without the router's rewrite (a non-OpenRouter deployment), LiteLLM refuses an `input_video` part itself."""
-    part = {"type": "input_video", "video_url": {"url": WATCH}}
+    part = {"type": "input_video", "video_url": {"url": YOUTUBE}}
     with pytest.raises(openai.InternalServerError, match="Invalid user message"):
         proxies["env"].client().chat.completions.create(model="direct", messages=_messages(part))
     assert upstream.requests == []

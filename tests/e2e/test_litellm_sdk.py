@@ -13,13 +13,12 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from payloads import GEMINI, YOUTUBE, video_messages
+from servers import MediaServer
+from upstream import FakeOpenRouter
 
 import router
 from router import Diagnostic
-from tests.servers import MediaServer
-from tests.upstream import FakeOpenRouter
-
-from .conftest import GEMINI
 
 pytestmark = [
     pytest.mark.litellm,
@@ -27,8 +26,6 @@ pytestmark = [
     pytest.mark.timeout(300),  # importing LiteLLM takes seconds of CPU
     pytest.mark.filterwarnings("ignore:.*`ReadOnly` qualifier:UserWarning"),  # pydantic about LiteLLM's own types
 ]
-
-WATCH = "https://www.youtube.com/watch?v=dQw4w9WgXcQ"
 
 
 @pytest.fixture(scope="module")
@@ -55,15 +52,6 @@ def acompletion(plugin: ModuleType, local_router: router.Router, upstream: FakeO
 
     yield call
     litellm.callbacks = saved
-
-
-def _messages(url: str) -> list[dict[str, Any]]:
-    return [
-        {
-            "role": "user",
-            "content": [{"type": "text", "text": "What?"}, {"type": "video_url", "video_url": {"url": url}}],
-        }
-    ]
 
 
 def test_the_rejection_is_an_http_400_and_a_router_error(plugin: ModuleType) -> None:
@@ -103,7 +91,7 @@ def test_the_registered_callback_is_made_from_the_environment_once(
 async def test_acompletion_raises_the_rejection(acompletion: Any, upstream: FakeOpenRouter) -> None:
     """On LiteLLM's SDK path the rejection reaches the caller as router.RequestRejected, before any upstream call."""
     with pytest.raises(router.RequestRejected) as caught:
-        await acompletion(messages=_messages(WATCH), provider={"only": ["google-vertex"]})
+        await acompletion(messages=video_messages(YOUTUBE), provider={"only": ["google-vertex"]})
     assert [d.rule for d in caught.value.diagnostics] == ["url-not-accepted"]
     assert upstream.requests == []
 
@@ -111,8 +99,10 @@ async def test_acompletion_raises_the_rejection(acompletion: Any, upstream: Fake
 async def test_acompletion_sends_the_inlined_clip(
     acompletion: Any, upstream: FakeOpenRouter, media_server: MediaServer, clip_sha: dict[str, str]
 ) -> None:
-    """On LiteLLM's SDK path a loopback mp4 is downloaded and sent as a data URL with provider.only."""
-    reply = await acompletion(messages=_messages(media_server.url("/clip.mp4?case=litellm-sdk")))
+    """On LiteLLM's SDK path a loopback mp4 is downloaded and sent as a data URL to both Google providers, Vertex
+    first."""
+    reply = await acompletion(messages=video_messages(media_server.url("/clip.mp4?case=litellm-sdk")))
     summary = json.loads(reply.choices[0].message.content)
-    assert [v["sha256"] for v in summary["videos"]] == [clip_sha["mp4"]]
-    assert upstream.completions[-1].json()["provider"]["only"]
+    assert [(v["kind"], v["sha256"]) for v in summary["videos"]] == [("data", clip_sha["mp4"])]
+    assert summary["provider"] == "google-vertex"
+    assert upstream.completions[-1].json()["provider"] == {"only": ["google-vertex", "google-ai-studio"]}

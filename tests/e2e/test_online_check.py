@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from payloads import video_request
 from servers import MediaServer
 
 import router
@@ -14,11 +15,8 @@ from router.cli import main
 
 
 def payload(url: str) -> dict[str, Any]:
-    return {
-        "model": "google/gemini-2.5-flash",
-        "messages": [{"role": "user", "content": [{"type": "video_url", "video_url": {"url": url}}]}],
-        "provider": {"only": ["google-vertex"]},
-    }
+    """A request for Gemini pinned to Vertex, which takes no URLs: every video must be downloaded."""
+    return video_request(url, only=["google-vertex"])
 
 
 def run(tmp_path: Path, url: str, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, list[str]]:

@@ -29,23 +29,17 @@ from typing import Any
 import httpx
 import openai
 import pytest
+from payloads import GEMINI, YOUTU_BE, text_request, video_messages, video_request
 from prometheus_client.parser import text_string_to_metric_families
+from servers import MediaServer
+from upstream import FakeOpenRouter
 
 from router._pipeline import Router
 from router.serve import ProxyServer, ProxySettings, make_server
-from tests.servers import MediaServer
-from tests.upstream import FakeOpenRouter
 
-MODEL = "google/gemini-2.5-flash"
-YOUTUBE = "https://youtu.be/dQw4w9WgXcQ"
 KEY = "sk-or-v1-e2e-test-key"
 SERVER_KEY = "sk-or-v1-operator-key"
 CaseUrl = Callable[[str], tuple[str, str]]
-
-
-def _request(url: str, **extra: Any) -> dict[str, Any]:
-    content = [{"type": "text", "text": "What happens?"}, {"type": "video_url", "video_url": {"url": url}}]
-    return {"model": MODEL, "messages": [{"role": "user", "content": content}], **extra}
 
 
 def _get(url: str, **kwargs: Any) -> httpx.Response:
@@ -57,7 +51,7 @@ def _post(url: str, **kwargs: Any) -> httpx.Response:
     return httpx.post(url, **{"timeout": 60, **kwargs})
 
 
-TEXT = {"model": "openai/gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
+TEXT = text_request()
 AUTH = {"Authorization": f"Bearer {KEY}"}
 
 
@@ -204,8 +198,8 @@ def _client(proxy: ProxyServer, prefix: str = "/api/v1") -> openai.OpenAI:
 @pytest.mark.parametrize("prefix", ["/api/v1", "/v1"])
 def test_routes_youtube_to_ai_studio(upstream: FakeOpenRouter, proxy: ProxyServer, prefix: str) -> None:
     """An openai SDK client on either prefix gets its YouTube request routed to google-ai-studio, key intact."""
-    messages: Any = _request("https://www.youtube.com/shorts/dQw4w9WgXcQ")["messages"]
-    answer = _client(proxy, prefix).chat.completions.create(model=MODEL, messages=messages)
+    messages: Any = video_messages("https://www.youtube.com/shorts/dQw4w9WgXcQ")
+    answer = _client(proxy, prefix).chat.completions.create(model=GEMINI, messages=messages)
     assert json.loads(answer.choices[0].message.content or "")["provider"] == "google-ai-studio"
     (received,) = upstream.requests
     assert received.path == "/api/v1/chat/completions"
@@ -219,9 +213,9 @@ def test_inlines_media_for_vertex(
 ) -> None:
     """A media-server URL pinned to Vertex reaches the upstream as a data URL of the very same bytes, fetched once."""
     url, target = case_url("/clip.webm")
-    messages: Any = _request(url)["messages"]
+    messages: Any = video_messages(url)
     _client(proxy).chat.completions.create(
-        model=MODEL, messages=messages, extra_body={"provider": {"only": ["google-vertex"]}}
+        model=GEMINI, messages=messages, extra_body={"provider": {"only": ["google-vertex"]}}
     )
     (received,) = upstream.requests
     data = clips["webm"].read_bytes()
@@ -238,9 +232,9 @@ def test_inlines_media_for_vertex(
 
 def test_rejects_with_400_json(upstream: FakeOpenRouter, proxy: ProxyServer) -> None:
     """A request no provider can take gets an OpenRouter-shaped 400 with diagnostics; nothing goes upstream."""
-    messages: Any = _request("ftp://example.com/clip.mp4")["messages"]
+    messages: Any = video_messages("ftp://example.com/clip.mp4")
     with pytest.raises(openai.BadRequestError) as caught:
-        _client(proxy).chat.completions.create(model=MODEL, messages=messages)
+        _client(proxy).chat.completions.create(model=GEMINI, messages=messages)
     body: Any = caught.value.body
     assert body["metadata"]["diagnostics"][0]["rule"] == "url-not-accepted"
     assert upstream.requests == []
@@ -249,9 +243,9 @@ def test_rejects_with_400_json(upstream: FakeOpenRouter, proxy: ProxyServer) -> 
 def test_sdk_stream_arrives_event_by_event(upstream: FakeOpenRouter, proxy: ProxyServer) -> None:
     """The SDK's stream yields the first content chunk while the upstream still holds the rest back."""
     upstream.stream_gate = gate = threading.Event()
-    messages: Any = _request(YOUTUBE)["messages"]
+    messages: Any = video_messages(YOUTU_BE)
     text = ""
-    for chunk in _client(proxy).chat.completions.create(model=MODEL, messages=messages, stream=True):
+    for chunk in _client(proxy).chat.completions.create(model=GEMINI, messages=messages, stream=True):
         delta = chunk.choices[0].delta.content if chunk.choices else None
         if delta and not text:
             assert upstream.stream_paused.is_set()  # it got here while the upstream waited at the gate
@@ -285,7 +279,7 @@ console.log(JSON.stringify({status: res.status, done, text}));
     env = {
         **os.environ,
         "URL": f"{proxy.url}/v1/chat/completions",
-        "BODY": json.dumps(_request(YOUTUBE, stream=True)),
+        "BODY": json.dumps(video_request(YOUTU_BE, stream=True)),
         "KEY": KEY,
     }
     done = subprocess.run(
@@ -343,7 +337,7 @@ def test_upstream_cap_answers_503_with_retry_after(upstream: FakeOpenRouter, loc
 
 def test_gzip_body_is_checked_like_any_other(upstream: FakeOpenRouter, proxy: ProxyServer) -> None:
     """A gzip-compressed request body is decoded and checked: a YouTube link pinned to Vertex is refused."""
-    body = gzip.compress(json.dumps(_request(YOUTUBE, provider={"only": ["google-vertex"]})).encode())
+    body = gzip.compress(json.dumps(video_request(YOUTU_BE, only=["google-vertex"])).encode())
     headers = {**AUTH, "Content-Type": "application/json", "Content-Encoding": "gzip"}
     answer = _post(f"{proxy.url}/v1/chat/completions", content=body, headers=headers)
     assert answer.status_code == 400
@@ -368,8 +362,8 @@ def test_metrics_count_outcomes_rules_and_downloads(
     """/metrics parses as Prometheus text and counts outcomes, rules, inlined bytes, downloads, cache hits."""
     before = _scrape(served.url)
     url, _ = case_url("/clip.mp4")
-    vertex = _request(url, provider={"only": ["google-vertex"]})
-    for body in (TEXT, vertex, vertex, _request("ftp://example.com/v.mp4")):
+    vertex = video_request(url, only=["google-vertex"])
+    for body in (TEXT, vertex, vertex, video_request("ftp://example.com/v.mp4")):
         _post(f"{served.url}/v1/chat/completions", json=body, headers=AUTH)
     after = _scrape(served.url)
 
@@ -393,7 +387,7 @@ def test_access_log_has_one_structured_line_and_no_secrets(served: Proxy, upstre
     """Each request gets one key=value line on the router.access logger; keys and query strings never appear."""
     with _connect(served.url) as sock:
         port = sock.getsockname()[1]
-        body = json.dumps(_request(YOUTUBE + "?si=secret-query")).encode()
+        body = json.dumps(video_request(YOUTU_BE + "?si=secret-query")).encode()
         sock.sendall(
             _head(
                 "/v1/chat/completions?token=secret-query",
@@ -519,7 +513,9 @@ def test_absurd_content_length_is_refused_before_reading(served: Proxy, upstream
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 413")
     assert b"connection: close" in head.lower()
-    assert json.loads(body)["error"] == {"code": 413, "message": json.loads(body)["error"]["message"], "metadata": {}}
+    error = json.loads(body)["error"]
+    assert (error["code"], error["metadata"]) == (413, {})
+    assert "1,000,000-byte limit" in error["message"]
     assert upstream.requests == []
 
 
@@ -537,7 +533,7 @@ def test_chunked_body_over_the_limit_is_413(served: Proxy, upstream: FakeOpenRou
 @pytest.mark.parametrize("framing", ["content-length", "chunked"])
 def test_truncated_upload_is_never_forwarded(served: Proxy, upstream: FakeOpenRouter, framing: str) -> None:
     """A client that hangs up in the middle of its body is logged as cancelled and nothing reaches the upstream."""
-    body = json.dumps(_request(YOUTUBE)).encode()
+    body = json.dumps(video_request(YOUTU_BE)).encode()
     half = body[: len(body) // 2]
     if framing == "chunked":
         data = _head("/v1/chat/completions", "Transfer-Encoding: chunked", *AUTH_LINE) + b"%x\r\n" % len(half) + half
@@ -575,39 +571,40 @@ def test_malformed_http_is_a_400_and_a_closed_connection(served: Proxy, upstream
 
 
 def test_slow_headers_time_out(served: Proxy) -> None:
-    """A head that has not arrived in full within --header-timeout (1 s here) gets a 408 and a closed connection."""
+    """A head that has not arrived in full within --header-timeout (1 s here) gets a 408 and a closed connection,
+    not before the timeout ran out."""
+    start = time.monotonic()  # before connecting: the proxy's clock cannot start earlier
     with _connect(served.url) as sock:
         sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # and never the blank line
-        start = time.monotonic()
         answer = b""
         while chunk := sock.recv(65536):
             answer += chunk
         waited = time.monotonic() - start
     assert answer.startswith(b"HTTP/1.1 408")
-    assert 0.8 <= waited < 15
+    assert waited >= 0.9  # the timeout (1 s), less a timer's rounding
 
 
 def test_silent_connection_times_out(served: Proxy) -> None:
     """A client that connects and sends nothing is closed after --header-timeout too (slowloris from byte 0)."""
+    start = time.monotonic()
     with _connect(served.url) as sock:
-        start = time.monotonic()
         answer = sock.recv(65536)
         assert sock.recv(65536) == b""
         waited = time.monotonic() - start
     assert answer.startswith(b"HTTP/1.1 408")
-    assert 0.8 <= waited < 15
+    assert waited >= 0.9
 
 
 def test_idle_keep_alive_connection_is_closed(served: Proxy) -> None:
-    """After an answer, a connection left idle is closed after --keep-alive-timeout (1 s here)."""
+    """After an answer, a connection left idle is closed after --keep-alive-timeout (1 s here), not before."""
     with _connect(served.url) as sock:
+        start = time.monotonic()  # before the request: the idle clock starts after the answer
         sock.sendall(_head("/healthz", method="GET"))
         first = _response(sock)
-        start = time.monotonic()
         assert sock.recv(65536) == b""
         waited = time.monotonic() - start
     assert first.startswith(b"HTTP/1.1 200")
-    assert 0.8 <= waited < 15
+    assert waited >= 0.9
 
 
 def test_huge_head_is_431(served: Proxy) -> None:
@@ -620,32 +617,30 @@ def test_huge_head_is_431(served: Proxy) -> None:
 
 
 def test_client_gone_before_the_first_byte_cancels_the_upstream(served: Proxy, upstream: FakeOpenRouter) -> None:
-    """A client that leaves while the upstream has not answered a byte: the upstream sees the hang-up within 1 s."""
+    """A client that leaves while the upstream has not answered a byte: the proxy hangs up on the upstream, which
+    still holds the request (nothing else ends it: the proxy's read timeout is 600 s)."""
     upstream.hold = threading.Event()
     body = json.dumps(TEXT).encode()
     sock = _connect(served.url)
     sock.sendall(_head("/v1/chat/completions", f"Content-Length: {len(body)}", *AUTH_LINE) + body)
     assert upstream.held.wait(20)
-    left = time.monotonic()
     sock.close()
     assert upstream.hung_up.wait(20)
-    assert upstream.hang_ups[0] - left < 1.0
 
 
 def test_client_gone_mid_stream_cancels_the_upstream(served: Proxy, upstream: FakeOpenRouter) -> None:
-    """A client that leaves after the first SSE event: the upstream sees the hang-up within 1 s."""
+    """A client that leaves after the first SSE event: the proxy hangs up on the upstream, which still holds the
+    rest of the stream."""
     upstream.stream_gate = threading.Event()
-    body = json.dumps(_request(YOUTUBE, stream=True)).encode()
+    body = json.dumps(video_request(YOUTU_BE, stream=True)).encode()
     sock = _connect(served.url)
     sock.sendall(_head("/v1/chat/completions", f"Content-Length: {len(body)}", *AUTH_LINE) + body)
     received = b""
     while b"data: " not in received:  # the head, then the role event; the upstream now waits at its gate
         received += sock.recv(65536)
     assert upstream.stream_paused.wait(20)
-    left = time.monotonic()
     sock.close()
     assert upstream.hung_up.wait(20)
-    assert upstream.hang_ups[0] - left < 1.0
 
 
 # -- drain -----------------------------------------------------------------------------------------------------
@@ -663,7 +658,7 @@ def test_sigterm_drains_a_stream_then_exits_0_and_removes_the_spool(
         url, _ = case_url("/clip.mp4")
         inlined = _post(
             f"{proxy.url}/v1/chat/completions",
-            json=_request(url, provider={"only": ["google-vertex"]}),
+            json=video_request(url, only=["google-vertex"]),
             headers=AUTH,
             timeout=30,
         )
@@ -674,7 +669,7 @@ def test_sigterm_drains_a_stream_then_exits_0_and_removes_the_spool(
         with (
             httpx.Client(timeout=30) as client,
             client.stream(
-                "POST", f"{proxy.url}/v1/chat/completions", json=_request(YOUTUBE, stream=True), headers=AUTH
+                "POST", f"{proxy.url}/v1/chat/completions", json=video_request(YOUTU_BE, stream=True), headers=AUTH
             ) as stream,
         ):
             lines = stream.iter_lines()
@@ -705,7 +700,7 @@ def test_second_signal_stops_at_once_and_still_removes_the_spool(
     proxy = Proxy(upstream, "--allow-private-urls", "--grace-period", "60", env={"TMPDIR": str(tmp)})
     try:
         url, _ = case_url("/clip.mp4")
-        body = _request(url, provider={"only": ["google-vertex"]})
+        body = video_request(url, only=["google-vertex"])
         assert _post(f"{proxy.url}/v1/chat/completions", json=body, headers=AUTH, timeout=30).status_code == 200
         upstream.hold = threading.Event()
         sock = _connect(proxy.url)
@@ -754,7 +749,7 @@ def test_factory_runs_under_plain_uvicorn(upstream: FakeOpenRouter) -> None:
                 break
         assert url
         try:
-            answer = _post(f"{url}/v1/chat/completions", json=_request(YOUTUBE), timeout=30)
+            answer = _post(f"{url}/v1/chat/completions", json=video_request(YOUTU_BE), timeout=30)
             ready = _get(f"{url}/readyz")
         finally:
             proc.send_signal(signal.SIGTERM)

@@ -7,28 +7,19 @@ import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import httpx
 import openai
 import pytest
 from clips import data_url
+from payloads import GEMINI, TEXT_ONLY, YOUTUBE, responses_request, video_request
+from servers import MediaServer
+from upstream import FakeOpenRouter
 
 import router
 from router.cli import main
-from tests.servers import MediaServer
-from tests.upstream import FakeOpenRouter
 
-from .conftest import GEMINI, TEXT_ONLY, video_request
-
-YOUTUBE = "https://www.youtube.com/watch?v=dQw4w9WgXcQ"
 CaseUrl = Callable[[str], tuple[str, str]]
-
-
-def responses_request(url: str, *, model: str = GEMINI, key: str = "video_url", **extra: Any) -> dict[str, Any]:
-    """A Responses API request: one input message with a text item and a video item."""
-    content = [{"type": "input_text", "text": "What happens in this video?"}, {"type": "input_video", key: url}]
-    return {"model": model, "input": [{"role": "user", "content": content}], **extra}
 
 
 def _sdk(r: router.Router, upstream: FakeOpenRouter) -> openai.OpenAI:

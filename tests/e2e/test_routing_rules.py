@@ -4,6 +4,7 @@ narrows the route the same way for an online check and for a rewrite, and fallba
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 from collections.abc import Iterator
@@ -16,15 +17,14 @@ import pytest
 from clips import make_clip
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from payloads import GEMINI, YOUTU_BE, video_request
+from servers import MediaServer
+from upstream import FakeOpenRouter
 
 import router
 from router._capabilities import CapabilityTable
 from router._container import mp4_duration
 from router._fetch import Fetcher
-from tests.servers import MediaServer
-from tests.upstream import FakeOpenRouter
-
-from .conftest import GEMINI, video_request
 
 QWEN = "qwen/qwen3.5-27b"  # served by alibaba only
 
@@ -46,7 +46,9 @@ def _data_url(data: bytes) -> str:
     return "data:video/mp4;base64," + base64.b64encode(data).decode()
 
 
+@contextlib.contextmanager
 def _router(table: CapabilityTable, tmp_path: Path | None = None, override: str = "") -> Iterator[router.Router]:
+    """A router allowed to fetch from loopback, on the bundled table with ``override`` (YAML) layered on top."""
     if override:
         assert tmp_path is not None
         path = tmp_path / "override.yaml"
@@ -60,7 +62,8 @@ def _router(table: CapabilityTable, tmp_path: Path | None = None, override: str 
 def tight(table: CapabilityTable, tmp_path: Path) -> Iterator[router.Router]:
     """AI Studio takes requests of at most 300,000 bytes; Vertex inline videos of at most 1,000 bytes."""
     override = "providers:\n  google-ai-studio: {max_request_bytes: 300000}\n  google-vertex: {max_video_bytes: 1000}\n"
-    yield from _router(table, tmp_path, override)
+    with _router(table, tmp_path, override) as r:
+        yield r
 
 
 def _sha(data: bytes) -> str:
@@ -94,7 +97,7 @@ def test_download_plus_data_url_over_ai_studio_cap_goes_to_vertex(
     url = media_server.url(media_server.serve_file("noisy-a.mp4", noisy))
     request = video_request(url)
     request["messages"][0]["content"].append({"type": "video_url", "video_url": {"url": _data_url(noisy)}})
-    for r in _router(table, tmp_path, override):
+    with _router(table, tmp_path, override) as r:
         assert r.check(request, online=True).ok
         out = r.rewrite(request)
         assert out["provider"] == {"only": ["google-vertex"]}
@@ -175,7 +178,7 @@ def test_a_fallback_that_cannot_take_the_download_is_a_warning(
     /models/1 as `fallback-unusable`, and the request still goes to the primary's providers."""
     url = media_server.url(media_server.serve_file("noisy-d.mp4", noisy))
     request = video_request(url, models=[GEMINI, QWEN])
-    for r in _router(table, tmp_path, "providers:\n  alibaba: {max_video_bytes: 1000}\n"):
+    with _router(table, tmp_path, "providers:\n  alibaba: {max_video_bytes: 1000}\n") as r:
         report = r.check(request, online=True)
         assert report.ok
         assert [(d.rule, d.pointer) for d in report.warnings] == [
@@ -248,14 +251,11 @@ def test_online_check_and_rewrite_never_disagree(
     for slug, values in limits.items():
         providers[slug] = providers[slug].model_copy(update=values)
     r = router.Router(table.model_copy(update={"providers": providers}), fetcher=shared_fetcher)
-    content: list[dict[str, Any]] = []
+    urls = []
     for kind, name in parts:
         url, data = corpus[name]
-        value = {"url": url, "data": _data_url(data), "youtube": "https://youtu.be/dQw4w9WgXcQ"}[kind]
-        content.append({"type": "video_url", "video_url": {"url": value}})
-    request: dict[str, Any] = {"model": GEMINI, "messages": [{"role": "user", "content": content}]}
-    if only is not None:
-        request["provider"] = {"only": only}
+        urls.append({"url": url, "data": _data_url(data), "youtube": YOUTU_BE}[kind])
+    request = video_request(*urls, only=only)
     report = r.check(request, online=True)
     if not report.ok:
         with pytest.raises(router.RequestRejected) as caught:
@@ -264,7 +264,7 @@ def test_online_check_and_rewrite_never_disagree(
         assert [(d.rule, d.pointer) for d in report.errors] == sent_errors
         return
     out = r.rewrite(request)
-    sent = [part["video_url"]["url"] for part in out["messages"][0]["content"]]
+    sent = [part["video_url"]["url"] for part in out["messages"][0]["content"][1:]]  # after the text part
     inline = [base64.b64decode(u.split(",", 1)[1]) for u in sent if u.startswith("data:")]
     for slug in out["provider"]["only"]:
         assert _fits(r.table.providers[slug], inline), (slug, limits[slug], [len(v) for v in inline])

@@ -14,28 +14,14 @@ import openai
 import pytest
 from openrouter import OpenRouter
 from openrouter import errors as openrouter_errors
+from payloads import GEMINI, TEXT_ONLY, YOUTU_BE, YOUTUBE, video_messages
+from servers import MediaServer
+from upstream import FakeOpenRouter
 
 import router
 from router.transport import AsyncHttpx2RouterTransport, Httpx2RouterTransport
-from tests.servers import MediaServer
-from tests.upstream import FakeOpenRouter
-
-from .conftest import GEMINI, TEXT_ONLY
 
 CaseUrl = Callable[[str], tuple[str, str]]
-
-
-def _messages(url: str) -> Any:
-    """Chat messages with one text part and one video part (typed loosely: each SDK has its own types)."""
-    return [
-        {
-            "role": "user",
-            "content": [
-                {"type": "text", "text": "What happens in this video?"},
-                {"type": "video_url", "video_url": {"url": url}},
-            ],
-        }
-    ]
 
 
 def _content_of(completion: Any) -> Any:
@@ -90,13 +76,11 @@ def test_youtube_shorts_to_gemini_goes_to_ai_studio(
     """A YouTube Shorts link to Gemini reaches AI Studio as a watch?v= link."""
     client = sdk(local_router)
     completion = client.chat.completions.create(
-        model=GEMINI, messages=_messages("https://www.youtube.com/shorts/dQw4w9WgXcQ")
+        model=GEMINI, messages=video_messages("https://www.youtube.com/shorts/dQw4w9WgXcQ")
     )
     seen = _content_of(completion)
     assert seen["provider"] == "google-ai-studio"
-    assert seen["videos"] == [
-        {"kind": "youtube", "id": "dQw4w9WgXcQ", "url": "https://www.youtube.com/watch?v=dQw4w9WgXcQ"}
-    ]
+    assert seen["videos"] == [{"kind": "youtube", "id": "dQw4w9WgXcQ", "url": YOUTUBE}]
     assert upstream.requests[-1].json()["provider"]["only"] == ["google-ai-studio"]
 
 
@@ -110,7 +94,7 @@ def test_http_url_to_vertex_is_downloaded_and_inlined(
     """An http URL to Gemini pinned to Vertex arrives as a data URL holding exactly the clip's bytes."""
     url, _ = case_url("/clip.mp4")
     completion = sdk(local_router).chat.completions.create(
-        model=GEMINI, messages=_messages(url), extra_body={"provider": {"only": ["google-vertex"]}}
+        model=GEMINI, messages=video_messages(url), extra_body={"provider": {"only": ["google-vertex"]}}
     )
     seen = _content_of(completion)
     assert seen["provider"] == "google-vertex"
@@ -123,7 +107,7 @@ def test_rewritten_content_length_matches_bytes_received(
     """The Content-Length of the rewritten request is exactly the number of bytes the upstream read."""
     url, _ = case_url("/clip.webm")
     sdk(local_router).chat.completions.create(
-        model=GEMINI, messages=_messages(url), extra_body={"provider": {"only": ["google-vertex"]}}
+        model=GEMINI, messages=video_messages(url), extra_body={"provider": {"only": ["google-vertex"]}}
     )
     seen = upstream.requests[-1]
     assert seen.status == 200
@@ -154,7 +138,7 @@ def test_video_to_text_only_model_raises_bad_request_and_sends_nothing(
     """A video for a text-only model is the SDK's ordinary BadRequestError, and the upstream sees nothing."""
     url, target = case_url("/clip.mp4")
     with pytest.raises(openai.BadRequestError) as caught:
-        sdk(local_router).chat.completions.create(model=TEXT_ONLY, messages=_messages(url))
+        sdk(local_router).chat.completions.create(model=TEXT_ONLY, messages=video_messages(url))
     assert caught.value.status_code == 400
     body: Any = caught.value.body
     assert [d["rule"] for d in body["metadata"]["diagnostics"]] == ["model-lacks-video"]
@@ -173,7 +157,7 @@ def test_blocked_url_raises_bad_request_without_a_download(
     url, target = case_url("/clip.mp4")
     with pytest.raises(openai.BadRequestError) as caught:
         sdk(strict_router).chat.completions.create(
-            model=GEMINI, messages=_messages(url), extra_body={"provider": {"only": ["google-vertex"]}}
+            model=GEMINI, messages=video_messages(url), extra_body={"provider": {"only": ["google-vertex"]}}
         )
     body: Any = caught.value.body
     assert "blocked-url" in [d["rule"] for d in body["metadata"]["diagnostics"]]
@@ -203,7 +187,7 @@ def test_sdk_does_not_retry_a_rejection(
     )
     with pytest.raises(openai.BadRequestError) as caught:
         client.chat.completions.create(
-            model=GEMINI, messages=_messages(url), extra_body={"provider": {"only": ["google-vertex"]}}
+            model=GEMINI, messages=video_messages(url), extra_body={"provider": {"only": ["google-vertex"]}}
         )
     body: Any = caught.value.body
     assert "unreachable-url" in [d["rule"] for d in body["metadata"]["diagnostics"]]
@@ -224,7 +208,7 @@ def test_sdk_retry_of_an_upstream_error_resends_the_whole_body(
     upstream.fail_with = (502, "bad gateway")
     with pytest.raises(openai.InternalServerError):
         sdk(local_router, max_retries=2).with_options(timeout=10).chat.completions.create(
-            model=GEMINI, messages=_messages(url), extra_body={"provider": {"only": ["google-vertex"]}}
+            model=GEMINI, messages=video_messages(url), extra_body={"provider": {"only": ["google-vertex"]}}
         )
     assert [r.status for r in upstream.requests] == [502, 502, 502]
     assert len({r.body for r in upstream.requests}) == 1
@@ -240,7 +224,7 @@ def test_streaming_response_arrives_chunk_by_chunk(
     upstream.stream_gate = gate = threading.Event()
     stream = sdk(local_router).chat.completions.create(
         model=GEMINI,
-        messages=_messages(url),
+        messages=video_messages(url),
         stream=True,
         extra_body={"provider": {"only": ["google-vertex"]}},
     )
@@ -260,7 +244,7 @@ def test_caller_request_is_not_mutated(
 ) -> None:
     """The caller's messages and provider preferences are unchanged after router rewrote what was sent."""
     url, _ = case_url("/clip.mp4")
-    messages = _messages(url)
+    messages = video_messages(url)
     extra = {"provider": {"only": ["google-vertex"], "allow_fallbacks": False}}
     before = copy.deepcopy((messages, extra))
     sdk(local_router).chat.completions.create(model=GEMINI, messages=messages, extra_body=extra)
@@ -280,7 +264,7 @@ def test_same_url_twice_downloads_once(
     client = sdk(local_router)
     for _ in range(2):
         client.chat.completions.create(
-            model=GEMINI, messages=_messages(url), extra_body={"provider": {"only": ["google-vertex"]}}
+            model=GEMINI, messages=video_messages(url), extra_body={"provider": {"only": ["google-vertex"]}}
         )
     assert media_server.hits(target) == 1
     first, second = (r.summary["videos"][0]["sha256"] for r in upstream.requests)
@@ -304,7 +288,7 @@ def test_openai_default_client_needs_the_httpx2_transport(
         api_key="test",
         http_client=openai.DefaultHttpxClient(transport=Httpx2RouterTransport(local_router)),
     )
-    completion = routed.chat.completions.create(model=GEMINI, messages=_messages("https://youtu.be/dQw4w9WgXcQ"))
+    completion = routed.chat.completions.create(model=GEMINI, messages=video_messages(YOUTU_BE))
     assert _content_of(completion)["provider"] == "google-ai-studio"
     assert len(upstream.requests) == 1
 
@@ -323,7 +307,7 @@ async def test_async_sdk_inlines_for_vertex(
     url, _ = case_url("/clip.mpeg")
     async with async_sdk(local_router) as client:
         completion = await client.chat.completions.create(
-            model=GEMINI, messages=_messages(url), extra_body={"provider": {"only": ["google-vertex"]}}
+            model=GEMINI, messages=video_messages(url), extra_body={"provider": {"only": ["google-vertex"]}}
         )
     seen = _content_of(completion)
     assert [(v["sha256"], v["mime"]) for v in seen["videos"]] == [(clip_sha["mpeg"], "video/mpeg")]
@@ -338,9 +322,7 @@ async def test_async_sdk_streams_chunk_by_chunk(
     upstream.stream_gate = gate = threading.Event()
     text = ""
     async with async_sdk(local_router) as client:
-        stream = await client.chat.completions.create(
-            model=GEMINI, messages=_messages("https://youtu.be/dQw4w9WgXcQ"), stream=True
-        )
+        stream = await client.chat.completions.create(model=GEMINI, messages=video_messages(YOUTU_BE), stream=True)
         async for chunk in stream:
             delta = chunk.choices[0].delta.content if chunk.choices else None
             if delta and not text:
@@ -358,11 +340,11 @@ async def test_async_sdk_rejection_is_bad_request(
         with pytest.raises(openai.BadRequestError) as caught:
             await client.chat.completions.create(
                 model=GEMINI,
-                messages=_messages("https://www.youtube.com/watch?v=dQw4w9WgXcQ"),
+                messages=video_messages(YOUTUBE),
                 extra_body={"provider": {"only": ["google-vertex"]}},
             )
     body: Any = caught.value.body
-    assert body["metadata"]["diagnostics"]
+    assert [d["rule"] for d in body["metadata"]["diagnostics"]] == ["url-not-accepted"]
     assert upstream.requests == []
 
 
@@ -387,7 +369,7 @@ def test_openrouter_sdk_inlines_for_vertex(
 ) -> None:
     """The openrouter SDK's chat.send goes through router: the clip arrives inline at Vertex."""
     url, _ = case_url("/clip.mp4")
-    result = openrouter_sdk.chat.send(model=GEMINI, messages=_messages(url), provider={"only": ["google-vertex"]})
+    result = openrouter_sdk.chat.send(model=GEMINI, messages=video_messages(url), provider={"only": ["google-vertex"]})
     seen = _content_of(result)
     assert seen["provider"] == "google-vertex"
     assert seen["videos"][0]["sha256"] == clip_sha["mp4"]
@@ -396,16 +378,16 @@ def test_openrouter_sdk_inlines_for_vertex(
 async def test_openrouter_sdk_async_routes_youtube(openrouter_sdk: OpenRouter, upstream: FakeOpenRouter) -> None:
     """The openrouter SDK's async chat.send_async is routed: a Shorts link reaches AI Studio normalised."""
     result = await openrouter_sdk.chat.send_async(
-        model=GEMINI, messages=_messages("https://m.youtube.com/shorts/dQw4w9WgXcQ")
+        model=GEMINI, messages=video_messages("https://m.youtube.com/shorts/dQw4w9WgXcQ")
     )
-    assert _content_of(result)["videos"][0]["url"] == "https://www.youtube.com/watch?v=dQw4w9WgXcQ"
+    assert _content_of(result)["videos"][0]["url"] == YOUTUBE
 
 
 def test_openrouter_sdk_streams_through_router(openrouter_sdk: OpenRouter, upstream: FakeOpenRouter) -> None:
     """The openrouter SDK's streamed answer arrives chunk by chunk through the sync transport."""
     upstream.stream_gate = gate = threading.Event()
     text = ""
-    stream = openrouter_sdk.chat.send(model=GEMINI, messages=_messages("https://youtu.be/dQw4w9WgXcQ"), stream=True)
+    stream = openrouter_sdk.chat.send(model=GEMINI, messages=video_messages(YOUTU_BE), stream=True)
     with stream as events:
         for event in events:
             delta = event.choices[0].delta.content if event.choices else None
@@ -421,6 +403,6 @@ def test_openrouter_sdk_rejection_is_its_bad_request_error(
 ) -> None:
     """A rejection surfaces as the openrouter SDK's own BadRequestResponseError, with router's message."""
     with pytest.raises(openrouter_errors.BadRequestResponseError) as caught:
-        openrouter_sdk.chat.send(model=TEXT_ONLY, messages=_messages("https://www.youtube.com/watch?v=dQw4w9WgXcQ"))
+        openrouter_sdk.chat.send(model=TEXT_ONLY, messages=video_messages(YOUTUBE))
     assert "model-lacks-video" in str(caught.value)
     assert upstream.requests == []

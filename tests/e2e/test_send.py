@@ -17,17 +17,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.upstream import FakeOpenRouter
+from payloads import YOUTU_BE, YOUTUBE, video_request
+from upstream import FakeOpenRouter
 
-MODEL = "google/gemini-2.5-flash"
-YOUTUBE = "https://youtu.be/dQw4w9WgXcQ"
 KEY = "sk-or-v1-e2e-test-key"
 CaseUrl = Callable[[str], tuple[str, str]]
-
-
-def _request(url: str, **extra: Any) -> dict[str, Any]:
-    content = [{"type": "text", "text": "What happens?"}, {"type": "video_url", "video_url": {"url": url}}]
-    return {"model": MODEL, "messages": [{"role": "user", "content": content}], **extra}
 
 
 def _sha(data: bytes) -> str:
@@ -57,12 +51,12 @@ def _send(
 
 def test_send_prints_the_completion(upstream: FakeOpenRouter, tmp_path: Path) -> None:
     """A YouTube request to Gemini is routed to AI Studio, sent with the key, and the completion is printed."""
-    result = _send(upstream, tmp_path, _request(YOUTUBE))
+    result = _send(upstream, tmp_path, video_request(YOUTU_BE))
     assert result.returncode == 0, result.stderr
     completion = json.loads(result.stdout)
     summary = json.loads(completion["choices"][0]["message"]["content"])
     assert summary["provider"] == "google-ai-studio"
-    assert summary["videos"][0]["url"] == "https://www.youtube.com/watch?v=dQw4w9WgXcQ"
+    assert summary["videos"][0]["url"] == YOUTUBE
     (received,) = upstream.requests
     assert received.headers["authorization"] == f"Bearer {KEY}"
     assert received.json()["provider"]["only"] == ["google-ai-studio"]
@@ -73,7 +67,7 @@ def test_send_inlines_for_vertex(
     upstream: FakeOpenRouter, case_url: CaseUrl, clips: dict[str, Path], tmp_path: Path
 ) -> None:
     """Pinned to Vertex, the media-server clip arrives inline, byte-identical, with an exact Content-Length."""
-    request = _request(case_url("/clip.mp4")[0])
+    request = video_request(case_url("/clip.mp4")[0])
     result = _send(upstream, tmp_path, request, "--provider", "google-vertex", "--allow-private-urls")
     assert result.returncode == 0, result.stderr
     (received,) = upstream.requests
@@ -84,7 +78,7 @@ def test_send_inlines_for_vertex(
 
 def test_send_without_key_exits_2(upstream: FakeOpenRouter, tmp_path: Path) -> None:
     """Without OPENROUTER_API_KEY: exit 2, a sentence saying how to set it, and nothing sent."""
-    result = _send(upstream, tmp_path, _request(YOUTUBE), key=None)
+    result = _send(upstream, tmp_path, video_request(YOUTU_BE), key=None)
     assert result.returncode == 2
     assert "OPENROUTER_API_KEY is not set" in result.stderr
     assert "export OPENROUTER_API_KEY=" in result.stderr
@@ -93,7 +87,7 @@ def test_send_without_key_exits_2(upstream: FakeOpenRouter, tmp_path: Path) -> N
 
 def test_send_rejected_exits_1_and_sends_nothing(upstream: FakeOpenRouter, tmp_path: Path) -> None:
     """A YouTube link pinned to Vertex cannot work: diagnostics on stderr, exit 1, the upstream sees nothing."""
-    result = _send(upstream, tmp_path, _request(YOUTUBE), "--provider", "google-vertex")
+    result = _send(upstream, tmp_path, video_request(YOUTU_BE), "--provider", "google-vertex")
     assert result.returncode == 1
     assert "url-not-accepted" in result.stderr
     assert result.stdout == ""
@@ -103,7 +97,7 @@ def test_send_rejected_exits_1_and_sends_nothing(upstream: FakeOpenRouter, tmp_p
 def test_send_upstream_refusal_exits_1(upstream: FakeOpenRouter, tmp_path: Path) -> None:
     """An upstream 5xx prints its message on stderr and exits 1."""
     upstream.fail_with = (502, "Provider returned error")
-    result = _send(upstream, tmp_path, _request(YOUTUBE))
+    result = _send(upstream, tmp_path, video_request(YOUTU_BE))
     assert result.returncode == 1
     assert "upstream refused the request (HTTP 502): Provider returned error" in result.stderr
     assert result.stdout == ""
@@ -113,12 +107,12 @@ def test_send_streams_content_as_it_arrives(upstream: FakeOpenRouter, tmp_path: 
     """With "stream": true the first chunk is on stdout while the upstream still holds the rest back."""
     upstream.stream_gate = threading.Event()
     path = tmp_path / "request.json"
-    path.write_text(json.dumps(_request(YOUTUBE, stream=True)))
+    path.write_text(json.dumps(video_request(YOUTU_BE, stream=True)))
     argv = [sys.executable, "-m", "router", "send", str(path)]
     with subprocess.Popen(argv, env=_env(upstream), stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
         assert proc.stdout is not None
         assert upstream.stream_paused.wait(30)
-        ready, _, _ = select.select([proc.stdout], [], [], 3)
+        ready, _, _ = select.select([proc.stdout], [], [], 30)
         first = os.read(proc.stdout.fileno(), 4096) if ready else b""
         upstream.stream_gate.set()
         rest, err = proc.communicate(timeout=30)

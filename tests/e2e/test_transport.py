@@ -13,14 +13,14 @@ from typing import Any
 import httpx
 import httpx2
 import pytest
+from payloads import GEMINI, TEXT_ONLY, YOUTU_BE, text_request, video_request
+from servers import MediaServer
+from upstream import FakeOpenRouter
 
 import router
 from router._fetch import Fetcher, Media
 from router._transport_core import MARKERS, mentions_video
 from router.transport import AsyncHttpx2RouterTransport, Httpx2RouterTransport
-from tests.upstream import FakeOpenRouter
-
-from .conftest import GEMINI, TEXT_ONLY, video_request
 
 AUTH = {"Authorization": "Bearer test"}
 CaseUrl = Callable[[str], tuple[str, str]]
@@ -49,9 +49,7 @@ def test_what_the_router_did_is_logged_safely(
     url, _ = case_url("/clip.mp4")
     caplog.set_level(logging.INFO, logger="router")
     with _client(local_router) as client:
-        client.post(
-            upstream.chat_url, json={"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
-        )
+        client.post(upstream.chat_url, json=text_request())
         assert caplog.records == []
         assert client.post(upstream.chat_url, json=video_request(url, only=["google-vertex"])).status_code == 200
     [record] = caplog.records
@@ -85,7 +83,7 @@ def test_video_word_in_text_only_is_forwarded_byte_identical(
     upstream: FakeOpenRouter, local_router: router.Router
 ) -> None:
     """A body that only mentions ``video_url`` in its text has no part to route and goes out untouched."""
-    body = json.dumps({"model": TEXT_ONLY, "messages": [{"role": "user", "content": "what is video_url?"}]}, indent=1)
+    body = json.dumps(text_request(text="what is video_url?"), indent=1)
     with _client(local_router) as client:
         response = client.post(upstream.chat_url, content=body.encode())
     assert response.status_code == 200
@@ -283,7 +281,7 @@ def test_streamed_response_is_not_buffered(
                 gate.set()
             lines.append(line)
     assert gate.is_set()
-    assert lines[-2:] == ["data: [DONE]", ""] or lines[-1] == "data: [DONE]"
+    assert [line for line in lines if line][-1] == "data: [DONE]"
 
 
 def test_upstream_errors_pass_through_untouched(
@@ -302,25 +300,23 @@ def test_upstream_errors_pass_through_untouched(
 
 
 async def test_async_transport_downloads_without_blocking_the_loop(
-    upstream: FakeOpenRouter, local_router: router.Router, case_url: CaseUrl, clip_sha: dict[str, str]
+    upstream: FakeOpenRouter, local_router: router.Router, media_server: MediaServer, clip_sha: dict[str, str]
 ) -> None:
-    """While a slow download runs, the event loop keeps ticking: the async transport awaits its fetch."""
-    url, _ = case_url("/clip.mp4?delay=0.4")
-    ticks = 0
+    """While the download runs, the event loop keeps running: the media server holds the clip until a task on the
+    same loop opens its gate, which a download blocking the loop would never let happen."""
+    gate = media_server.gate()
 
-    async def ticker() -> None:
-        nonlocal ticks
-        while True:
-            await asyncio.sleep(0.01)
-            ticks += 1
+    async def open_when_held() -> None:
+        await asyncio.to_thread(gate.arrived.wait, 30)
+        gate.open()  # runs on the loop, while the transport awaits the held download
 
-    task = asyncio.create_task(ticker())
+    opener = asyncio.create_task(open_when_held())
     async with _aclient(local_router) as client:
+        url = media_server.url(f"/clip.mp4?gate={gate.name}")
         response = await client.post(upstream.chat_url, json=video_request(url, only=["google-vertex"]))
-    task.cancel()
+    await opener
     assert response.status_code == 200, response.text
     assert _summary(response)["videos"][0]["sha256"] == clip_sha["mp4"]
-    assert ticks >= 10  # about 40 when the loop is free; a blocking download leaves it near 0
 
 
 async def test_async_transport_uses_only_the_async_fetcher(
@@ -343,7 +339,7 @@ async def test_async_transport_uses_only_the_async_fetcher(
 
 async def test_async_transport_routes_a_big_body(upstream: FakeOpenRouter, local_router: router.Router) -> None:
     """A body over a megabyte (parsed off the event loop) is routed like any other."""
-    request = video_request("https://youtu.be/dQw4w9WgXcQ")
+    request = video_request(YOUTU_BE)
     request["messages"].insert(0, {"role": "system", "content": "x" * 3_000_000})
     async with _aclient(local_router) as client:
         response = await client.post(upstream.chat_url, json=request)
@@ -357,7 +353,7 @@ async def test_async_rejection_never_leaves(upstream: FakeOpenRouter, strict_rou
     async with _aclient(strict_router) as client:
         response = await client.post(upstream.chat_url, json=video_request("ftp://example.com/a.mp4"))
     assert response.status_code == 400
-    assert response.json()["error"]["metadata"]["diagnostics"]
+    assert [d["rule"] for d in response.json()["error"]["metadata"]["diagnostics"]] == ["url-not-accepted"]
     assert upstream.requests == []
 
 
@@ -405,12 +401,15 @@ def test_missing_httpx2_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_gemini_request_without_pin_is_planned_for_both_google_providers(
-    upstream: FakeOpenRouter, local_router: router.Router, case_url: CaseUrl
+    upstream: FakeOpenRouter, local_router: router.Router, case_url: CaseUrl, clip_sha: dict[str, str]
 ) -> None:
-    """An http URL to Gemini without a pin is inlined and routed so that the upstream's first choice takes it."""
+    """An http URL to Gemini without a pin is inlined and routed to both Google providers, Vertex first, so the
+    upstream's first choice (Vertex, which takes no URL) gets the video inline."""
     url, _ = case_url("/clip.mp4")
     with _client(local_router) as client:
         response = client.post(upstream.chat_url, json=video_request(url, model=GEMINI))
     assert response.status_code == 200, response.text
-    assert upstream.requests[-1].json()["provider"]["only"]
-    assert _summary(response)["videos"][0]["kind"] == "data"
+    assert upstream.requests[-1].json()["provider"] == {"only": ["google-vertex", "google-ai-studio"]}
+    summary = _summary(response)
+    assert summary["provider"] == "google-vertex"
+    assert [(v["kind"], v["sha256"]) for v in summary["videos"]] == [("data", clip_sha["mp4"])]

@@ -19,16 +19,14 @@ import openai
 import pytest
 import zstandard
 from clips import clip_bytes, data_url
+from payloads import YOUTUBE, text_request, video_request
+from servers import MediaServer, padded_mp4
+from upstream import FakeOpenRouter
 
 import router
 from router.cli import main
-from tests.servers import MediaServer, padded_mp4
-from tests.upstream import FakeOpenRouter
-
-from .conftest import TEXT_ONLY, video_request
 
 AUTH = {"Authorization": "Bearer test", "Content-Type": "application/json"}
-YOUTUBE = "https://www.youtube.com/watch?v=dQw4w9WgXcQ"
 CaseUrl = Callable[[str], tuple[str, str]]
 
 
@@ -134,7 +132,7 @@ def test_a_compressed_request_is_checked_like_any_other(
 
 def test_a_compressed_text_only_request_passes_untouched(upstream: FakeOpenRouter, local_router: router.Router) -> None:
     """Without a video in it, a gzip body is forwarded as the client sent it, still compressed."""
-    body = gzip.compress(json.dumps({"model": TEXT_ONLY, "messages": [{"role": "user", "content": "hi"}]}).encode())
+    body = gzip.compress(json.dumps(text_request()).encode())
     with _client(local_router) as client:
         client.post(upstream.chat_url, content=body, headers={"Content-Encoding": "gzip"})
     (received,) = upstream.requests
