@@ -158,15 +158,17 @@ def _write_streamed(chunks: Iterable[bytes], output: str | None, out: IO[str]) -
         target = Path(output)
         if target.is_dir():
             raise UsageError(f"{output}: is a directory; -o takes the name of the file to write")
+        if not target.parent.is_dir():
+            raise UsageError(f"{output}: the directory {target.parent} does not exist")
         partial = target.with_name(f".{target.name}.partial")
         try:
             with partial.open("wb") as fh:
                 for chunk in chunks:
                     fh.write(chunk)
             partial.replace(target)
-        except OSError as exc:
+        except OSError as exc:  # said of the file asked for, not of the temporary one beside it
             partial.unlink(missing_ok=True)
-            raise UsageError(io_message(exc)) from None
+            raise UsageError(f"{output}: {exc.strerror or exc}") from None
         return
     out.flush()
     stream = getattr(out, "buffer", None)
