@@ -13,6 +13,7 @@ import httpx
 import openai
 import pytest
 from clips import make_clip
+from payloads import YOUTU_BE, video_request
 from servers import MediaServer
 from upstream import FakeOpenRouter
 
@@ -20,16 +21,7 @@ import router
 from router._container import mp4_duration
 from router.cli import main
 
-GEMINI = "google/gemini-2.5-flash"
 CaseUrl = Callable[[str], tuple[str, str]]
-
-
-def request(url: str, only: list[str] | None = None) -> dict[str, Any]:
-    content = [{"type": "text", "text": "What happens?"}, {"type": "video_url", "video_url": {"url": url}}]
-    body: dict[str, Any] = {"model": GEMINI, "messages": [{"role": "user", "content": content}]}
-    if only:
-        body["provider"] = {"only": only}
-    return body
 
 
 def data_url(data: bytes, mime: str = "video/mp4") -> str:
@@ -73,11 +65,11 @@ def _fitting_router(table: Path | None = None, fit: bool | str = True) -> Iterat
 
 def test_check_says_fitting_would_fix_it(noisy: bytes, small_vertex: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """`check` keeps reporting `too-large`, and its fix (and `"fit": true` in JSON) says `--fit` would fix it."""
-    (d,) = router.Router(small_vertex).check(request(data_url(noisy), only=["google-vertex"])).errors
+    (d,) = router.Router(small_vertex).check(video_request(data_url(noisy), only=["google-vertex"])).errors
     assert (d.rule, d.fit, d.fixed_by) == ("too-large", True, ("fit",))
     assert "--fit" in (d.fix or "")
     path = small_vertex.parent / "req.json"
-    path.write_text(json.dumps(request(data_url(noisy), only=["google-vertex"])))
+    path.write_text(json.dumps(video_request(data_url(noisy), only=["google-vertex"])))
     assert main(["check", "--offline", "--format", "json", "--capabilities", str(small_vertex), str(path)]) == 1
     (record,) = json.loads(capsys.readouterr().out)["diagnostics"]
     assert record["fit"] is True
@@ -89,14 +81,14 @@ def test_a_data_url_too_large_is_re_encoded_within_the_limit(
     """A 1.7 MB clip pinned to a Vertex that takes 100 kB goes out re-encoded under 100 kB, as a real mp4
     the strict upstream accepts, and the note says what was done."""
     for r in _fitting_router(small_vertex):
-        out = r.outgoing(request(data_url(noisy), only=["google-vertex"]))
+        out = r.outgoing(video_request(data_url(noisy), only=["google-vertex"]))
         (video,) = sent_videos(json.loads(b"".join(out.iter_bytes())))
         assert 10_000 < len(video) <= 100_000
         assert duration(video) == pytest.approx(3.0, abs=0.3)
         assert any("re-encoded" in router._output.describe(n) for n in out.notes)  # type: ignore[attr-defined]
         http = httpx.Client(transport=router.RouterTransport(r))
         client = openai.OpenAI(base_url=upstream.base_url, api_key="test", http_client=http, max_retries=0)
-        body = request(data_url(noisy))
+        body = video_request(data_url(noisy))
         reply = client.chat.completions.create(**body, extra_body={"provider": {"only": ["google-vertex"]}})
         assert json.loads(reply.choices[0].message.content or "")["videos"][0]["size"] <= 100_000
 
@@ -106,9 +98,9 @@ def test_a_matroska_download_is_remuxed(media_server: MediaServer, case_url: Cas
     upstream receives a video/mp4 data URL holding every frame."""
     url, _ = case_url("/clip.mkv")
     for r in _fitting_router(fit=False):
-        assert [d.rule for d in r.check(request(url), online=True).errors] == ["unsupported-format"]
+        assert [d.rule for d in r.check(video_request(url), online=True).errors] == ["unsupported-format"]
     for r in _fitting_router():
-        out = r.outgoing(request(url))
+        out = r.outgoing(video_request(url))
         body = json.loads(b"".join(out.iter_bytes()))
         assert body["messages"][0]["content"][1]["video_url"]["url"].startswith("data:video/mp4;base64,")
         (video,) = sent_videos(body)
@@ -119,7 +111,7 @@ def test_a_matroska_download_is_remuxed(media_server: MediaServer, case_url: Cas
 def test_a_video_too_long_needs_trim_or_split(lecture: bytes) -> None:
     """Plain fitting never cuts: a 50-minute video pinned to Vertex (2700 s) is refused, saying trim or split
     would fix it; `trim` sends the first 2700 s; `split` sends the whole video as consecutive parts."""
-    body = request(data_url(lecture), only=["google-vertex"])
+    body = video_request(data_url(lecture), only=["google-vertex"])
     for r in _fitting_router():
         with pytest.raises(router.RequestRejected) as caught:
             r.outgoing(body)
@@ -142,7 +134,7 @@ def test_cli_rewrite_fit_remuxes_and_says_so(
     """`router rewrite --fit PATH` writes the request with the remuxed video and prints what was done."""
     url, _ = case_url("/clip.mkv")
     path = tmp_path / "req.json"
-    path.write_text(json.dumps(request(url)))
+    path.write_text(json.dumps(video_request(url)))
     assert main(["rewrite", "--fit", "--allow-private-urls", str(path)]) == 0
     captured = capsys.readouterr()
     assert '"url": "data:video/mp4;base64,' in captured.out
@@ -158,6 +150,6 @@ def test_fit_without_pyav_is_a_usage_error(
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "av" else real(name, *a))
     path = tmp_path / "req.json"
-    path.write_text(json.dumps(request("https://youtu.be/dQw4w9WgXcQ")))
+    path.write_text(json.dumps(video_request(YOUTU_BE)))
     assert main(["rewrite", "--fit", str(path)]) == 2
     assert "pip install 'router[fit]'" in capsys.readouterr().err
