@@ -185,3 +185,14 @@ async def test_a_broken_table_keeps_readiness_at_503_with_the_reason(tmp_path: A
     assert status == 503
     assert "cannot load its capability table" in body["error"]["message"]
     await app.shutdown()
+
+
+def test_the_proxy_is_reachable_after_a_plain_import_router() -> None:
+    """`import router` is enough for `router.serve.make_server` and `router.serve.create_app` (as the README
+    writes them), in a fresh interpreter."""
+    import subprocess
+    import sys
+
+    code = "import router; print(callable(router.serve.make_server), callable(router.serve.create_app))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
+    assert done.stdout.split() == ["True", "True"], done.stderr
