@@ -9,7 +9,8 @@
 Everything a user touches, and every type a public method returns, is importable from here; the modules
 behind it are private (``router._check``, ...) and may change. Public submodules: ``router.transport``
 (the httpx and httpx2 transports), ``router.serve`` (the proxy: ``create_app``, ``make_server``),
-``router.litellm`` (the LiteLLM plugin) and ``router.cli`` (the ``router`` command).
+``router.litellm`` (the LiteLLM plugin), ``router.fit`` (remux, re-encode and cut a video to a budget, with
+the ``fit`` extra) and ``router.cli`` (the ``router`` command).
 """
 
 from __future__ import annotations
@@ -29,11 +30,12 @@ from ._errors import (
     UnreachableURL,
 )
 from ._pipeline import Prepared, Report, Router
-from ._rewrite import Inlined, Note, Outgoing, Routed
+from ._rewrite import Inlined, Note, Outgoing, Refitted, Routed
 from ._rules import RULES, Diagnostic, Rule
 
 if TYPE_CHECKING:
     from . import cli as cli  # re-exported lazily
+    from . import fit as fit
     from . import litellm as litellm
     from . import serve as serve
     from . import transport as transport
@@ -77,6 +79,7 @@ __all__ = [
     "Outgoing",
     "Prepared",
     "Provider",
+    "Refitted",
     "RefreshError",
     "RefreshResult",
     "Report",
@@ -111,7 +114,7 @@ _LAZY = {
     "RefreshResult": "_refresh",
     "refresh": "_refresh",
 }
-_SUBMODULES = frozenset({"cli", "litellm", "serve", "transport"})
+_SUBMODULES = frozenset({"cli", "fit", "litellm", "serve", "transport"})
 
 
 def __getattr__(name: str) -> Any:

@@ -48,3 +48,17 @@ def errors() -> None:
     except router.FetchError as exc:
         transient: bool = exc.transient
         del transient
+
+
+def notes(r: router.Router, payload: dict[str, Any]) -> list[str]:
+    out: router.Outgoing = r.outgoing(payload, dry_run=True)
+    said: list[str] = []
+    for note in out.notes:
+        if isinstance(note, router.Inlined):
+            said.append(f"{note.pointer}: {note.size} of {note.cap}")
+        elif isinstance(note, router.Routed):
+            said.append(",".join(note.providers))
+        else:
+            refitted: router.Refitted = note
+            said.append(refitted.text)
+    return said
