@@ -12,13 +12,14 @@ from clips import FORMATS, clip_bytes, make_clip
 from router._container import damage, mp4_duration, reader
 
 
-def _damage(data: bytes, suffix: str) -> str | None:
-    return damage(reader(io.BytesIO(data)), len(data), FORMATS[suffix][2])
+def _damage(data: bytes, suffix: str) -> str:
+    """Why the probe refuses ``data``; "" when it is whole."""
+    return damage(reader(io.BytesIO(data)), len(data), FORMATS[suffix][2]) or ""
 
 
 @pytest.mark.parametrize("suffix", sorted(FORMATS))
 def test_a_whole_clip_is_not_damaged(suffix: str) -> None:
-    assert _damage(clip_bytes(suffix, 2), suffix) is None
+    assert _damage(clip_bytes(suffix, 2), suffix) == ""
 
 
 def test_an_mp4_cut_before_its_index_has_no_moov() -> None:
@@ -26,7 +27,7 @@ def test_an_mp4_cut_before_its_index_has_no_moov() -> None:
     whole = clip_bytes("mp4", 2)
     assert whole.rfind(b"moov") > whole.find(b"mdat")
     reason = _damage(whole[: whole.find(b"moov") - 4], "mp4")
-    assert reason is not None and "no `moov` box" in reason
+    assert "no `moov` box" in reason
 
 
 def test_a_faststart_mp4_cut_in_its_media_data_is_truncated(tmp_path: Path) -> None:
@@ -41,10 +42,10 @@ def test_a_faststart_mp4_cut_in_its_media_data_is_truncated(tmp_path: Path) -> N
                 out.mux(packet)
     whole = faststart.read_bytes()
     assert whole.find(b"moov") < whole.find(b"mdat")
-    assert _damage(whole, "mp4") is None
+    assert _damage(whole, "mp4") == ""
     cut = whole[: len(whole) - 1000]
     reason = _damage(cut, "mp4")
-    assert reason is not None and reason.startswith("truncated")
+    assert reason.startswith("truncated")
     assert mp4_duration(reader(io.BytesIO(cut))) == pytest.approx(2, abs=0.2)  # the index alone looks fine
 
 
@@ -52,25 +53,25 @@ def test_a_faststart_mp4_cut_in_its_media_data_is_truncated(tmp_path: Path) -> N
 def test_a_cut_matroska_family_file_is_truncated(suffix: str) -> None:
     whole = clip_bytes(suffix, 2)
     reason = _damage(whole[: len(whole) * 3 // 4], suffix)
-    assert reason is not None and "truncated" in reason
+    assert "truncated" in reason
 
 
 def test_a_cut_mpeg_program_stream_is_truncated() -> None:
     whole = clip_bytes("mpeg", 2)
     assert whole.startswith(b"\x00\x00\x01\xba")
     reason = _damage(whole[: len(whole) - 100], "mpeg")
-    assert reason is not None and "truncated" in reason
+    assert "truncated" in reason
 
 
 def test_a_malformed_mpeg_pack_header_is_damaged() -> None:
     whole = bytearray(clip_bytes("mpeg", 1))
     whole[4] = 0x00  # neither MPEG-1 (0010xxxx) nor MPEG-2 (01xxxxxx)
     reason = _damage(bytes(whole), "mpeg")
-    assert reason is not None and "pack header is malformed" in reason
+    assert "pack header is malformed" in reason
 
 
 def test_a_box_with_an_impossible_size_is_damaged() -> None:
     whole = bytearray(clip_bytes("mp4", 1))
     whole[0:4] = (3).to_bytes(4, "big")  # the first box (ftyp) claims 3 bytes: less than its own header
     reason = _damage(bytes(whole), "mp4")
-    assert reason is not None and "impossible size" in reason
+    assert "impossible size" in reason
