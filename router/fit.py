@@ -460,17 +460,19 @@ class _Job:
             return [Fitted(self.src, self.accepted[canonical], info.size, info.duration, note, "kept")]
         target = self._copy_target()
         if target is not None:
-            if not info.complete and not too_long and info.size <= self._room(info.duration):
-                done = self._remux(*target)
-            else:
+            done = None
+            if not too_long and info.payload <= self._room(info.duration):
+                done = self._remux(*target) if not info.complete else self._copy([(0.0, info.duration)], *target)
+            elif too_long or self.mode == "split":  # cuts on keyframes: those come from the full probe
                 self._complete()
                 spans = self._copy_spans()
                 done = None if spans is None else self._copy(spans, *target)
+            else:  # the whole file is over the budget and nothing may be cut
+                self.tried.append(f"stream copy ({_mb(info.payload)} of packets, over {_mb(self.budget or 0)})")
             if done is not None:
                 return done
         elif info.video_codec:
             self.tried.append(f"stream copy (not possible: {self._codecs()} cannot go into {self._names()})")
-        self._complete()
         return self._encode()
 
     def _complete(self) -> None:
@@ -649,6 +651,7 @@ class _Job:
             (self.accepted[m], mux) for m, mux in (("video/mp4", "mp4"), ("video/mov", "mov")) if m in self.accepted
         ]
         if not writable:
+            self._complete()  # a damaged file says so first: that is the thing to fix
             raise CannotFit(
                 f"{info.name} needs re-encoding, which writes mp4, and the route takes only {self._names()}",
                 tried=self.tried,
@@ -658,7 +661,13 @@ class _Job:
         budget = self.budget
         for attempt in (1, 2):
             outs = [self.files.new(muxer) for _ in spans]
-            _fitav.encode(self.src, info, spans, outs, muxer, enc, self.progress)
+            if self.source is not None and not self.info.complete:  # one pass: the probe rides along
+                info = self.source.encode(spans, outs, muxer, enc, self.progress)
+                if info.damage:
+                    raise DamagedVideo(f"{info.name} cannot be fitted: {info.damage}")
+                self.info = info
+            else:
+                _fitav.encode(self.src, self.info, spans, outs, muxer, enc, self.progress)
             sizes = [p.stat().st_size for p in outs]
             worst = max(sizes)
             if budget is None or worst <= budget:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import pytest
@@ -157,11 +158,25 @@ def test_probe_refuses_damaged_files(
     assert not left_in(workdir)
 
 
-@pytest.mark.parametrize("suffix", ["mkv", "mp4"])
-def test_probe_catches_truncation_by_packet_time(
-    suffix: str, clips: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("suffix", "budget", "accepted"),
+    [
+        ("mkv", None, MP4_ONLY),  # fit() remuxes, probing the packets as it copies them
+        ("mkv", 100_000, MP4_ONLY),  # fit() re-encodes, probing the packets as it decodes them
+        ("mp4", None, OPENROUTER),  # an accepted file is probed in full before it is kept
+        ("mp4", None, ["video/webm"]),  # no way to fit it, but the damage is what is reported
+    ],
+)
+def test_truncation_is_caught_by_packet_time(
+    suffix: str,
+    budget: int | None,
+    accepted: list[str],
+    clips: dict[str, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Without the structural check, the last packet's time against the container's duration still catches a cut."""
+    """Without the structural check, the last packet's time against the container's duration still catches a
+    file cut in half, on every path through fit(), and nothing is left in the work folder."""
     from router import _fitav
 
     monkeypatch.setattr(_fitav, "container_damage", lambda *args: None)
@@ -170,16 +185,10 @@ def test_probe_catches_truncation_by_packet_time(
     bad = _truncate(source, tmp_path / f"cut.{suffix}", 0.5)
     damage = probe(bad).damage
     assert damage is not None
-    assert "truncated" in damage or "damaged" in damage
-    (tmp_path / "w").mkdir()  # and fit(), whose remux probes while it copies, refuses it too, leaving nothing
-    with pytest.raises(DamagedVideo, match=r"truncated|damaged"):
-        fit(
-            bad,
-            budget=None,
-            max_duration=None,
-            accepted=["video/webm"] if suffix == "mp4" else MP4_ONLY,
-            workdir=tmp_path / "w",
-        )
+    assert "truncated" in damage
+    (tmp_path / "w").mkdir()
+    with pytest.raises(DamagedVideo, match="truncated: its packets stop at"):
+        fit(bad, budget=budget, max_duration=None, accepted=accepted, workdir=tmp_path / "w")
     assert not left_in(tmp_path / "w")
 
 
@@ -373,15 +382,16 @@ def test_failed_retry_removes_both_attempts(
     """When both attempts come out over budget, CannotFit lists both and neither file is left behind."""
     from router import _fitav
 
-    real = _fitav.encode
+    real = _fitav._encode_pass
 
-    def bloated(src: Path, info: Probe, spans: object, outs: list[Path], *args: object) -> None:
-        real(src, info, spans, outs, *args)  # type: ignore[arg-type]
-        for out in outs:
+    def bloated(*args: Any) -> tuple[bool, list[int]]:  # every pass writes 200 kB too many
+        done = real(*args)
+        for out in args[6]:
             with out.open("ab") as fh:
                 fh.write(b"\0" * 200_000)
+        return done
 
-    monkeypatch.setattr(_fitav, "encode", bloated)
+    monkeypatch.setattr(_fitav, "_encode_pass", bloated)
     with pytest.raises(CannotFit, match="could not be brought under") as caught:
         fit(clips["mp4"], budget=150_000, max_duration=None, accepted=OPENROUTER, workdir=workdir)
     assert sum("re-encode at" in t for t in caught.value.tried) == 2
