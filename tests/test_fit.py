@@ -274,15 +274,16 @@ def test_unreachable_budget_fails_clearly_and_leaves_nothing(clips: dict[str, Pa
     """A budget no bitrate can meet raises CannotFit (rule too-large) saying what was tried; no file is left."""
     with pytest.raises(CannotFit, match=r"clip\.mkv.*kb/s") as caught:
         fit(clips["mkv"], budget=3_000, max_duration=None, accepted=OPENROUTER, workdir=workdir)
-    assert caught.value.rule == "too-large"
+    assert (caught.value.rule, caught.value.reason) == ("too-large", "budget")
     assert "stream copy" in caught.value.tried[0]
     assert not left_in(workdir)
 
 
 def test_reencode_needs_an_mp4_route(clips: dict[str, Path], workdir: Path) -> None:
     """A route that takes only WebM cannot get an H.264 re-encode: CannotFit says so before any work."""
-    with pytest.raises(CannotFit, match="re-encoding, which writes mp4, and the route takes only video/webm"):
+    with pytest.raises(CannotFit, match="re-encoding, which writes mp4, and the route takes only video/webm") as caught:
         fit(clips["mp4"], budget=100_000, max_duration=None, accepted=["video/webm"], workdir=workdir)
+    assert caught.value.reason == "container"
     assert not left_in(workdir)
 
 
@@ -294,6 +295,7 @@ def test_fit_mode_never_cuts(clips: dict[str, Path], workdir: Path) -> None:
     with pytest.raises(CannotFit, match=r"trim.*split") as caught:
         fit(clips["mp4"], budget=None, max_duration=2.0, accepted=OPENROUTER, workdir=workdir)
     assert "4.0 s" in str(caught.value)
+    assert caught.value.reason == "too-long"
     assert not left_in(workdir)
 
 
@@ -345,7 +347,7 @@ def test_split_by_reencode_respects_budget_limit_and_count(clips: dict[str, Path
 
 def test_split_refuses_more_parts_than_allowed(clips: dict[str, Path], workdir: Path) -> None:
     """When the limit needs more parts than max_parts, split raises CannotFit naming both counts."""
-    with pytest.raises(CannotFit, match=r"needs 4 parts.*at most 2"):
+    with pytest.raises(CannotFit, match=r"needs 4 parts.*at most 2") as caught:
         fit(
             clips["long-gop"],
             budget=None,
@@ -355,6 +357,7 @@ def test_split_refuses_more_parts_than_allowed(clips: dict[str, Path], workdir: 
             max_parts=2,
             workdir=workdir,
         )
+    assert caught.value.reason == "too-many-parts"
     assert not left_in(workdir)
 
 
