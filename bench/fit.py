@@ -171,7 +171,7 @@ def _pair(router_argv: list[str], cli_argv: list[str], cli_out: Path, reps: int,
             inside = f" ({got['fit_s']:.2f} s in fit())" if "fit_s" in got else ""
             rss = got["peak_rss_bytes"] / 2**20
             log(f"{label} {who}: {got['seconds']:.2f} s{inside}, {rss:.0f} MiB, {got['size']:,} B")
-            for path in (cli_out, Path(got.get("path", cli_out))):
+            for path in (cli_out, Path(got.pop("path", cli_out))):
                 path.unlink(missing_ok=True)
     return {
         who: {

@@ -167,6 +167,35 @@ class Source:
         finally:
             self.close()  # after the result is made: a closed container's streams must not be touched
 
+    def encode(
+        self, spans: Sequence[Span], outs: Sequence[Path], muxer: str, enc: Encoding, progress: Progress | None
+    ) -> Probe:
+        """Re-encode the spans while probing the packets: one pass instead of two.
+
+        Returns the probe; when it reports damage, ``outs`` are to be thrown away. Encoder and muxer failures
+        raise FitError. After a trim the probe covers what was read (``complete`` False).
+        """
+        taken = self._take()
+        if taken is None:
+            if self.info.damage:
+                return self.info
+            with Source(self.path) as again:
+                return again.encode(spans, outs, muxer, enc, progress)
+        container, scan = taken
+        scan.decode = False
+        try:
+            whole, empty = _encode_pass(
+                container, scan.video, scan.audio, scan, scan.head, spans, outs, muxer, enc, progress
+            )
+            info = scan.result(whole=whole)
+        except av.FFmpegError as exc:  # demuxing or decoding the source: its damage
+            return scan.failed(exc)
+        finally:
+            self.close()
+        if not info.damage:
+            _check_parts(self.path, empty, len(outs))
+        return info
+
     def remux(self, out: Path, muxer: str, progress: Progress | None) -> Probe:
         """Copy every packet into ``out`` while probing them: one pass instead of two.
 
@@ -207,6 +236,7 @@ class _Scan:
         self.last = (video.index, 0)  # (stream, pts) of the latest timed packet, for error messages
         self.payload = self.frames = self.rotation = self.width = self.height = 0
         self.keyframes: list[tuple[int, int]] = []  # (pts, bytes before it)
+        self.decode = True  # False when a re-encode decodes every frame anyway (and sets ``frames``)
 
     @classmethod
     def start(cls, container: InputContainer, name: str, size: int, mime: str | None) -> _Scan | Probe:
@@ -238,6 +268,7 @@ class _Scan:
             audio_rate=audio.codec_context.sample_rate if audio else 0,
             audio_bit_rate=(audio.bit_rate or audio.codec_context.bit_rate or 0) if audio else 0,
             payload=size,
+            origin=float(video.start_time * video.time_base) if video.start_time and video.time_base else 0.0,
             complete=False,
         )
         return cls(container, video, audio, head)
@@ -264,7 +295,7 @@ class _Scan:
                     self.first = pts
                 if packet.is_keyframe:
                     self.keyframes.append((pts, self.payload))
-        if index == self.video_index and self.frames < DECODE_FIRST:
+        if index == self.video_index and self.decode and self.frames < DECODE_FIRST:
             self._frames(self.video.decode(packet))
         self.payload += size
 
@@ -275,7 +306,7 @@ class _Scan:
             self.frames += 1
 
     def flush(self) -> None:
-        if self.frames < DECODE_FIRST:
+        if self.decode and self.frames < DECODE_FIRST:
             self._frames(self.video.decode(None))
 
     def failed(self, exc: av.FFmpegError) -> Probe:
@@ -285,7 +316,9 @@ class _Scan:
         index, pts = self.last
         return replace(head, damage=f"damaged near {pts * self.bases[index]:.1f} s: {_why(exc)}")
 
-    def result(self) -> Probe:
+    def result(self, *, whole: bool = True) -> Probe:
+        """The probe. ``whole`` False: the pass stopped early (a trim), so only what it read is judged and the
+        result stays incomplete (no truncation check, keyframes only up to where it stopped)."""
         head, base = self.head, self.bases[self.video_index]
         origin = (self.first or 0) * base
         last_end = max(end * self.bases[index] for index, end in self.ends.items())
@@ -296,7 +329,7 @@ class _Scan:
             damage = "its video stream has no packets"
         elif self.frames == 0:
             damage = "no frame of its video could be decoded"
-        elif declared and media_end < declared - max(1.0, 0.05 * declared):
+        elif whole and declared and media_end < declared - max(1.0, 0.05 * declared):
             damage = f"truncated: its packets stop at {media_end:.1f} s but the container says {declared:.1f} s"
         return replace(
             head,
@@ -311,7 +344,7 @@ class _Scan:
             damage=damage,
             keyframes=tuple((pts * base - origin, before) for pts, before in self.keyframes),
             origin=origin,
-            complete=True,
+            complete=whole,
         )
 
 
@@ -520,22 +553,27 @@ def _copy_all(
 
 
 class _Part:
-    """One output file of a re-encode, opened on its first frame and closed when both streams are past it."""
+    """One output file of a re-encode, opened on its first picture and closed when both streams are past it.
 
-    def __init__(self, path: Path, muxer: str, enc: Encoding, rotation: int, seconds: float) -> None:
-        self.path, self.muxer, self.enc, self.rotation = path, muxer, enc, rotation
+    The display rotation comes from that first decoded picture (FFmpeg reports it per frame), so audio that
+    arrives before it waits in ``pending`` (a fraction of a second: what the interleaving puts first).
+    """
+
+    def __init__(self, path: Path, muxer: str, enc: Encoding, seconds: float) -> None:
+        self.path, self.muxer, self.enc = path, muxer, enc
         # A buffer as long as the clip lets x264 spend it all at once: short clips came out 10-40 % over
         # budget with 2 s, and 83-92 % of it with an eighth of their length (at least 0.5 s).
         self.buffer = min(BUFFER_SECONDS, max(0.5, seconds / 8))
         self.output: OutputContainer | None = None
         self.video: VideoStream | None = None
         self.audio: AudioStream | None = None
+        self.pending: list[av.AudioFrame] = []
         self.frames = 0
         self.video_done = False
         self.audio_done = enc.audio_bps == 0
         self.closed = False
 
-    def _open(self) -> OutputContainer:
+    def _open(self, rotation: int) -> OutputContainer:
         enc = self.enc
         output = av.open(str(self.path), "w", format=self.muxer, options=_MUX_OPTIONS.get(self.muxer, {}))
         self.output = output
@@ -553,8 +591,8 @@ class _Part:
         video.codec_context.thread_type = "AUTO"
         if enc.video_bps is not None:
             video.bit_rate = enc.video_bps
-        if self.rotation:
-            video.set_display_rotation(self.rotation)
+        if rotation:
+            video.set_display_rotation(rotation)
         self.video = video
         if enc.audio_bps:
             audio = output.add_stream("aac", rate=enc.sample_rate)
@@ -565,14 +603,23 @@ class _Part:
             self.audio = audio
         return output
 
-    def add_video(self, frame: VideoFrame) -> None:
-        output = self.output or self._open()
-        assert self.video is not None
-        output.mux(self.video.encode(frame))
-        self.frames += 1
+    def add_video(self, frame: VideoFrame, rotation: int) -> None:
+        with _writing(self.path):
+            output = self.output or self._open(rotation)
+            assert self.video is not None
+            output.mux(self.video.encode(frame))
+            self.frames += 1
+            while self.pending:
+                self._audio(output, self.pending.pop(0))
 
     def add_audio(self, frame: av.AudioFrame) -> None:
-        output = self.output or self._open()
+        if self.output is None:
+            self.pending.append(frame)
+            return
+        with _writing(self.path):
+            self._audio(self.output, frame)
+
+    def _audio(self, output: OutputContainer, frame: av.AudioFrame) -> None:
         if self.audio is not None:
             output.mux(self.audio.encode(frame))
 
@@ -587,16 +634,26 @@ class _Part:
         if self.output is None:
             return
         assert self.video is not None
-        self.output.mux(self.video.encode(None))
-        if self.audio is not None:
-            self.output.mux(self.audio.encode(None))
-        self.output.close()
+        with _writing(self.path):
+            self.output.mux(self.video.encode(None))
+            if self.audio is not None:
+                self.output.mux(self.audio.encode(None))
+            self.output.close()
 
     def abandon(self) -> None:
         if self.output is not None and not self.closed:
             self.closed = True
             with contextlib.suppress(Exception):
                 self.output.close()
+
+
+@contextlib.contextmanager
+def _writing(path: Path) -> Iterator[None]:
+    """Encoder and muxer errors as FitError: the output failed, which says nothing about the source."""
+    try:
+        yield
+    except av.FFmpegError as exc:
+        raise FitError(f"writing {path.suffix.lstrip('.')} failed: {_why(exc)}") from exc
 
 
 def encode(
@@ -609,18 +666,44 @@ def encode(
     progress: Progress | None,
 ) -> None:
     """Decode ``src`` once and encode each span into its file with ``enc`` (H.264 + AAC)."""
-    parts = [_Part(out, muxer, enc, info.rotation, end - start) for out, (start, end) in zip(outs, spans, strict=True)]
+    with _failures(src.name, f"re-encoding it ({enc.describe()})"), _open(src) as inp:
+        video, audio = _streams(inp)
+        if video is None:
+            raise DamagedVideo(f"{src.name} has no video stream")
+        _, empty = _encode_pass(inp, video, audio, None, info, spans, outs, muxer, enc, progress)
+    _check_parts(src, empty, len(outs))
+
+
+def _check_parts(src: Path, empty: list[int], count: int) -> None:
+    if empty:
+        raise FitError(f"{src.name}: no frame of the video fell into part {empty[0]} of {count}")
+
+
+def _encode_pass(
+    inp: InputContainer,
+    video: VideoStream,
+    audio: AudioStream | None,
+    scan: _Scan | None,
+    info: Probe,
+    spans: Sequence[Span],
+    outs: Sequence[Path],
+    muxer: str,
+    enc: Encoding,
+    progress: Progress | None,
+) -> tuple[bool, list[int]]:
+    """One decoding pass into the parts: (whether it read to the end, the parts that got no picture)."""
+    parts = [_Part(out, muxer, enc, end - start) for out, (start, end) in zip(outs, spans, strict=True)]
     try:
-        with _failures(src.name, f"re-encoding it ({enc.describe()})"):
-            _Encoder(src, info, spans, parts, enc, progress).run()
-            for part in parts:
-                part.finish(video=True, audio=True)
+        encoder = _Encoder(info, spans, parts, enc, progress)
+        reached_end = encoder.run(inp, video, audio, scan)
+        for part in parts:
+            part.finish(video=True, audio=True)
     finally:
         for part in parts:
             part.abandon()
-    empty = [i + 1 for i, part in enumerate(parts) if part.frames == 0]
-    if empty:
-        raise FitError(f"{src.name}: no frame of the video fell into part {empty[0]} of {len(parts)}")
+    if scan is not None:
+        scan.frames = encoder.decoded
+    return reached_end, [i + 1 for i, part in enumerate(parts) if part.frames == 0]
 
 
 class _Encoder:
@@ -628,14 +711,14 @@ class _Encoder:
 
     def __init__(
         self,
-        src: Path,
         info: Probe,
         spans: Sequence[Span],
         parts: list[_Part],
         enc: Encoding,
         progress: Progress | None,
     ) -> None:
-        self.src, self.info, self.parts, self.enc = src, info, parts, enc
+        self.info, self.parts, self.enc = info, parts, enc
+        self.decoded = 0
         fps, rate = enc.fps, enc.sample_rate
         # Part k shows output frame slots [lo, hi): slot s covers [s/fps, (s+1)/fps), all inside the span.
         self.slots = [(math.ceil(s * fps - 1e-6), math.floor(e * fps + 1e-6)) for s, e in spans]
@@ -658,40 +741,43 @@ class _Encoder:
         self.video_base: Fraction = Fraction(1, 90_000)
         self.sound_base: Fraction = self.audio_base
 
-    def run(self) -> None:
-        with _open(self.src) as inp:
-            video, audio = _streams(inp)
-            if video is None:
-                raise DamagedVideo(f"{self.src.name} has no video stream")
-            video.codec_context.thread_type = "AUTO"
-            self.video_base = video.time_base or Fraction(1, 90_000)
-            if self.resampler is None:
-                audio = None
-            self.sound_base = (audio.time_base if audio else None) or Fraction(1, self.enc.sample_rate)
-            kept: list[VideoStream | AudioStream] = [video] if audio is None else [video, audio]
-            for packet in inp.demux(kept):
-                if packet.size == 0:  # end-of-stream markers: the decoders are flushed below
-                    continue
-                if packet.stream_index == video.index:
-                    if self.vpart < len(self.parts):
-                        for frame in video.decode(packet):
-                            self._video(frame)
-                elif audio is not None and self.apart < len(self.parts):
-                    for aframe in audio.decode(packet):
-                        self._audio(aframe)
-                if self.vpart >= len(self.parts) and (audio is None or self.apart >= len(self.parts)):
-                    break  # trimmed: the rest of the file is never decoded
-            else:
-                for frame in video.decode(None):
-                    self._video(frame)
-                if audio is not None:
-                    for aframe in audio.decode(None):
-                        self._audio(aframe)
-            self._pump(final=True)
-            for part in self.parts[self.vpart :]:
-                part.finish(video=True)
+    def run(self, inp: InputContainer, video: VideoStream, audio: AudioStream | None, scan: _Scan | None) -> bool:
+        """Decode and route every frame; True when the file was read to its end (not stopped after a trim)."""
+        video.codec_context.thread_type = "AUTO"
+        self.video_base = video.time_base or Fraction(1, 90_000)
+        sound = audio if self.resampler is not None else None
+        self.sound_base = (sound.time_base if sound else None) or Fraction(1, self.enc.sample_rate)
+        kept: list[VideoStream | AudioStream] = [video] if audio is None else [video, audio]
+        count = len(self.parts)
+        for packet in inp.demux(kept):
+            if scan is not None:
+                scan.see(packet)
+            if packet.size == 0:  # end-of-stream markers: the decoders are flushed below
+                continue
+            if packet.stream_index == video.index:
+                if self.vpart < count:
+                    for frame in video.decode(packet):
+                        self._video(frame)
+            elif sound is not None and self.apart < count:
+                for aframe in sound.decode(packet):
+                    self._audio(aframe)
+            if self.vpart >= count and (sound is None or self.apart >= count):
+                return self._end(reached=False)  # trimmed: the rest of the file is never decoded
+        for frame in video.decode(None):
+            self._video(frame)
+        if sound is not None:
+            for aframe in sound.decode(None):
+                self._audio(aframe)
+        return self._end(reached=True)
+
+    def _end(self, *, reached: bool) -> bool:
+        self._pump(final=True)
+        for part in self.parts[self.vpart :]:
+            part.finish(video=True)
+        return reached
 
     def _video(self, frame: VideoFrame) -> None:
+        self.decoded += 1
         at = _frame_time(frame.pts, frame.time_base or self.video_base)
         if self.vpart >= len(self.parts) or at is None:
             return
@@ -713,7 +799,7 @@ class _Encoder:
         out.pts = slot - lo
         out.time_base = self.time_base
         out.pict_type = PictureType.NONE  # keyframes where x264 wants them, not where the source had them
-        self.parts[self.vpart].add_video(out)
+        self.parts[self.vpart].add_video(out, frame.rotation)
         self.ticker.at(t - self.first)
 
     def _audio(self, frame: av.AudioFrame) -> None:

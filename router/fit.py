@@ -28,7 +28,7 @@ Errors (all are :class:`router.RouterError`; messages name the file, never its d
     FitError                 fitting failed; the message says what was tried
     ├── FitUnavailable       PyAV is not installed: pip install 'router[fit]'
     ├── DamagedVideo         probe refused the file (rule ``format-mismatch``)
-    └── CannotFit            the limits cannot be met in this mode (rule ``too-large``)
+    └── CannotFit            the limits cannot be met in this mode (rule ``too-large``; ``reason`` says which)
 """
 
 from __future__ import annotations
@@ -59,6 +59,7 @@ __all__ = [
     "Fitted",
     "Mode",
     "Probe",
+    "Reason",
     "fit",
     "plan_encoding",
     "probe",
@@ -124,10 +125,22 @@ class DamagedVideo(FitError):
     rule = "format-mismatch"
 
 
+Reason = Literal["too-long", "too-many-parts", "budget", "container"]
+
+
 class CannotFit(FitError):
-    """The budget, duration limit or part count cannot be met in the requested mode."""
+    """The budget, duration limit or part count cannot be met in the requested mode.
+
+    ``reason``: "too-long" (over the duration limit and the mode may not cut: trim or split would fix it),
+    "too-many-parts" (split needs more parts than allowed), "budget" (no bitrate gets under it),
+    "container" (a re-encode is needed and the route takes neither mp4 nor mov).
+    """
 
     rule = "too-large"
+
+    def __init__(self, message: str, *, reason: Reason, tried: Sequence[str] = ()) -> None:
+        self.reason = reason
+        super().__init__(message, tried=tried)
 
 
 # -- records ----------------------------------------------------------------------------------------------------
@@ -317,7 +330,8 @@ def plan_encoding(info: Probe, seconds: float, budget: int | None) -> Encoding:
     if video < FLOOR_BPS:
         raise CannotFit(
             f"{info.name}: {_mb(budget)} for {seconds:.1f} s leaves {max(video, 0) // 1000} kb/s for the picture, "
-            f"under the {FLOOR_BPS // 1000} kb/s floor"
+            f"under the {FLOOR_BPS // 1000} kb/s floor",
+            reason="budget",
         )
     if video / (w * h * float(fps)) > CEILING_BPP:
         cap = int(video * seconds / (seconds + 2))  # the 2 s VBV buffer may overshoot the cap by its size
@@ -449,7 +463,8 @@ class _Job:
         if too_long and self.mode == "fit":
             raise CannotFit(
                 f"{info.name} is {info.duration:.1f} s long and the route takes at most {limit:g} s; "
-                "fitting never cuts content: trim (keep the first part) or split (several parts) would fix it"
+                "fitting never cuts content: trim (keep the first part) or split (several parts) would fix it",
+                reason="too-long",
             )
         fits_bytes = self.budget is None or info.size <= self.budget
         canonical = canonical_mime(info.mime) if info.mime else None
@@ -460,17 +475,19 @@ class _Job:
             return [Fitted(self.src, self.accepted[canonical], info.size, info.duration, note, "kept")]
         target = self._copy_target()
         if target is not None:
-            if not info.complete and not too_long and info.size <= self._room(info.duration):
-                done = self._remux(*target)
-            else:
+            done = None
+            if not too_long and info.payload <= self._room(info.duration):
+                done = self._remux(*target) if not info.complete else self._copy([(0.0, info.duration)], *target)
+            elif too_long or self.mode == "split":  # cuts on keyframes: those come from the full probe
                 self._complete()
                 spans = self._copy_spans()
                 done = None if spans is None else self._copy(spans, *target)
+            else:  # the whole file is over the budget and nothing may be cut
+                self.tried.append(f"stream copy ({_mb(info.payload)} of packets, over {_mb(self.budget or 0)})")
             if done is not None:
                 return done
         elif info.video_codec:
             self.tried.append(f"stream copy (not possible: {self._codecs()} cannot go into {self._names()})")
-        self._complete()
         return self._encode()
 
     def _complete(self) -> None:
@@ -629,6 +646,7 @@ class _Job:
             raise CannotFit(
                 f"{info.name} is {total:.1f} s long: split into parts of at most {limit:g} s it needs {count} "
                 f"parts, the route takes at most {most}",
+                reason="too-many-parts",
                 tried=self.tried,
             )
         while True:
@@ -638,7 +656,7 @@ class _Job:
             except CannotFit as exc:
                 # more, shorter parts each get the whole budget: split may keep going, fit and trim cannot
                 if self.mode != "split" or (most is not None and count >= most):
-                    raise CannotFit(str(exc), tried=self.tried) from None
+                    raise CannotFit(str(exc), reason="budget", tried=self.tried) from None
                 count += 1
 
     def _encode(self) -> list[Fitted]:
@@ -649,8 +667,10 @@ class _Job:
             (self.accepted[m], mux) for m, mux in (("video/mp4", "mp4"), ("video/mov", "mov")) if m in self.accepted
         ]
         if not writable:
+            self._complete()  # a damaged file says so first: that is the thing to fix
             raise CannotFit(
                 f"{info.name} needs re-encoding, which writes mp4, and the route takes only {self._names()}",
+                reason="container",
                 tried=self.tried,
             )
         mime, muxer = writable[0]
@@ -658,7 +678,13 @@ class _Job:
         budget = self.budget
         for attempt in (1, 2):
             outs = [self.files.new(muxer) for _ in spans]
-            _fitav.encode(self.src, info, spans, outs, muxer, enc, self.progress)
+            if self.source is not None and not self.info.complete:  # one pass: the probe rides along
+                info = self.source.encode(spans, outs, muxer, enc, self.progress)
+                if info.damage:
+                    raise DamagedVideo(f"{info.name} cannot be fitted: {info.damage}")
+                self.info = info
+            else:
+                _fitav.encode(self.src, self.info, spans, outs, muxer, enc, self.progress)
             sizes = [p.stat().st_size for p in outs]
             worst = max(sizes)
             if budget is None or worst <= budget:
@@ -666,7 +692,9 @@ class _Job:
             self.tried.append(f"re-encode at {enc.describe()} ({_mb(worst)}, over {_mb(budget)})")
             self.files.discard(outs)
             if attempt == 2:
-                raise CannotFit(f"{info.name} could not be brought under {_mb(budget)}", tried=self.tried)
+                raise CannotFit(
+                    f"{info.name} could not be brought under {_mb(budget)}", reason="budget", tried=self.tried
+                )
             enc = enc.lowered(budget / worst * (1 - RETRY_MARGIN))
         result = []
         for i, (span, path, size) in enumerate(zip(spans, outs, sizes, strict=True)):

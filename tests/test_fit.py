@@ -9,6 +9,7 @@ import subprocess
 import sys
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import pytest
@@ -157,11 +158,25 @@ def test_probe_refuses_damaged_files(
     assert not left_in(workdir)
 
 
-@pytest.mark.parametrize("suffix", ["mkv", "mp4"])
-def test_probe_catches_truncation_by_packet_time(
-    suffix: str, clips: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("suffix", "budget", "accepted"),
+    [
+        ("mkv", None, MP4_ONLY),  # fit() remuxes, probing the packets as it copies them
+        ("mkv", 100_000, MP4_ONLY),  # fit() re-encodes, probing the packets as it decodes them
+        ("mp4", None, OPENROUTER),  # an accepted file is probed in full before it is kept
+        ("mp4", None, ["video/webm"]),  # no way to fit it, but the damage is what is reported
+    ],
+)
+def test_truncation_is_caught_by_packet_time(
+    suffix: str,
+    budget: int | None,
+    accepted: list[str],
+    clips: dict[str, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Without the structural check, the last packet's time against the container's duration still catches a cut."""
+    """Without the structural check, the last packet's time against the container's duration still catches a
+    file cut in half, on every path through fit(), and nothing is left in the work folder."""
     from router import _fitav
 
     monkeypatch.setattr(_fitav, "container_damage", lambda *args: None)
@@ -170,16 +185,10 @@ def test_probe_catches_truncation_by_packet_time(
     bad = _truncate(source, tmp_path / f"cut.{suffix}", 0.5)
     damage = probe(bad).damage
     assert damage is not None
-    assert "truncated" in damage or "damaged" in damage
-    (tmp_path / "w").mkdir()  # and fit(), whose remux probes while it copies, refuses it too, leaving nothing
-    with pytest.raises(DamagedVideo, match=r"truncated|damaged"):
-        fit(
-            bad,
-            budget=None,
-            max_duration=None,
-            accepted=["video/webm"] if suffix == "mp4" else MP4_ONLY,
-            workdir=tmp_path / "w",
-        )
+    assert "truncated" in damage
+    (tmp_path / "w").mkdir()
+    with pytest.raises(DamagedVideo, match="truncated: its packets stop at"):
+        fit(bad, budget=budget, max_duration=None, accepted=accepted, workdir=tmp_path / "w")
     assert not left_in(tmp_path / "w")
 
 
@@ -265,15 +274,16 @@ def test_unreachable_budget_fails_clearly_and_leaves_nothing(clips: dict[str, Pa
     """A budget no bitrate can meet raises CannotFit (rule too-large) saying what was tried; no file is left."""
     with pytest.raises(CannotFit, match=r"clip\.mkv.*kb/s") as caught:
         fit(clips["mkv"], budget=3_000, max_duration=None, accepted=OPENROUTER, workdir=workdir)
-    assert caught.value.rule == "too-large"
+    assert (caught.value.rule, caught.value.reason) == ("too-large", "budget")
     assert "stream copy" in caught.value.tried[0]
     assert not left_in(workdir)
 
 
 def test_reencode_needs_an_mp4_route(clips: dict[str, Path], workdir: Path) -> None:
     """A route that takes only WebM cannot get an H.264 re-encode: CannotFit says so before any work."""
-    with pytest.raises(CannotFit, match="re-encoding, which writes mp4, and the route takes only video/webm"):
+    with pytest.raises(CannotFit, match="re-encoding, which writes mp4, and the route takes only video/webm") as caught:
         fit(clips["mp4"], budget=100_000, max_duration=None, accepted=["video/webm"], workdir=workdir)
+    assert caught.value.reason == "container"
     assert not left_in(workdir)
 
 
@@ -285,6 +295,7 @@ def test_fit_mode_never_cuts(clips: dict[str, Path], workdir: Path) -> None:
     with pytest.raises(CannotFit, match=r"trim.*split") as caught:
         fit(clips["mp4"], budget=None, max_duration=2.0, accepted=OPENROUTER, workdir=workdir)
     assert "4.0 s" in str(caught.value)
+    assert caught.value.reason == "too-long"
     assert not left_in(workdir)
 
 
@@ -336,7 +347,7 @@ def test_split_by_reencode_respects_budget_limit_and_count(clips: dict[str, Path
 
 def test_split_refuses_more_parts_than_allowed(clips: dict[str, Path], workdir: Path) -> None:
     """When the limit needs more parts than max_parts, split raises CannotFit naming both counts."""
-    with pytest.raises(CannotFit, match=r"needs 4 parts.*at most 2"):
+    with pytest.raises(CannotFit, match=r"needs 4 parts.*at most 2") as caught:
         fit(
             clips["long-gop"],
             budget=None,
@@ -346,6 +357,7 @@ def test_split_refuses_more_parts_than_allowed(clips: dict[str, Path], workdir: 
             max_parts=2,
             workdir=workdir,
         )
+    assert caught.value.reason == "too-many-parts"
     assert not left_in(workdir)
 
 
@@ -373,15 +385,16 @@ def test_failed_retry_removes_both_attempts(
     """When both attempts come out over budget, CannotFit lists both and neither file is left behind."""
     from router import _fitav
 
-    real = _fitav.encode
+    real = _fitav._encode_pass
 
-    def bloated(src: Path, info: Probe, spans: object, outs: list[Path], *args: object) -> None:
-        real(src, info, spans, outs, *args)  # type: ignore[arg-type]
-        for out in outs:
+    def bloated(*args: Any) -> tuple[bool, list[int]]:  # every pass writes 200 kB too many
+        done = real(*args)
+        for out in args[6]:
             with out.open("ab") as fh:
                 fh.write(b"\0" * 200_000)
+        return done
 
-    monkeypatch.setattr(_fitav, "encode", bloated)
+    monkeypatch.setattr(_fitav, "_encode_pass", bloated)
     with pytest.raises(CannotFit, match="could not be brought under") as caught:
         fit(clips["mp4"], budget=150_000, max_duration=None, accepted=OPENROUTER, workdir=workdir)
     assert sum("re-encode at" in t for t in caught.value.tried) == 2

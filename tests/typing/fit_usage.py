@@ -6,7 +6,7 @@ import tempfile
 from pathlib import Path
 
 import router
-from router.fit import CannotFit, DamagedVideo, FitError, Fitted, FitUnavailable, Probe, fit, probe
+from router.fit import CannotFit, DamagedVideo, FitError, Fitted, FitUnavailable, Probe, Reason, fit, probe
 
 
 def fit_usage(src: Path, budget: int, seconds: float | None) -> list[tuple[Path, str, str]]:
@@ -28,7 +28,10 @@ def fit_usage(src: Path, budget: int, seconds: float | None) -> list[tuple[Path,
                 progress=shares.append,
                 probed=info,
             )
-        except (DamagedVideo, CannotFit) as exc:
+        except CannotFit as exc:
+            reason: Reason = exc.reason
+            raise router.RouterError(f"{exc.rule}: {reason}") from exc
+        except DamagedVideo as exc:
             rule: str | None = exc.rule
             tried: tuple[str, ...] = exc.tried
             raise router.RouterError(f"{rule}: {exc} {tried}") from exc
