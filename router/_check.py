@@ -207,7 +207,7 @@ def _part_facts(
         return PartFacts(part, info, url, sendable=False, **extra)
 
     if info.kind == "data":
-        return _data_facts(part, info, url, table, diags)
+        return _data_facts(part, info, url, table, diags, fitting)
     if info.kind == "file":
         return reject(
             "blocked-url", f"{shorten(url)} names a local file; router never reads local paths named in a payload"
@@ -227,20 +227,26 @@ def _part_facts(
         return reject("blocked-url", f"{shorten(url)} points at {refusal.reason}")
     mime = extension_mime(url) if info.kind in ("http", "https") else None
     if mime and canonical_mime(mime) not in {canonical_mime(m) for m in table.openrouter.mime_types} and not fitting:
-        return reject(
-            "unsupported-format",
-            f"{shorten(url)} looks like {mime} (from its extension); "
-            f"OpenRouter accepts {', '.join(table.openrouter.mime_types)}",
-            mime=mime,
+        diags.append(
+            Diagnostic(
+                "unsupported-format",
+                f"{shorten(url)} looks like {mime} (from its extension); "
+                f"OpenRouter accepts {', '.join(table.openrouter.mime_types)}",
+                pointer=at,
+                fit=True,  # downloaded and remuxed into a container the route takes
+            )
         )
+        return PartFacts(part, info, url, sendable=False, mime=mime)
     return PartFacts(part, info, url, mime=mime, private=bool(info.blocked))
 
 
-def _data_facts(part: VideoPart, info: UrlInfo, url: str, table: CapabilityTable, diags: list[Diagnostic]) -> PartFacts:
+def _data_facts(
+    part: VideoPart, info: UrlInfo, url: str, table: CapabilityTable, diags: list[Diagnostic], fitting: bool = False
+) -> PartFacts:
     at = part.url_pointer
 
-    def reject(rule: str, message: str, **extra: Any) -> PartFacts:
-        diags.append(Diagnostic(rule, message, pointer=at))
+    def reject(rule: str, message: str, fit: bool = False, **extra: Any) -> PartFacts:
+        diags.append(Diagnostic(rule, message, pointer=at, fit=fit))
         return PartFacts(part, info, url, sendable=False, **extra)
 
     try:
@@ -267,17 +273,18 @@ def _data_facts(part: VideoPart, info: UrlInfo, url: str, table: CapabilityTable
             size=size,
             mime=sniffed,
         )
+    if broken := damage(data.read, size, sniffed):
+        return reject("format-mismatch", f"the {sniffed} video is {broken}", data=data, size=size, mime=sniffed)
     accepted = table.openrouter.mime_types
-    if canonical_mime(data.mime) not in {canonical_mime(m) for m in accepted}:
+    if canonical_mime(data.mime) not in {canonical_mime(m) for m in accepted} and not fitting:
         return reject(
             "unsupported-format",
             f"{data.declared} is not accepted by OpenRouter (accepted: {', '.join(accepted)})",
+            fit=True,  # remuxed (or re-encoded) into a container the route takes
             data=data,
             size=size,
             mime=sniffed,
         )
-    if broken := damage(data.read, size, sniffed):
-        return reject("format-mismatch", f"the {sniffed} video is {broken}", data=data, size=size, mime=sniffed)
     send_mime = mime_alias(data.declared, accepted)
     if send_mime:
         diags.append(

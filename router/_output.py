@@ -214,7 +214,10 @@ def render(fmt: str, diagnostics: Sequence[Diagnostic], summary: Summary, versio
 
 
 def _size(size: int) -> str:
-    return f"{size / 1e6:.3g} MB" if size >= 1_000_000 else f"{size / 1e3:.3g} kB"
+    for unit, scale in (("GB", 1e9), ("MB", 1e6)):
+        if size >= scale:
+            return f"{size / scale:.3g} {unit}"
+    return f"{size / 1e3:.3g} kB"
 
 
 def describe(note: Note) -> str:

@@ -291,6 +291,7 @@ class Router:
         media: dict[str, Media],
         failed: Mapping[str, FetchError],
         fitting: FitProgress | None = None,
+        dry_run: bool = False,
     ) -> Prepared:
         urls = {f.part.pointer: f.part.url_pointer for f in prepared.checked.parts}
         fetched = [Diagnostic(exc.rule, str(exc), pointer=urls[ptr]) for ptr, exc in failed.items()]
@@ -304,7 +305,7 @@ class Router:
             plan = replace(plan, actions={**plan.actions, **dict.fromkeys(fitted, "inline")})
         got = {ptr: Downloaded(m.size, m.mime, m.duration) for ptr, m in media.items()}
         got.update((ptr, _facts(items)) for ptr, items in fitted.items())
-        plan = settle(plan, prepared.checked, prepared.table, got)
+        plan = settle(plan, prepared.checked, prepared.table, got, dry_run)
         return Prepared(prepared.payload, prepared.checked, plan, prepared.table, fetched, media, fitted, refits)
 
     def _single(self, payload: PayloadLike) -> Payload:
@@ -328,7 +329,7 @@ class Router:
     def _finish(prepared: Prepared, dry_run: bool) -> Outgoing:
         if not prepared.ok:
             raise RequestRejected(prepared.diagnostics)
-        outgoing = build_outgoing(prepared.payload, prepared.checked, prepared.plan, prepared.sent, dry_run=dry_run)
+        outgoing = build_outgoing(prepared.payload, prepared.checked, prepared.plan, prepared.sent)
         outgoing.diagnostics = list(prepared.diagnostics)
         outgoing.providers = prepared.plan.providers
         for ptr, (url, cap) in prepared.downloads.items():
@@ -351,11 +352,16 @@ class Router:
     ) -> Outgoing:
         """The request as it will be sent (streamable); raises ``RequestRejected`` when it cannot be.
 
-        ``dry_run`` downloads nothing and leaves URLs that would be inlined as they are. ``progress`` follows the
-        downloads, ``fitting`` the fitting of videos (``Router(fit=...)``).
+        ``dry_run`` downloads nothing and leaves URLs that would be inlined as they are (a router that fits
+        videos still fits its data URLs: that needs no download). ``progress`` follows the downloads, ``fitting``
+        the fitting of videos (``Router(fit=...)``).
         """
         prepared = self._prepare_one(payload, provider, model)
-        return self._finish(prepared if dry_run else self.download(prepared, progress, fitting), dry_run)
+        if not dry_run:
+            prepared = self.download(prepared, progress, fitting)
+        elif prepared.plan.fit:
+            prepared = self._settled(prepared, {}, {}, fitting, dry_run=True)
+        return self._finish(prepared, dry_run)
 
     async def aoutgoing(
         self,

@@ -18,7 +18,7 @@ from typing import Any, Literal
 from ._capabilities import CapabilityTable, Provider
 from ._check import Checked, ModelRef, PartFacts
 from ._media import canonical_mime
-from ._rules import RULES, Diagnostic, shorten
+from ._rules import Diagnostic, shorten
 
 __all__ = ["DEFAULT_INLINE_CAP", "FIT_SOURCE_CAP", "Downloaded", "FitMode", "RoutePlan", "plan_route", "settle"]
 
@@ -192,6 +192,9 @@ def _keep(f: PartFacts, slug: str, p: Provider, table: CapabilityTable, fit: Fit
             return _Verdict(False, "url-not-accepted", f"{slug} takes no data URLs{why}")
         return _data_limits(slug, p, table, f.mime, f.size, f.duration, fit)
     if kind in p.url_kinds and not f.private:
+        if f.mime and canonical_mime(f.mime) not in {canonical_mime(m) for m in table.mime_types(slug)}:
+            # The provider fetches it itself, as its extension says it is: router can only help by inlining.
+            return _Verdict(False, "unsupported-format", f"{slug} does not accept {f.mime} (from its extension)", True)
         return _OK
     if f.private:
         return _Verdict(False, "url-needs-inline", f"{slug} cannot reach a private address")
@@ -221,7 +224,8 @@ def _inline(
         return _keep(f, slug, p, table, fit)
     if not p.data_urls:
         why = f" ({p.unknown['data_urls']})" if "data_urls" in p.unknown else ""
-        return _Verdict(False, "url-not-accepted", f"{slug} takes no {f.info.kind} video URLs or data URLs{why}")
+        takes = "data URLs" if f.info.kind in p.url_kinds else f"{f.info.kind} video URLs or data URLs"
+        return _Verdict(False, "url-not-accepted", f"{slug} takes no {takes}{why}")
     if got is None:
         return _data_limits(slug, p, table, f.mime, None, None, fit)
     return _data_limits(slug, p, table, got.mime, got.size, got.duration, fit)
@@ -268,6 +272,10 @@ class _Judge:
     parts: list[PartFacts]
     got: Mapping[str, Downloaded] = field(default_factory=dict)
     fit: FitMode | None = None  # planning for a router that fits videos: what fitting lifts is no objection
+    unfetched: FitMode | None = None  # a dry run of such a router: lenient for the URLs it did not download
+
+    def _fit(self, f: PartFacts) -> FitMode | None:
+        return self.fit or (self.unfetched if _inlinable(f) and f.part.pointer not in self.got else None)
 
     def natural(self, slug: str) -> tuple[set[str], list[tuple[PartFacts | None, _Verdict]]]:
         """The parts ``slug`` needs inlined to take the request, and the parts it refuses either way."""
@@ -275,14 +283,16 @@ class _Judge:
         inline: set[str] = set()
         refused: list[tuple[PartFacts | None, _Verdict]] = []
         for f in self.parts:
-            if (v := _keep(f, slug, p, self.table, self.fit)).ok:
+            if (v := _keep(f, slug, p, self.table, self._fit(f))).ok:
                 continue
             if not _inlinable(f):
                 refused.append((f, v))
-            elif (w := _inline(f, slug, p, self.table, self.got.get(f.part.pointer), self.fit)).ok:
+            elif (w := _inline(f, slug, p, self.table, self.got.get(f.part.pointer), self._fit(f))).ok:
                 inline.add(f.part.pointer)
-            else:
-                refused.append((f, w))
+            elif v.rule == "url-needs-inline":
+                refused.append((f, w))  # why inlining fails is the news
+            else:  # refused as written, and inlining (the only way to fit it) cannot help
+                refused.append((f, replace(v, fit=False)))
         return inline, refused
 
     def objections(self, slug: str, inline: set[str]) -> list[tuple[PartFacts | None, _Verdict]]:
@@ -293,9 +303,9 @@ class _Judge:
             ptr = f.part.pointer
             got = self.got.get(ptr)
             if ptr in inline:
-                v = _inline(f, slug, p, self.table, got, self.fit)
+                v = _inline(f, slug, p, self.table, got, self._fit(f))
             else:
-                v = _keep(f, slug, p, self.table, self.fit)
+                v = _keep(f, slug, p, self.table, self._fit(f))
             if not v.ok:
                 found.append((f, v))
         if not (w := _whole(self.parts, inline, slug, p, self.got, self.fit)).ok:
@@ -365,14 +375,17 @@ def plan_route(
     return plan
 
 
-def settle(plan: RoutePlan, checked: Checked, table: CapabilityTable, got: Mapping[str, Downloaded]) -> RoutePlan:
+def settle(
+    plan: RoutePlan, checked: Checked, table: CapabilityTable, got: Mapping[str, Downloaded], dry_run: bool = False
+) -> RoutePlan:
     """The plan again with what the downloads said: the route narrowed to the providers that can take the
     request as it will be sent, or a rejection with each provider's reason when none is left. A plan made to
-    fit videos is always judged again: its route counted on fitting."""
+    fit videos is always judged again: its route counted on fitting. ``dry_run``: URLs were not downloaded,
+    and are judged as they were planned."""
     if not got and not plan.fit:
         return plan
     parts = [f for f in checked.parts if f.sendable]
-    judge = _Judge(checked, table, parts, got)
+    judge = _Judge(checked, table, parts, got, unfetched=plan.fit if dry_run else None)
     settled = replace(plan, diagnostics=[d for d in plan.diagnostics if d.rule != "fallback-unusable"])
     if not plan.route:  # routing left alone: only OpenRouter's own list applies
         accepted = {canonical_mime(m) for m in table.openrouter.mime_types}
@@ -454,7 +467,6 @@ def _rejection(judge: _Judge, objections: Objections, where: str) -> list[Diagno
                 rule,
                 message,
                 pointer=pointer,
-                fix=_fit_fix(rule) if by_fit else None,
                 reasons={s: v.reason for s, v in refusals.items()},
                 fit=by_fit,
             )
@@ -470,12 +482,4 @@ def _rejection(judge: _Judge, objections: Objections, where: str) -> list[Diagno
     pointer = ("/input" if judge.checked.api == "responses" else "/messages") if rule == "too-large" else where
     by_fit = all(v.fit for objs in objections.values() for _, v in objs)
     message = f"no provider can take this request: {listed}"
-    fix = _fit_fix(rule) if by_fit else None
-    return [Diagnostic(rule, message, pointer, fix=fix, reasons=reasons, fit=by_fit)]
-
-
-def _fit_fix(rule: str) -> str:
-    return (
-        f"{RULES[rule].fix} Or let router fit it to the route: `--fit` (Router(fit=True)) remuxes or re-encodes "
-        "the video within the provider's limits; `--fit-trim` / `--fit-split` also cut a video that is too long."
-    )
+    return [Diagnostic(rule, message, pointer, reasons=reasons, fit=by_fit)]

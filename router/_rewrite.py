@@ -199,11 +199,12 @@ def _source(payload: Payload) -> str:
 
 
 def _part_edits(
-    text: str, prefix: str, facts: PartFacts, action: str, media: Mapping[str, Sequence[Media]], dry_run: bool
+    text: str, prefix: str, facts: PartFacts, action: str, media: Mapping[str, Sequence[Media]]
 ) -> list[_Edit]:
     part = facts.part
     at = locate(text, prefix + part.pointer)
-    if action == "inline" and not dry_run and len(media[part.pointer]) > 1:  # split: one part becomes several
+    inline = action == "inline" and part.pointer in media  # a dry run inlines nothing it would download
+    if inline and len(media[part.pointer]) > 1:  # split: one part becomes several
         return [_Edit(at, skip_value(text, at), _split_parts(part.api, media[part.pointer]))]
     edits = [_Edit(a, b, ('"video_url"',)) for a, b in key_spans(text, at, part.key)] if part.key != "video_url" else []
     wire_type = WIRE_TYPE[part.api]
@@ -212,7 +213,7 @@ def _part_edits(
     elif part.type != wire_type:
         edits.append(_Edit(*value_span(text, f"{prefix}{part.pointer}/type"), (f'"{wire_type}"',)))
     span = value_span(text, prefix + part.url_pointer)
-    if action == "inline" and not dry_run:
+    if inline:
         (got,) = media[part.pointer]
         edits.append(_Edit(*span, (f'"data:{got.mime};base64,', _Inline(got), '"')))
     elif facts.send_mime and facts.data is not None:
@@ -268,18 +269,17 @@ def build_outgoing(
     checked: Checked,
     plan: RoutePlan,
     media: Mapping[str, Sequence[Media]],
-    *,
-    dry_run: bool = False,
 ) -> Outgoing:
-    """Apply the plan to the request's text: inline downloaded parts, normalise keys, types, MIME names and
-    YouTube links, set ``provider.only``. ``dry_run`` leaves the URLs that would be inlined in place."""
+    """Apply the plan to the request's text: inline the parts ``media`` holds videos for, normalise keys, types,
+    MIME names and YouTube links, set ``provider.only``. A part planned inline without media (a dry run) stays
+    as written."""
     assert checked.request is not None
     text, prefix = _source(payload), payload.prefix
     edits: list[_Edit] = []
     for facts in checked.parts:
         action = plan.actions.get(facts.part.pointer)
         if action is not None:
-            edits += _part_edits(text, prefix, facts, action, media, dry_run)
+            edits += _part_edits(text, prefix, facts, action, media)
     edits += _routing_edits(text, prefix, checked.request, plan)
     edits.sort(key=lambda e: (e.start, e.end))
     start, end = value_span(text, prefix)

@@ -15,6 +15,12 @@ Severity = Literal["error", "warning"]
 # router ("rewrite"), or a router that fits videos to the route, `--fit` / Router(fit=True) ("fit").
 FixedBy = Literal["fix", "rewrite", "fit"]
 
+# Said after a rule's own fix when fitting the video to the route would lift the finding.
+FIT_HINT = (
+    "Or let router fit it to the route: `--fit` (Router(fit=True)) remuxes or re-encodes the video within the "
+    "provider's limits; `--fit-trim` / `--fit-split` also cut a video that is too long."
+)
+
 __all__ = ["RULES", "Diagnostic", "FixedBy", "Rule", "Severity", "shorten"]
 
 
@@ -238,7 +244,7 @@ class Diagnostic:
     def __post_init__(self) -> None:
         rule = RULES[self.rule]  # an unknown rule name is a bug, not a runtime condition
         if self.fix is None:
-            object.__setattr__(self, "fix", rule.fix)
+            object.__setattr__(self, "fix", f"{rule.fix} {FIT_HINT}" if self.fit else rule.fix)
 
     @property
     def severity(self) -> Severity:

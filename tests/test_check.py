@@ -391,3 +391,13 @@ def test_close_removes_the_routers_own_downloads() -> None:
         spool = r.fetcher.spool_dir
         assert spool.is_dir()
     assert not spool.exists()
+
+
+def test_a_provider_that_fetches_urls_is_held_to_its_own_formats() -> None:
+    """Z.AI fetches video URLs itself and takes mp4 and mov only: a `.webm` URL is refused for it by name (router
+    cannot inline for Z.AI, which takes no data URLs, so fitting cannot help), and an `.mp4` URL passes."""
+    r = router.Router()
+    (d,) = r.check(video_request("https://example.com/clip.webm", model="z-ai/glm-4.6v")).errors
+    assert (d.rule, d.fit) == ("unsupported-format", False)
+    assert "z-ai does not accept video/webm" in d.message
+    assert r.check(video_request("https://example.com/clip.mp4", model="z-ai/glm-4.6v")).ok

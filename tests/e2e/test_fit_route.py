@@ -153,3 +153,48 @@ def test_fit_without_pyav_is_a_usage_error(
     path.write_text(json.dumps(video_request(YOUTU_BE)))
     assert main(["rewrite", "--fit", str(path)]) == 2
     assert "pip install 'router[fit]'" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def matroska(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """A real 2-second H.264 clip in Matroska: codecs every provider takes, a container none does."""
+    return make_clip(tmp_path_factory.mktemp("fit") / "clip.mkv", seconds=2, size=(160, 120), noise=True).read_bytes()
+
+
+def test_a_matroska_data_url_is_remuxed(matroska: bytes, upstream: FakeOpenRouter) -> None:
+    """`check` refuses an mkv data URL (`unsupported-format`) and says `--fit` would fix it; through the SDK, a
+    fitting router sends it remuxed into mp4, and the strict upstream takes it."""
+    body = video_request(data_url(matroska, "video/x-matroska"))
+    (d,) = router.Router().check(body).errors
+    assert (d.rule, d.fit) == ("unsupported-format", True)
+    assert "--fit" in (d.fix or "")
+    for r in _fitting_router():
+        http = httpx.Client(transport=router.RouterTransport(r))
+        client = openai.OpenAI(base_url=upstream.base_url, api_key="test", http_client=http, max_retries=0)
+        client.chat.completions.create(**body)
+        (video,) = sent_videos(upstream.requests[-1].json())
+        assert video[4:8] == b"ftyp"
+        assert duration(video) == pytest.approx(2.0, abs=0.2)
+        assert (
+            upstream.requests[-1].json()["messages"][0]["content"][1]["video_url"]["url"].startswith("data:video/mp4;")
+        )
+
+
+def test_a_dry_run_fits_data_urls_and_downloads_nothing(
+    matroska: bytes, media_server: MediaServer, case_url: CaseUrl, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`rewrite --dry-run --fit` fits what needs no download (the mkv data URL is remuxed, and says so) and
+    leaves a URL it would download as it is, without fetching it."""
+    url, target = case_url("/clip.mkv")
+    request = video_request(data_url(matroska, "video/x-matroska"))
+    request["messages"][0]["content"].append({"type": "video_url", "video_url": {"url": url}})
+    path = tmp_path / "req.json"
+    path.write_text(json.dumps(request))
+    assert main(["rewrite", "--dry-run", "--fit", "--allow-private-urls", str(path)]) == 0
+    out, err = capsys.readouterr()
+    sent = json.loads(out)["messages"][0]["content"]
+    assert sent[1]["video_url"]["url"].startswith("data:video/mp4;base64,")
+    assert sent[2]["video_url"]["url"] == url
+    assert "remuxed mkv -> mp4" in err
+    assert f"would inline {url.split('?')[0]}" in err
+    assert media_server.hits(target) == 0
