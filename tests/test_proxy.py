@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import threading
 from typing import Any
 
@@ -14,6 +15,7 @@ import pytest
 
 from router._proxy import app as app_module
 from router._proxy.guard import host_allowed, normalise_path, origin_allowed, split_prefix
+from router._proxy.server import bind
 from router.serve import LOOPBACK_HOSTS, ProxySettings, create_app, parse_size
 
 
@@ -196,3 +198,26 @@ def test_the_proxy_is_reachable_after_a_plain_import_router() -> None:
     code = "import router; print(callable(router.serve.make_server), callable(router.serve.create_app))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
     assert done.stdout.split() == ["True", "True"], done.stderr
+
+
+async def test_connections_to_the_proxy_send_without_nagle_delays() -> None:
+    """The listening socket says IPPROTO_TCP, so asyncio turns Nagle off on every connection it accepts; with
+    `socket.create_server`'s proto 0 it did not, and each kept-alive response's body waited 44 ms for the
+    client's delayed ACK."""
+    sock = bind("127.0.0.1", 0, 8)
+    accepted: asyncio.Future[asyncio.BaseTransport] = asyncio.get_running_loop().create_future()
+
+    class Accept(asyncio.Protocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            accepted.set_result(transport)
+
+    server = await asyncio.get_running_loop().create_server(Accept, sock=sock)
+    try:
+        _, writer = await asyncio.open_connection(*sock.getsockname()[:2])
+        transport = await asyncio.wait_for(accepted, 10)
+        assert transport.get_extra_info("socket").getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+        writer.close()
+        transport.close()
+    finally:
+        server.close()
+        await server.wait_closed()

@@ -223,9 +223,15 @@ def config_for(app: ProxyApp, options: ServerOptions) -> uvicorn.Config:
 
 
 def bind(host: str, port: int, backlog: int) -> socket.socket:
-    """The listening socket, bound once (workers share it)."""
+    """The listening socket, bound once (workers share it).
+
+    Its protocol is spelled out: asyncio turns Nagle's algorithm off only on connections whose socket says
+    ``IPPROTO_TCP``, and ``socket.create_server`` leaves it 0. With Nagle on, a response's body waited for
+    the client's delayed ACK of its headers: 44 ms per request on a kept-alive connection.
+    """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.create_server((host.strip("[]"), port), family=family, backlog=backlog)
+    listener = socket.create_server((host.strip("[]"), port), family=family, backlog=backlog)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP, fileno=listener.detach())
     sock.set_inheritable(True)
     return sock
 
