@@ -15,8 +15,9 @@ from pathlib import Path
 
 from ._capabilities import CapabilityTable, Provider
 from ._check import Checked, PartFacts
+from ._judge import FitMode
 from ._media import canonical_mime
-from ._plan import DEFAULT_INLINE_CAP, FitMode, RoutePlan
+from ._plan import DEFAULT_INLINE_CAP, RoutePlan
 from ._rewrite import Refitted
 from ._rules import Diagnostic, shorten
 from ._spool import Media, adopt, spool_data_url

@@ -10,12 +10,14 @@ import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._capabilities import CapabilityTable, load_table
 from ._check import Checked, check_request
 from ._errors import FetchError, RequestRejected
-from ._plan import Downloaded, FitMode, RoutePlan, plan_route, settle
+from ._judge import Downloaded, FitMode
+from ._plan import RoutePlan, plan_route, settle
 from ._request import Payload, PayloadLike, read_payloads
 from ._rewrite import Inlined, Outgoing, Refitted, Routed, build_outgoing
 from ._rules import Diagnostic
@@ -96,6 +98,48 @@ def _facts(items: Sequence[Media]) -> Downloaded:
     longest = max((m.duration or 0.0 for m in items), default=0.0) or None
     sizes = [m.size for m in items]
     return Downloaded(max(sizes), items[0].mime, longest, len(items), sum(sizes))
+
+
+def _settled(
+    prepared: Prepared,
+    media: dict[str, Media],
+    failed: Mapping[str, FetchError],
+    workdir: Path,
+    fitting: FitProgress | None = None,
+    dry_run: bool = False,
+) -> Prepared:
+    """The request after its downloads: failures placed, videos fitted when the plan was made to fit (into
+    ``workdir``), and the route settled on what the bytes said."""
+    urls = {f.part.pointer: f.part.url_pointer for f in prepared.checked.parts}
+    fetched = [Diagnostic(exc.rule, str(exc), pointer=urls[ptr]) for ptr, exc in failed.items()]
+    plan, fitted, refits = prepared.plan, {}, []
+    if plan.fit and not failed:
+        from ._fitting import fit_videos  # deferred: only a router that fits videos needs it
+
+        done = fit_videos(prepared.checked, plan, prepared.table, media, plan.fit, workdir, fitting)
+        fetched += done.problems
+        fitted, refits = done.media, done.notes
+        plan = replace(plan, actions={**plan.actions, **dict.fromkeys(fitted, "inline")})
+    got = {ptr: Downloaded(m.size, m.mime, m.duration) for ptr, m in media.items()}
+    got.update((ptr, _facts(items)) for ptr, items in fitted.items())
+    plan = settle(plan, prepared.checked, prepared.table, got, dry_run)
+    return Prepared(prepared.payload, prepared.checked, plan, prepared.table, fetched, media, fitted, refits)
+
+
+def _finish(prepared: Prepared, dry_run: bool) -> Outgoing:
+    """The outgoing request of a settled plan, with notes of what was done; raises when it cannot be sent."""
+    if not prepared.ok:
+        raise RequestRejected(prepared.diagnostics)
+    outgoing = build_outgoing(prepared.payload, prepared.checked, prepared.plan, prepared.sent)
+    outgoing.diagnostics = list(prepared.diagnostics)
+    outgoing.providers = prepared.plan.providers
+    for ptr, (url, cap) in prepared.downloads.items():
+        got = prepared.media.get(ptr)
+        outgoing.notes.append(Inlined(ptr, url, got.size if got else None, cap, dry_run))
+    outgoing.notes += prepared.refits
+    if prepared.plan.providers is not None:
+        outgoing.notes.append(Routed(tuple(prepared.plan.providers)))
+    return outgoing
 
 
 def _require_fit_engine() -> None:
@@ -259,7 +303,7 @@ class Router:
                 media[pointer] = self.fetcher.fetch(url, max_bytes=cap, on_progress=progress)
             except FetchError as exc:
                 failed[pointer] = exc
-        return self._settled(prepared, media, failed, fitting)
+        return _settled(prepared, media, failed, self.fetcher.spool_dir, fitting)
 
     async def adownload(
         self, prepared: Prepared, progress: Progress | None = None, fitting: FitProgress | None = None
@@ -282,31 +326,8 @@ class Router:
             else:
                 media[pointer] = result
         if prepared.plan.fit:  # encoding is CPU work: off the loop
-            return await asyncio.to_thread(self._settled, prepared, media, failed, fitting)
-        return self._settled(prepared, media, failed, fitting)
-
-    def _settled(
-        self,
-        prepared: Prepared,
-        media: dict[str, Media],
-        failed: Mapping[str, FetchError],
-        fitting: FitProgress | None = None,
-        dry_run: bool = False,
-    ) -> Prepared:
-        urls = {f.part.pointer: f.part.url_pointer for f in prepared.checked.parts}
-        fetched = [Diagnostic(exc.rule, str(exc), pointer=urls[ptr]) for ptr, exc in failed.items()]
-        plan, fitted, refits = prepared.plan, {}, []
-        if plan.fit and not failed:
-            from ._fitting import fit_videos  # deferred: only a router that fits videos needs it
-
-            done = fit_videos(prepared.checked, plan, prepared.table, media, plan.fit, self.fetcher.spool_dir, fitting)
-            fetched += done.problems
-            fitted, refits = done.media, done.notes
-            plan = replace(plan, actions={**plan.actions, **dict.fromkeys(fitted, "inline")})
-        got = {ptr: Downloaded(m.size, m.mime, m.duration) for ptr, m in media.items()}
-        got.update((ptr, _facts(items)) for ptr, items in fitted.items())
-        plan = settle(plan, prepared.checked, prepared.table, got, dry_run)
-        return Prepared(prepared.payload, prepared.checked, plan, prepared.table, fetched, media, fitted, refits)
+            return await asyncio.to_thread(_settled, prepared, media, failed, self.fetcher.spool_dir, fitting)
+        return _settled(prepared, media, failed, self.fetcher.spool_dir, fitting)
 
     def _single(self, payload: PayloadLike) -> Payload:
         items = self.payloads(payload)
@@ -324,21 +345,6 @@ class Router:
         if not prepared.ok:
             raise RequestRejected(prepared.diagnostics)
         return prepared
-
-    @staticmethod
-    def _finish(prepared: Prepared, dry_run: bool) -> Outgoing:
-        if not prepared.ok:
-            raise RequestRejected(prepared.diagnostics)
-        outgoing = build_outgoing(prepared.payload, prepared.checked, prepared.plan, prepared.sent)
-        outgoing.diagnostics = list(prepared.diagnostics)
-        outgoing.providers = prepared.plan.providers
-        for ptr, (url, cap) in prepared.downloads.items():
-            got = prepared.media.get(ptr)
-            outgoing.notes.append(Inlined(ptr, url, got.size if got else None, cap, dry_run))
-        outgoing.notes += prepared.refits
-        if prepared.plan.providers is not None:
-            outgoing.notes.append(Routed(tuple(prepared.plan.providers)))
-        return outgoing
 
     def outgoing(
         self,
@@ -360,8 +366,8 @@ class Router:
         if not dry_run:
             prepared = self.download(prepared, progress, fitting)
         elif prepared.plan.fit:
-            prepared = self._settled(prepared, {}, {}, fitting, dry_run=True)
-        return self._finish(prepared, dry_run)
+            prepared = _settled(prepared, {}, {}, self.fetcher.spool_dir, fitting, dry_run=True)
+        return _finish(prepared, dry_run)
 
     async def aoutgoing(
         self,
@@ -377,7 +383,7 @@ class Router:
         # Checking decodes and sniffs inline base64 videos: CPU work that must not stall the event loop.
         prepared = await asyncio.to_thread(self._prepare_one, payload, provider, model)
         settled = await self.adownload(prepared, progress, fitting)
-        return await asyncio.to_thread(self._finish, settled, False)
+        return await asyncio.to_thread(_finish, settled, False)
 
     def rewrite(
         self, payload: PayloadLike, provider: str | Sequence[str] | None = None, *, model: str | None = None

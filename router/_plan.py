@@ -1,7 +1,7 @@
 """Route plan: which providers can take the request, and for each video part keep, inline or reject.
 
-One judge (``_keep``/``_inline`` per provider) decides everything, before and after downloads: ``plan_route``
-picks the smallest rewrite from what the request says, and ``settle`` runs the same judge again with what the
+One judge (``_judge.Judge``) decides everything, before and after downloads: ``plan_route`` picks the
+smallest rewrite from what the request says, and ``settle`` runs the same judge again with what the
 downloaded bytes say (size, type, duration), narrowing the route to the providers that can still take it.
 
 The plan prefers the smallest rewrite: providers that take the request as it is win over providers that
@@ -15,51 +15,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from ._capabilities import CapabilityTable, Provider
+from ._capabilities import CapabilityTable
 from ._check import Checked, ModelRef, PartFacts
+from ._judge import Downloaded, FitMode, Judge, Verdict, keep_verdict
 from ._media import canonical_mime
 from ._rules import Diagnostic, shorten
 
-__all__ = ["DEFAULT_INLINE_CAP", "FIT_SOURCE_CAP", "Downloaded", "FitMode", "RoutePlan", "plan_route", "settle"]
+__all__ = ["DEFAULT_INLINE_CAP", "FIT_SOURCE_CAP", "RoutePlan", "plan_route", "settle"]
 
 Action = Literal["keep", "inline"]
 # When no provider on the route documents a limit: Gemini's documented 100 MB inline request cap, as bytes
 # of video once base64 is counted. Never a huge global number.
 DEFAULT_INLINE_CAP = 75_000_000
 FIT_SOURCE_CAP = 2_000_000_000  # the most router downloads of a video it will fit to the route
-
-
-FitMode = Literal["fit", "trim", "split"]
-
-
-@dataclass(frozen=True, slots=True)
-class Downloaded:
-    """What the bytes of a download (or of a video router fitted) said: facts a URL could not give.
-
-    ``count`` videos of at most ``size`` bytes and ``duration`` seconds each, ``total`` bytes in all: a video
-    ``split`` to fit the route is several.
-    """
-
-    size: int
-    mime: str
-    duration: float | None = None
-    count: int = 1
-    total: int | None = None
-
-    @property
-    def all_bytes(self) -> int:
-        return self.total if self.total is not None else self.size
-
-
-@dataclass(frozen=True, slots=True)
-class _Verdict:
-    ok: bool
-    rule: str = ""
-    reason: str = ""
-    fit: bool = False  # fitting the video (re-encode, remux, trim) could lift this objection
-
-
-_OK = _Verdict(True)
 
 
 @dataclass(slots=True)
@@ -148,171 +116,6 @@ def _candidates(ref: ModelRef | None, prefs: _Prefs, table: CapabilityTable) -> 
 # -- the judge ------------------------------------------------------------------------------------------
 
 
-def _inlinable(f: PartFacts) -> bool:
-    return f.info.kind in ("http", "https")
-
-
-def _data_limits(
-    slug: str,
-    p: Provider,
-    table: CapabilityTable,
-    mime: str | None,
-    size: int | None,
-    duration: float | None,
-    fit: FitMode | None = None,
-) -> _Verdict:
-    """What a provider says to an inline video of these facts. ``fit``: router will fit the video to the route
-    (format and size can always be fitted; the duration only by trimming or splitting)."""
-    mimes = {canonical_mime(m) for m in table.mime_types(slug)}
-    if mime and canonical_mime(mime) not in mimes and not fit:
-        return _Verdict(False, "unsupported-format", f"{slug} does not accept {mime}", fit=True)
-    if size is not None and isinstance(p.max_video_bytes, int) and size > p.max_video_bytes and not fit:
-        return _Verdict(
-            False,
-            "too-large",
-            f"{slug} takes inline videos up to {p.max_video_bytes:,} bytes; this one is {size:,}",
-            fit=True,
-        )
-    if isinstance(p.max_duration_s, int) and duration and duration > p.max_duration_s and fit in (None, "fit"):
-        return _Verdict(
-            False,
-            "too-large",
-            f"{slug} takes videos up to {p.max_duration_s} s; this one runs {duration:.0f} s",
-            fit=True,
-        )
-    return _OK
-
-
-def _keep(f: PartFacts, slug: str, p: Provider, table: CapabilityTable, fit: FitMode | None = None) -> _Verdict:
-    """Can ``slug`` take the part as it is written (or, with ``fit``, once router fitted it)?"""
-    kind = f.info.kind
-    if kind == "data":
-        if not p.data_urls:
-            why = f" ({p.unknown['data_urls']})" if "data_urls" in p.unknown else ""
-            return _Verdict(False, "url-not-accepted", f"{slug} takes no data URLs{why}")
-        return _data_limits(slug, p, table, f.mime, f.size, f.duration, fit)
-    if kind in p.url_kinds and not f.private:
-        if f.mime and canonical_mime(f.mime) not in {canonical_mime(m) for m in table.mime_types(slug)}:
-            # The provider fetches it itself, as its extension says it is: router can only help by inlining.
-            return _Verdict(False, "unsupported-format", f"{slug} does not accept {f.mime} (from its extension)", True)
-        return _OK
-    if f.private:
-        return _Verdict(False, "url-needs-inline", f"{slug} cannot reach a private address")
-    if kind == "youtube":
-        return _Verdict(
-            False,
-            "url-not-accepted",
-            f"{slug} takes no YouTube links, and a YouTube page cannot be downloaded and inlined",
-        )
-    if _inlinable(f):
-        if not p.documented:
-            return _Verdict(False, "url-needs-inline", f"{slug} has no rules in the table, so router inlines")
-        return _Verdict(False, "url-needs-inline", f"{slug} takes no {kind} video URLs")
-    return _Verdict(False, "url-not-accepted", f"{slug} takes no {kind}:// URLs, and router cannot download them")
-
-
-def _inline(
-    f: PartFacts,
-    slug: str,
-    p: Provider,
-    table: CapabilityTable,
-    got: Downloaded | None = None,
-    fit: FitMode | None = None,
-) -> _Verdict:
-    """Can ``slug`` take the part once router sends it as a data URL (downloaded, or fitted: ``got``)?"""
-    if not _inlinable(f) and got is None:
-        return _keep(f, slug, p, table, fit)
-    if not p.data_urls:
-        why = f" ({p.unknown['data_urls']})" if "data_urls" in p.unknown else ""
-        takes = "data URLs" if f.info.kind in p.url_kinds else f"{f.info.kind} video URLs or data URLs"
-        return _Verdict(False, "url-not-accepted", f"{slug} takes no {takes}{why}")
-    if got is None:
-        return _data_limits(slug, p, table, f.mime, None, None, fit)
-    return _data_limits(slug, p, table, got.mime, got.size, got.duration, fit)
-
-
-def _encoded(size: int) -> int:
-    return -(-size // 3) * 4
-
-
-def _whole(
-    parts: Sequence[PartFacts],
-    inline: set[str],
-    slug: str,
-    p: Provider,
-    got: Mapping[str, Downloaded],
-    fit: FitMode | None = None,
-) -> _Verdict:
-    """The request-level limits: how many videos, and the base64 they add up to (which fitting can shrink)."""
-    sent = {f.part.pointer: got[f.part.pointer] for f in parts if f.part.pointer in inline and f.part.pointer in got}
-    count = sum(sent[f.part.pointer].count if f.part.pointer in sent else 1 for f in parts)
-    if isinstance(p.max_videos, int) and count > p.max_videos:
-        return _Verdict(
-            False,
-            "too-large",
-            f"{slug} takes at most {p.max_videos} video{'s' * (p.max_videos != 1)} per request; this one has {count}",
-        )
-    encoded = sum(f.data.encoded_size for f in parts if f.data and f.part.pointer not in sent)
-    encoded += sum(_encoded(d.all_bytes) for d in sent.values())
-    if isinstance(p.max_request_bytes, int) and encoded > p.max_request_bytes and not fit:
-        return _Verdict(
-            False,
-            "too-large",
-            f"{slug} takes requests up to {p.max_request_bytes:,} bytes; the videos alone come to {encoded:,} "
-            "bytes of base64",
-            fit=True,
-        )
-    return _OK
-
-
-@dataclass(slots=True)
-class _Judge:
-    checked: Checked
-    table: CapabilityTable
-    parts: list[PartFacts]
-    got: Mapping[str, Downloaded] = field(default_factory=dict)
-    fit: FitMode | None = None  # planning for a router that fits videos: what fitting lifts is no objection
-    unfetched: FitMode | None = None  # a dry run of such a router: lenient for the URLs it did not download
-
-    def _fit(self, f: PartFacts) -> FitMode | None:
-        return self.fit or (self.unfetched if _inlinable(f) and f.part.pointer not in self.got else None)
-
-    def natural(self, slug: str) -> tuple[set[str], list[tuple[PartFacts | None, _Verdict]]]:
-        """The parts ``slug`` needs inlined to take the request, and the parts it refuses either way."""
-        p = self.table.providers[slug]
-        inline: set[str] = set()
-        refused: list[tuple[PartFacts | None, _Verdict]] = []
-        for f in self.parts:
-            if (v := _keep(f, slug, p, self.table, self._fit(f))).ok:
-                continue
-            if not _inlinable(f):
-                refused.append((f, v))
-            elif (w := _inline(f, slug, p, self.table, self.got.get(f.part.pointer), self._fit(f))).ok:
-                inline.add(f.part.pointer)
-            elif v.rule == "url-needs-inline":
-                refused.append((f, w))  # why inlining fails is the news
-            else:  # refused as written, and inlining (the only way to fit it) cannot help
-                refused.append((f, replace(v, fit=False)))
-        return inline, refused
-
-    def objections(self, slug: str, inline: set[str]) -> list[tuple[PartFacts | None, _Verdict]]:
-        """Why ``slug`` cannot take the request with exactly the parts in ``inline`` inlined (empty: it can)."""
-        p = self.table.providers[slug]
-        found: list[tuple[PartFacts | None, _Verdict]] = []
-        for f in self.parts:
-            ptr = f.part.pointer
-            got = self.got.get(ptr)
-            if ptr in inline:
-                v = _inline(f, slug, p, self.table, got, self._fit(f))
-            else:
-                v = _keep(f, slug, p, self.table, self._fit(f))
-            if not v.ok:
-                found.append((f, v))
-        if not (w := _whole(self.parts, inline, slug, p, self.got, self.fit)).ok:
-            found.append((None, w))
-        return found
-
-
 # -- planning -------------------------------------------------------------------------------------------
 
 
@@ -341,7 +144,7 @@ def plan_route(
     if not primary:
         plan.diagnostics.append(Diagnostic("no-provider-accepts", _no_candidates(checked, pins), pointer=where))
         return plan
-    judge = _Judge(checked, table, parts, fit=fit)
+    judge = Judge(checked, table, parts, fit=fit)
     natural = {s: judge.natural(s) for s in primary}
     objections = {s: natural[s][1] or judge.objections(s, natural[s][0]) for s in primary}
     accepting = [s for s in primary if not objections[s]]
@@ -364,7 +167,7 @@ def plan_route(
             caps = [table.providers[s].inline_cap() or DEFAULT_INLINE_CAP for s in plan.route]
             # The largest limit on the route (settle() narrows it later); a video router fits may be bigger.
             plan.caps[f.part.pointer] = FIT_SOURCE_CAP if fit else max(caps)
-            reason = _keep(f, best, table.providers[best], table).reason
+            reason = keep_verdict(f, best, table.providers[best], table).reason
             plan.diagnostics.append(
                 Diagnostic(
                     "url-needs-inline",
@@ -385,7 +188,7 @@ def settle(
     if not got and not plan.fit:
         return plan
     parts = [f for f in checked.parts if f.sendable]
-    judge = _Judge(checked, table, parts, got, unfetched=plan.fit if dry_run else None)
+    judge = Judge(checked, table, parts, got, unfetched=plan.fit if dry_run else None)
     settled = replace(plan, diagnostics=[d for d in plan.diagnostics if d.rule != "fallback-unusable"])
     if not plan.route:  # routing left alone: only OpenRouter's own list applies
         accepted = {canonical_mime(m) for m in table.openrouter.mime_types}
@@ -412,7 +215,7 @@ def settle(
     return settled
 
 
-def _route(plan: RoutePlan, judge: _Judge, route: list[str]) -> None:
+def _route(plan: RoutePlan, judge: Judge, route: list[str]) -> None:
     """Set the route (every provider, of any of the request's models, that takes the body as rewritten) and
     the names for ``provider.only``, with a finding for each fallback model the route leaves without one."""
     plan.route = route
@@ -443,10 +246,10 @@ def _no_candidates(checked: Checked, pins: Sequence[str]) -> str:
     )
 
 
-Objections = Mapping[str, list[tuple[PartFacts | None, _Verdict]]]
+Objections = Mapping[str, list[tuple[PartFacts | None, Verdict]]]
 
 
-def _rejection(judge: _Judge, objections: Objections, where: str) -> list[Diagnostic]:
+def _rejection(judge: Judge, objections: Objections, where: str) -> list[Diagnostic]:
     """Name the part every provider refuses when there is one, the request-wide limit every provider refuses
     when that is it, and otherwise what each provider objects to. Each carries every provider's reason."""
     slugs = list(objections)
