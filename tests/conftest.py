@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from clips import FORMATS, make_clip
-from servers import MediaServer, tls_context
+from servers import MediaServer, serving_tls
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -43,8 +43,5 @@ def media_server(clips: dict[str, Path]) -> Iterator[MediaServer]:
 @pytest.fixture(scope="session")
 def tls_media_server(clips: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[MediaServer]:
     """The media server over HTTPS with a self-signed certificate for ``media.test``; ``.cafile`` trusts it."""
-    context, cafile = tls_context(tmp_path_factory.mktemp("tls"), "media.test")
-    server = MediaServer(clips, tls=context).start()
-    server.cafile = cafile
-    yield server
-    server.close()
+    with serving_tls(clips, tmp_path_factory.mktemp("tls"), "media.test") as server:
+        yield server

@@ -37,6 +37,7 @@ import time
 import zlib
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -78,14 +79,19 @@ def png_bytes(width: int = 2, height: int = 2) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
 
 
-def tls_context(directory: Path, hostname: str) -> tuple[ssl.SSLContext, Path]:
-    """A server context with a certificate for ``hostname`` from a throwaway CA, and the CA file to trust."""
+@contextmanager
+def serving_tls(clips: Mapping[str, Path], directory: Path, hostname: str) -> Iterator[MediaServer]:
+    """The media server over HTTPS, its certificate for ``hostname`` from a throwaway CA; ``.cafile`` trusts it."""
     ca = trustme.CA()
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert(hostname).configure_cert(context)
-    cafile = directory / "ca.pem"
-    ca.cert_pem.write_to_path(str(cafile))
-    return context, cafile
+    server = MediaServer(clips, tls=context).start()
+    server.cafile = directory / "ca.pem"
+    ca.cert_pem.write_to_path(str(server.cafile))
+    try:
+        yield server
+    finally:
+        server.close()
 
 
 class Gate:

@@ -25,7 +25,7 @@ import httpx
 import openai
 import pytest
 from payloads import GEMINI, PROMPT, YOUTUBE
-from servers import MediaServer, tls_context
+from servers import MediaServer, serving_tls
 from upstream import FakeOpenRouter
 
 pytestmark = [
@@ -115,11 +115,8 @@ def _wait_ready(process: subprocess.Popen[bytes], origin: str, log: Path, deadli
 @pytest.fixture(scope="module")
 def https_media(clips: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[MediaServer]:
     """The media server over HTTPS, its certificate issued for 127.0.0.1 by a throwaway CA (``.cafile``)."""
-    context, cafile = tls_context(tmp_path_factory.mktemp("litellm-tls"), "127.0.0.1")
-    server = MediaServer(clips, tls=context).start()
-    server.cafile = cafile
-    yield server
-    server.close()
+    with serving_tls(clips, tmp_path_factory.mktemp("litellm-tls"), "127.0.0.1") as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
