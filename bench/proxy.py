@@ -197,6 +197,16 @@ def text_throughput(chat: str, levels: list[int], seconds: float) -> dict[str, A
     return results
 
 
+def ceiling(seconds: float) -> dict[str, Any]:
+    """uvicorn, as the proxy runs it, around an ASGI app that does nothing: what any proxy on it could reach."""
+    with child([PY, str(BENCH / "servers.py"), "hello"]) as hello:
+        url = f"{hello.origin}/api/v1/chat/completions"
+        load(url, 32, 1)
+        results = {f"c{c}": load(url, c, seconds) for c in (32, 256)}
+    _log(f"ceiling (uvicorn, do-nothing app): c=32 {results['c32']['rps']:.0f}/s, c=256 {results['c256']['rps']:.0f}/s")
+    return results
+
+
 def sse(chat: str, seconds: float) -> dict[str, Any]:
     with proxy(chat) as proxied:
         d = load(f"{chat}/api/v1/chat/completions", 256, seconds, sse=True)
@@ -281,6 +291,7 @@ def bench_proxy(quick: bool = False, settle: float = 60) -> dict[str, Any]:
         results: dict[str, Any] = {"seconds_per_point": seconds, "quiet": {}}
         results["quiet"]["text"] = _settle(settle)
         results["text"] = text_throughput(chat.origin, [1, 32, 256, 1000], seconds)
+        results["ceiling"] = ceiling(seconds)
         results["quiet"]["sse"] = _settle(settle)
         results["sse"] = sse(chat.origin, seconds)
         results["quiet"]["memory"] = _settle(settle)

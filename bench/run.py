@@ -570,6 +570,14 @@ def proxy_goals(p: dict[str, Any]) -> list[dict[str, Any]]:
             "pass": best["ratio"] >= 0.5,
         },
         {
+            "goal": "9. ceiling: uvicorn around a do-nothing ASGI app, c=256",
+            "router": f"{p['ceiling']['c256']['rps']:.0f} req/s",
+            "baseline": f"{best['direct']['rps']:.0f} req/s (direct)",
+            "ratio": p["ceiling"]["c256"]["rps"] / best["direct"]["rps"],
+            "target": "info",
+            "pass": None,
+        },
+        {
             "goal": "9. proxy p99 latency at c=32",
             "router": f"{c32['proxy']['p99_ms']:.1f} ms",
             "baseline": f"{c32['direct']['p99_ms']:.1f} ms (direct)",
@@ -775,6 +783,10 @@ def proxy_markdown(p: dict[str, Any]) -> list[str]:
         + ".",
         "",
         md_table(head, body),
+        "",
+        "The ceiling, in the same run: uvicorn as `router serve` runs it (httptools, asyncio loop, one worker) "
+        f"around an ASGI app that reads the body and answers at once serves {p['ceiling']['c32']['rps']:.0f} req/s "
+        f"at concurrency 32 and {p['ceiling']['c256']['rps']:.0f} at 256.",
         "",
         f"SSE, 50 events a millisecond apart, concurrency 256: direct {s['direct']['rps']:.0f} streams/s, first event "
         f"{s['direct']['first_event_p50_ms']:.1f} ms (p50); proxy {s['proxy']['rps']:.0f} streams/s, first event "

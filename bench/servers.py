@@ -187,17 +187,49 @@ def _ready(port: int) -> None:
     sys.stdout.flush()
 
 
+async def _hello(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """The least an ASGI app can do for a chat request: read the body, answer the canned completion."""
+    if scope["type"] != "http":
+        return
+    while (await receive()).get("more_body"):
+        pass
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(_REPLY))]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": _REPLY})
+
+
+async def _serve_hello() -> None:
+    """uvicorn as `router serve` runs it (httptools, the asyncio loop), around an app that does nothing: the
+    ceiling of any proxy built on it, measured beside the proxy."""
+    import socket
+
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.bind(("127.0.0.1", 0))
+    config = uvicorn.Config(_hello, loop="asyncio", http="httptools", lifespan="off", log_level="error")
+    server = uvicorn.Server(config)
+    config.load()
+    server.lifespan = config.lifespan_class(config)
+    await server.startup(sockets=[sock])
+    _ready(sock.getsockname()[1])
+    await server.main_loop()
+
+
 def main(argv: list[str]) -> None:
     kind = argv[0]
     if kind == "chat":
         asyncio.run(_serve_chat())
+        return
+    if kind == "hello":
+        asyncio.run(_serve_hello())
         return
     if kind == "media":
         handler = type("Media", (_Media,), {"root": Path(argv[1]).resolve()})
     elif kind == "sink":
         handler = _Sink
     else:
-        raise SystemExit(f"unknown server {kind!r}: media DIR | sink | chat")
+        raise SystemExit(f"unknown server {kind!r}: media DIR | sink | chat | hello")
     server = _Server(("127.0.0.1", 0), handler)
     _ready(server.server_address[1])
     server.serve_forever()
