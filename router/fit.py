@@ -38,13 +38,16 @@ import importlib
 import math
 import os
 import tempfile
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import TYPE_CHECKING
 
-from ._errors import RouterError
+from ._fittypes import Action as Action
+from ._fittypes import CannotFit, DamagedVideo, FitError, Fitted, FitUnavailable, Mode, Probe, Reason
+from ._fittypes import Progress as Progress
+from ._fittypes import Span as Span
 from ._media import canonical_mime
 
 if TYPE_CHECKING:
@@ -64,10 +67,6 @@ __all__ = [
     "plan_encoding",
     "probe",
 ]
-
-Mode = Literal["fit", "trim", "split"]
-Action = Literal["kept", "remuxed", "cut", "re-encoded"]
-Progress = Callable[[float], None]
 
 INSTALL_HINT = "pip install 'router[fit]'"
 MARGIN = 0.03  # share of the budget kept free: ABR + VBV lands at 96-98 % and never over (notes/media-fit.md)
@@ -102,86 +101,6 @@ _SHORT_NAMES = {
 }
 
 
-# -- errors -----------------------------------------------------------------------------------------------------
-
-
-class FitError(RouterError):
-    """Fitting a video failed; ``tried`` lists what was attempted, in order (also in the message)."""
-
-    rule: ClassVar[str | None] = None
-
-    def __init__(self, message: str, *, tried: Sequence[str] = ()) -> None:
-        self.tried = tuple(tried)
-        super().__init__(message + (f" (tried: {'; '.join(self.tried)})" if self.tried else ""))
-
-
-class FitUnavailable(FitError):
-    """PyAV, the ``fit`` extra, is not installed."""
-
-
-class DamagedVideo(FitError):
-    """The file is not a whole, readable video (no ``moov``, truncated, not a video at all)."""
-
-    rule = "format-mismatch"
-
-
-Reason = Literal["too-long", "too-many-parts", "budget", "container"]
-
-
-class CannotFit(FitError):
-    """The budget, duration limit or part count cannot be met in the requested mode.
-
-    ``reason``: "too-long" (over the duration limit and the mode may not cut: trim or split would fix it),
-    "too-many-parts" (split needs more parts than allowed), "budget" (no bitrate gets under it),
-    "container" (a re-encode is needed and the route takes neither mp4 nor mov).
-    """
-
-    rule = "too-large"
-
-    def __init__(self, message: str, *, reason: Reason, tried: Sequence[str] = ()) -> None:
-        self.reason = reason
-        super().__init__(message, tried=tried)
-
-
-# -- records ----------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Probe:
-    """What a file is, from its container and every packet in it; ``damage`` says why it is unusable.
-
-    Times are seconds from the first picture. ``keyframes`` holds, for each video keyframe in file order, its
-    time and the bytes of kept packets (first video and first audio stream) before it.
-    """
-
-    name: str
-    size: int
-    mime: str | None = None  # the container as a provider names it, from the bytes
-    container: str = ""  # FFmpeg's demuxer name
-    duration: float = 0.0
-    video_codec: str | None = None
-    audio_codec: str | None = None
-    width: int = 0
-    height: int = 0
-    fps: float = 0.0
-    rotation: int = 0  # degrees counter-clockwise from the display matrix
-    audio_channels: int = 0
-    audio_rate: int = 0
-    audio_bit_rate: int = 0
-    video_packets: int = 0
-    audio_packets: int = 0
-    payload: int = 0  # bytes of the kept packets
-    frames_decoded: int = 0
-    damage: str | None = None
-    keyframes: tuple[tuple[float, int], ...] = field(default=(), repr=False)
-    origin: float = field(default=0.0, repr=False)  # the first picture's timestamp in the file, in seconds
-    complete: bool = True  # False: headers only, no packet was read (counts are 0, payload is the file size)
-
-    @property
-    def ok(self) -> bool:
-        return self.damage is None
-
-
 @dataclass(frozen=True, slots=True)
 class Encoding:
     """Settings of one re-encode: ``video_bps`` None means constant quality (CRF) under a ``cap_bps`` VBV cap."""
@@ -205,23 +124,6 @@ class Encoding:
         if self.video_bps is not None:
             return replace(self, video_bps=max(int(self.video_bps * factor), FLOOR_BPS // 2))
         return replace(self, cap_bps=max(int((self.cap_bps or 0) * factor), FLOOR_BPS // 2))
-
-
-@dataclass(frozen=True, slots=True)
-class Fitted:
-    """One output video. ``action`` "kept" means ``path`` is the source itself: do not delete it.
-
-    Every other ``path`` is a new file in ``workdir`` that the caller owns. ``start`` is where the part
-    begins in the source (seconds), for telling the model which part it sees.
-    """
-
-    path: Path
-    mime: str
-    size: int
-    duration: float
-    note: str
-    action: Action
-    start: float = 0.0
 
 
 # -- the public calls -------------------------------------------------------------------------------------------
@@ -397,9 +299,6 @@ def _require_av() -> None:
         importlib.import_module("av")
     except ImportError:
         raise FitUnavailable(f"fitting video needs PyAV, which is not installed: {INSTALL_HINT}") from None
-
-
-Span = tuple[float, float]
 
 
 class _Workdir:
