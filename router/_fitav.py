@@ -26,9 +26,9 @@ from av.video.stream import VideoStream
 
 from ._container import damage as container_damage
 from ._container import mp4_duration, reader
+from ._fitplan import CRF, EPS, Encoding
 from ._fittypes import DamagedVideo, FitError, Probe, Progress, Span
 from ._media import sniff
-from .fit import CRF, EPS, Encoding
 
 DECODE_FIRST = 3  # frames the probe decodes: the first GOP header, and a little past it
 MAXRATE = 1.5  # VBV cap as a multiple of the target bitrate
