@@ -56,7 +56,7 @@ from ._fittypes import Span as Span
 from ._media import canonical_mime
 
 if TYPE_CHECKING:
-    from . import _fitav
+    from ._fitprobe import Source
 
 __all__ = [
     "CannotFit",
@@ -97,9 +97,9 @@ def probe(path: Path) -> Probe:
     the file cannot be read at all.
     """
     _require_av()
-    from . import _fitav
+    from . import _fitprobe
 
-    return _fitav.probe(Path(path))
+    return _fitprobe.probe(Path(path))
 
 
 def fit(
@@ -133,10 +133,10 @@ def fit(
         raise ValueError(f"mode must be 'fit', 'trim' or 'split', got {mode!r}")
     src = Path(src)
     _require_av()
-    from . import _fitav
+    from . import _fitprobe
 
     # Headers first, from a container kept open: a whole-file remux probes the packets while it copies them.
-    source = None if probed else _fitav.Source(src)
+    source = None if probed else _fitprobe.Source(src)
     try:
         info = source.info if source is not None else probed
         assert info is not None
@@ -200,7 +200,7 @@ class _Job:
         self,
         src: Path,
         info: Probe,
-        source: _fitav.Source | None,
+        source: Source | None,
         limits: Limits,
         workdir: Path,
         progress: Progress | None,
@@ -260,9 +260,9 @@ class _Job:
         """Probe every packet, when only the headers were read so far; damage stops the job here."""
         if self.info.complete:
             return
-        from . import _fitav
+        from . import _fitprobe
 
-        self.info = self.source.packets() if self.source else _fitav.probe(self.src)
+        self.info = self.source.packets() if self.source else _fitprobe.probe(self.src)
         if self.info.damage:
             raise DamagedVideo(f"{self.info.name} cannot be fitted: {self.info.damage}")
 
@@ -276,12 +276,12 @@ class _Job:
 
     def _remux(self, mime: str, muxer: str) -> list[Fitted] | None:
         """The whole file by stream copy, probing every packet on the way (one pass instead of two)."""
-        from . import _fitav
+        from . import _fitcopy, _fitprobe
 
         out = self.files.new(muxer)
         try:
-            source = self.source or _fitav.Source(self.src)
-            info = source.remux(out, muxer, self.progress)
+            source = self.source or _fitprobe.Source(self.src)
+            info = _fitcopy.remux(source, out, muxer, self.progress)
         except FitError as exc:  # a muxer that refuses these packets: re-encoding still can work
             self.tried.append(f"stream copy into {muxer} (failed: {str(exc).split(': ', 1)[-1]})")
             self.files.discard([out])
@@ -293,11 +293,11 @@ class _Job:
         return self._copied([(0.0, info.duration)], [out], mime, muxer)
 
     def _copy(self, spans: list[Span], mime: str, muxer: str) -> list[Fitted] | None:
-        from . import _fitav
+        from . import _fitcopy
 
         outs = [self.files.new(muxer) for _ in spans]
         try:
-            _fitav.copy(self.src, self.info, spans, outs, muxer, self.progress)
+            _fitcopy.copy(self.src, self.info, spans, outs, muxer, self.progress)
         except FitError as exc:  # a muxer that refuses these packets: re-encoding still can work
             self.tried.append(f"stream copy into {muxer} (failed: {str(exc).split(': ', 1)[-1]})")
             self.files.discard(outs)
@@ -306,11 +306,11 @@ class _Job:
 
     def _copied(self, spans: list[Span], outs: list[Path], mime: str, muxer: str) -> list[Fitted] | None:
         """The copies as results, or None (files removed) when one is over the budget or the limit."""
-        from . import _fitav
+        from . import _fitprobe
 
         info, budget, limit = self.info, self.limits.budget, self.limits.max_duration
         sizes = [p.stat().st_size for p in outs]
-        durations = [_fitav.duration(p) for p in outs]
+        durations = [_fitprobe.duration(p) for p in outs]
         over = [i for i, s in enumerate(sizes) if budget is not None and s > budget]
         long_ = [i for i, d in enumerate(durations) if limit is not None and d > limit + EPS]
         if over or long_:
@@ -341,7 +341,7 @@ class _Job:
     # -- re-encode --
 
     def _encode(self) -> list[Fitted]:
-        from . import _fitav
+        from . import _fitencode, _fitprobe
 
         info = self.info
         target = self.limits.encode_target()
@@ -358,12 +358,12 @@ class _Job:
         for attempt in (1, 2):
             outs = [self.files.new(muxer) for _ in spans]
             if self.source is not None and not self.info.complete:  # one pass: the probe rides along
-                info = self.source.encode(spans, outs, muxer, enc, self.progress)
+                info = _fitencode.encode_and_probe(self.source, spans, outs, muxer, enc, self.progress)
                 if info.damage:
                     raise DamagedVideo(f"{info.name} cannot be fitted: {info.damage}")
                 self.info = info
             else:
-                _fitav.encode(self.src, self.info, spans, outs, muxer, enc, self.progress)
+                _fitencode.encode(self.src, self.info, spans, outs, muxer, enc, self.progress)
             sizes = [p.stat().st_size for p in outs]
             worst = max(sizes)
             if budget is None or worst <= budget:
@@ -377,7 +377,7 @@ class _Job:
             enc = enc.lowered(budget / worst * (1 - RETRY_MARGIN))
         result = []
         for i, (span, path, size) in enumerate(zip(spans, outs, sizes, strict=True)):
-            seconds = _fitav.duration(path)
+            seconds = _fitprobe.duration(path)
             what = f"re-encoded {enc.describe()}"
             if len(spans) > 1:
                 note = f"part {i + 1}/{len(spans)}: {span[0]:.1f}-{span[1]:.1f} s, {what}: {mb(size)}"

@@ -177,9 +177,9 @@ def test_truncation_is_caught_by_packet_time(
 ) -> None:
     """Without the structural check, the last packet's time against the container's duration still catches a
     file cut in half, on every path through fit(), and nothing is left in the work folder."""
-    from router import _fitav
+    from router import _fitprobe
 
-    monkeypatch.setattr(_fitav, "container_damage", lambda *args: None)
+    monkeypatch.setattr(_fitprobe, "container_damage", lambda *args: None)
     (tmp_path / "f").mkdir()
     source = _faststart(clips["mkv"], tmp_path / "f") if suffix == "mp4" else clips["mkv"]
     bad = _truncate(source, tmp_path / f"cut.{suffix}", 0.5)
@@ -383,9 +383,9 @@ def test_failed_retry_removes_both_attempts(
     clips: dict[str, Path], workdir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """When both attempts come out over budget, CannotFit lists both and neither file is left behind."""
-    from router import _fitav
+    from router import _fitencode
 
-    real = _fitav._encode_pass
+    real = _fitencode._encode_pass
 
     def bloated(*args: Any) -> tuple[bool, list[int]]:  # every pass writes 200 kB too many
         done = real(*args)
@@ -394,7 +394,7 @@ def test_failed_retry_removes_both_attempts(
                 fh.write(b"\0" * 200_000)
         return done
 
-    monkeypatch.setattr(_fitav, "_encode_pass", bloated)
+    monkeypatch.setattr(_fitencode, "_encode_pass", bloated)
     with pytest.raises(CannotFit, match="could not be brought under") as caught:
         fit(clips["mp4"], budget=150_000, max_duration=None, accepted=OPENROUTER, workdir=workdir)
     assert sum("re-encode at" in t for t in caught.value.tried) == 2
@@ -416,7 +416,8 @@ def test_without_pyav_the_error_says_what_to_install(
 ) -> None:
     """Without the fit extra, probe() and fit() raise FitUnavailable (a RouterError) naming router[fit]."""
     monkeypatch.setitem(sys.modules, "av", None)  # what `import av` meets when PyAV is not installed
-    monkeypatch.delitem(sys.modules, "router._fitav", raising=False)
+    for module in ("_fitav", "_fitprobe", "_fitcopy", "_fitencode"):
+        monkeypatch.delitem(sys.modules, f"router.{module}", raising=False)
     for call in (
         lambda: probe(clips["mp4"]),
         lambda: fit(clips["mkv"], budget=None, max_duration=None, accepted=OPENROUTER, workdir=workdir),
