@@ -39,7 +39,7 @@ from .forward import HOP_BY_HOP, Forwarder, Record, Refusal, retry_after
 from .guard import PREFIXES, host_allowed, normalise_path, origin_allowed, split_prefix
 from .metrics import CONTENT_TYPE, Metrics
 from .settings import ProxySettings
-from .upstream import UpstreamPool
+from .upstream import upstream_transport
 
 __all__ = ["ProxyApp", "create_app", "error_body"]
 
@@ -130,7 +130,9 @@ class ProxyApp:
         self._started = True
         self._ready = asyncio.Event()
         if self._upstream is None:
-            self._upstream = UpstreamPool(self.settings.max_upstream, keepalive_expiry=self.settings.keepalive_expiry)
+            self._upstream = upstream_transport(
+                self.settings.max_upstream, keepalive_expiry=self.settings.keepalive_expiry
+            )
         if self.router is not None:
             self._loaded(self.router)
         else:
@@ -326,8 +328,9 @@ def create_app(
 
     ``router``: use this router instead of loading one (``settings.capabilities`` is then unused).
     ``transport``: the upstream transport the router transport wraps (default: ``max_upstream`` keep-alive
-    connections in small ``httpx.AsyncHTTPTransport`` pools, see ``UpstreamPool``). ``close_router``: close the
-    router's fetcher (and so its spooled downloads) when the app shuts down.
+    connections, on aiohttp's client when installed, else in small ``httpx.AsyncHTTPTransport`` pools, see
+    ``upstream_transport``). ``close_router``: close the router's fetcher (and so its spooled downloads) when the
+    app shuts down.
     """
     return ProxyApp(
         settings if settings is not None else ProxySettings.from_env(),

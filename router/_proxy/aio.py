@@ -1,0 +1,120 @@
+"""The upstream leg on aiohttp's client (optional: ``pip install 'router[serve]'``), behind httpx's transport API.
+
+Per request, aiohttp's HTTP/1.1 client costs the proxy about half what httpcore does (a C parser, one pool
+without per-request bookkeeping over every connection, no anyio layer), so ``UpstreamPool`` uses it when it is
+installed. What httpx's transport did is kept: the request goes as the proxy built it (no headers added: no
+User-Agent, Accept or Accept-Encoding of aiohttp's, no cookie jar, no redirects, no decompression), the answer
+comes back as it arrives (each chunk as soon as it is read: SSE events are not held back), a cancelled request
+closes its connection, and aiohttp's errors become httpx's (``forward.py`` answers 502/503/504 from them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+
+import aiohttp
+import httpx
+
+__all__ = ["AiohttpPool"]
+
+_SKIP = frozenset({"User-Agent", "Accept", "Accept-Encoding", "Content-Type"})  # added only when absent: never
+
+
+@contextmanager
+def _mapped(read: bool) -> Iterator[None]:
+    """aiohttp's exceptions as httpx's (most specific first: several aiohttp errors subclass others)."""
+    try:
+        yield
+    except aiohttp.ConnectionTimeoutError as exc:
+        raise httpx.ConnectTimeout(str(exc) or "timed out connecting to the upstream") from exc
+    except aiohttp.ServerTimeoutError as exc:  # sock_read: no byte for `read` seconds
+        raise httpx.ReadTimeout(str(exc) or "timed out reading from the upstream") from exc
+    except aiohttp.ClientConnectorError as exc:
+        raise httpx.ConnectError(str(exc) or type(exc).__name__) from exc
+    except aiohttp.ClientPayloadError as exc:
+        raise httpx.RemoteProtocolError(str(exc) or type(exc).__name__) from exc
+    except aiohttp.ServerDisconnectedError as exc:
+        raise httpx.RemoteProtocolError(str(exc) or "the upstream closed the connection") from exc
+    except aiohttp.ClientResponseError as exc:  # a malformed answer
+        raise httpx.RemoteProtocolError(str(exc) or type(exc).__name__) from exc
+    except (aiohttp.ClientError, OSError) as exc:
+        raise (httpx.ReadError if read else httpx.WriteError)(str(exc) or type(exc).__name__) from exc
+
+
+class _Stream(httpx.AsyncByteStream):
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
+        self._response = response
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        with _mapped(read=True):
+            async for chunk in self._response.content.iter_any():
+                yield chunk
+
+    async def aclose(self) -> None:
+        # An answer not read to its end closes its connection (aiohttp does not reuse it), else it is pooled.
+        self._response.release()
+
+
+class AiohttpPool(httpx.AsyncBaseTransport):
+    """``connections`` keep-alive HTTP/1.1 connections in one aiohttp connector (made on first use, in the loop)."""
+
+    def __init__(self, connections: int, *, keepalive_expiry: float = 60.0) -> None:
+        self._connections, self._keepalive = connections, keepalive_expiry
+        self._ssl = httpx.create_ssl_context()  # the same certificates as httpx.AsyncHTTPTransport
+        self._session: aiohttp.ClientSession | None = None
+
+    def _open(self) -> aiohttp.ClientSession:
+        connector = aiohttp.TCPConnector(
+            limit=self._connections, limit_per_host=0, keepalive_timeout=self._keepalive, ssl=self._ssl
+        )
+        return aiohttp.ClientSession(
+            connector=connector,
+            cookie_jar=aiohttp.DummyCookieJar(),
+            skip_auto_headers=_SKIP,
+            auto_decompress=False,
+            trust_env=False,
+            timeout=aiohttp.ClientTimeout(total=None),
+        )
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        session = self._session
+        if session is None:
+            session = self._session = self._open()
+        timeout = request.extensions.get("timeout", {})
+        # As built, in order, duplicates kept; a chunked body is framed by aiohttp (it chunks a body of no length).
+        headers = [
+            (k.decode("latin-1"), v.decode("latin-1"))
+            for k, v in request.headers.raw
+            if k.lower() != b"transfer-encoding"
+        ]
+        stream = request.stream
+        assert isinstance(stream, httpx.AsyncByteStream)
+        with _mapped(read=False):
+            response = await session.request(
+                request.method,
+                str(request.url),
+                headers=headers,
+                data=stream,
+                allow_redirects=False,
+                compress=None,
+                chunked=None,
+                timeout=aiohttp.ClientTimeout(
+                    total=None,
+                    connect=timeout.get("pool"),  # aiohttp's `connect` counts the wait for a free connection too
+                    sock_connect=timeout.get("connect"),
+                    sock_read=timeout.get("read"),
+                ),
+                ssl=self._ssl if request.url.scheme == "https" else False,
+            )
+        return httpx.Response(
+            response.status,
+            headers=list(response.raw_headers),
+            stream=_Stream(response),
+            request=request,
+            extensions={"http_version": b"HTTP/1.1", "reason_phrase": (response.reason or "").encode("latin-1")},
+        )
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()

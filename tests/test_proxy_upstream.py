@@ -1,0 +1,140 @@
+"""The upstream leg's transports on the wire: aiohttp's client (``AiohttpPool``) sends what httpx's did, and
+answers with httpx's exceptions; ``upstream_transport`` picks it, or httpx's pools without it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import httpx
+import pytest
+
+from router._proxy.aio import AiohttpPool
+from router._proxy.upstream import UpstreamPool, upstream_transport
+
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+RAW = [(b"content-type", b"application/json"), (b"x-dup", b"1"), (b"x-dup", b"2"), (b"host", b"example.org")]
+
+
+@asynccontextmanager
+async def _server(handler: Handler) -> AsyncIterator[str]:
+    server = await asyncio.start_server(handler, "127.0.0.1", 0)
+    try:
+        yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    finally:
+        server.close()
+
+
+async def _head(reader: asyncio.StreamReader) -> bytes:
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")
+    )
+    return head + await reader.readexactly(length)
+
+
+def _request(origin: str, body: bytes = b"abcd") -> httpx.Request:
+    headers = [*RAW, (b"content-length", str(len(body)).encode())]
+    return httpx.Request("POST", f"{origin}/api/v1/chat?x=1", headers=headers, content=body)
+
+
+@pytest.mark.parametrize("make", [lambda: AiohttpPool(4), lambda: UpstreamPool(4)], ids=["aiohttp", "httpx"])
+async def test_the_request_goes_as_built_and_no_cookie_comes_back(make: Callable[[], httpx.AsyncBaseTransport]) -> None:
+    """The same bytes from both clients: headers in order, duplicates kept, none added, no cookie jar."""
+    seen: list[bytes] = []
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while not reader.at_eof():
+            try:
+                seen.append(await _head(reader))
+            except asyncio.IncompleteReadError:
+                return
+            writer.write(b"HTTP/1.1 200 OK\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\nContent-Length: 2\r\n\r\nok")
+
+    transport = make()
+    async with _server(handler) as origin:
+        for _ in range(2):
+            response = await transport.handle_async_request(_request(origin))
+            assert b"".join([c async for c in response.stream]) == b"ok"  # type: ignore[union-attr]
+            await response.aclose()
+            assert response.headers.get_list("set-cookie") == ["a=1", "b=2"]
+    await transport.aclose()
+    expected = (
+        b"POST /api/v1/chat?x=1 HTTP/1.1\r\nhost: example.org\r\ncontent-type: application/json\r\n"
+        b"x-dup: 1\r\nx-dup: 2\r\ncontent-length: 4\r\n\r\nabcd"
+    )
+    assert seen == [expected, expected]
+
+
+async def test_aiohttp_relays_each_chunk_as_it_arrives() -> None:
+    """An SSE answer is not held back: the first event is read while the upstream still holds the second."""
+    release = asyncio.Event()
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _head(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n")
+        writer.write(b"8\r\ndata: 1\n\r\n")
+        await release.wait()
+        writer.write(b"8\r\ndata: 2\n\r\n0\r\n\r\n")
+
+    transport = AiohttpPool(4)
+    async with _server(handler) as origin:
+        response = await transport.handle_async_request(_request(origin))
+        chunks = response.stream.__aiter__()  # type: ignore[union-attr]
+        assert await asyncio.wait_for(chunks.__anext__(), 5) == b"data: 1\n"
+        release.set()
+        assert await asyncio.wait_for(chunks.__anext__(), 5) == b"data: 2\n"
+        await response.aclose()
+    await transport.aclose()
+
+
+async def test_aiohttp_errors_are_httpx_errors() -> None:
+    """forward.py answers 502/504 from httpx's exceptions: aiohttp's are mapped onto them."""
+    transport = AiohttpPool(4)
+    listener = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    dead = f"http://127.0.0.1:{listener.sockets[0].getsockname()[1]}"
+    listener.close()
+    await listener.wait_closed()
+    with pytest.raises(httpx.ConnectError):
+        await transport.handle_async_request(_request(dead))
+
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _head(reader)
+        writer.close()
+
+    async with _server(hang_up) as origin:
+        with pytest.raises(httpx.RemoteProtocolError):
+            await transport.handle_async_request(_request(origin))
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _head(reader)
+        await asyncio.sleep(5)
+
+    async with _server(silent) as origin:
+        request = _request(origin)
+        request.extensions["timeout"] = {"connect": 5, "read": 0.2, "write": 5, "pool": 5}
+        with pytest.raises(httpx.ReadTimeout):
+            await transport.handle_async_request(request)
+    await transport.aclose()
+
+
+def test_upstream_transport_prefers_aiohttp_and_can_be_told(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ROUTER_UPSTREAM_CLIENT", raising=False)
+    assert isinstance(upstream_transport(8), AiohttpPool)
+    monkeypatch.setenv("ROUTER_UPSTREAM_CLIENT", "httpx")
+    assert isinstance(upstream_transport(8), UpstreamPool)
+    monkeypatch.setenv("ROUTER_UPSTREAM_CLIENT", "curl")
+    with pytest.raises(ValueError, match="ROUTER_UPSTREAM_CLIENT"):
+        upstream_transport(8)
+
+
+def test_upstream_transport_falls_back_to_httpx_without_aiohttp(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.delenv("ROUTER_UPSTREAM_CLIENT", raising=False)
+    monkeypatch.setitem(sys.modules, "router._proxy.aio", None)  # as if aiohttp were not installed
+    assert isinstance(upstream_transport(8), UpstreamPool)
+    monkeypatch.setenv("ROUTER_UPSTREAM_CLIENT", "aiohttp")
+    with pytest.raises(ImportError, match="aiohttp"):
+        upstream_transport(8)
