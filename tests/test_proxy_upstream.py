@@ -4,8 +4,10 @@ answers with httpx's exceptions; ``upstream_transport`` picks it, or httpx's poo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 import httpx
 import pytest
@@ -138,3 +140,36 @@ def test_upstream_transport_falls_back_to_httpx_without_aiohttp(monkeypatch: pyt
     monkeypatch.setenv("ROUTER_UPSTREAM_CLIENT", "aiohttp")
     with pytest.raises(ImportError, match="aiohttp"):
         upstream_transport(8)
+
+
+async def test_aiohttp_verifies_the_upstream_certificate(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    """HTTPS with httpx's certificates (SSL_CERT_FILE honoured as by httpx); an unknown CA is a ConnectError."""
+    import ssl
+
+    import trustme
+
+    ca = trustme.CA()
+    served = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("localhost").configure_cert(served)
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(Exception):
+            await _head(reader)
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            await writer.drain()
+
+    server = await asyncio.start_server(handler, "127.0.0.1", 0, ssl=served)
+    origin = f"https://localhost:{server.sockets[0].getsockname()[1]}"
+    try:
+        with pytest.raises(httpx.ConnectError):  # the system's and certifi's roots do not know this CA
+            await AiohttpPool(2).handle_async_request(_request(origin))
+        ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+        monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "ca.pem"))
+        transport = AiohttpPool(2)
+        response = await transport.handle_async_request(_request(origin))
+        assert response.status_code == 200
+        await response.aread()
+        await response.aclose()
+        await transport.aclose()
+    finally:
+        server.close()
