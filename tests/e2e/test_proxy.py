@@ -120,9 +120,14 @@ class Proxy:
                 stream.close()
 
 
-@pytest.fixture(scope="module")
-def served(upstream: FakeOpenRouter) -> Iterator[Proxy]:
-    """One `router serve` process for the tests that do not stop it (header timeout 1 s, body limit 1 MB)."""
+# Both upstream clients: aiohttp's (the serve extra's) and httpx's pools (without aiohttp, or when told).
+UPSTREAM_CLIENTS = ["aiohttp", "httpx"]
+
+
+@pytest.fixture(scope="module", params=UPSTREAM_CLIENTS)
+def served(upstream: FakeOpenRouter, request: pytest.FixtureRequest) -> Iterator[Proxy]:
+    """One `router serve` process for the tests that do not stop it (header timeout 1 s, body limit 1 MB), on
+    each upstream client."""
     proxy = Proxy(
         upstream,
         "--allow-private-urls",
@@ -132,7 +137,7 @@ def served(upstream: FakeOpenRouter) -> Iterator[Proxy]:
         "1",
         "--max-body-size",
         "1MB",
-        env={"OPENROUTER_API_KEY": SERVER_KEY},
+        env={"OPENROUTER_API_KEY": SERVER_KEY, "ROUTER_UPSTREAM_CLIENT": request.param},
     )
     yield proxy
     proxy.close()
@@ -184,9 +189,13 @@ def _scrape(url: str) -> dict[str, float]:
 # -- ordinary traffic, through the app in a thread (same code, same server, no process start) ---------------
 
 
-@pytest.fixture
-def proxy(upstream: FakeOpenRouter, local_router: Router) -> Iterator[ProxyServer]:
-    """The proxy in a thread on a free port, pointed at the fake upstream, with no key of its own."""
+@pytest.fixture(params=UPSTREAM_CLIENTS)
+def proxy(
+    upstream: FakeOpenRouter, local_router: Router, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[ProxyServer]:
+    """The proxy in a thread on a free port, pointed at the fake upstream, with no key of its own, on each
+    upstream client."""
+    monkeypatch.setenv("ROUTER_UPSTREAM_CLIENT", request.param)
     with make_server(local_router, "127.0.0.1", 0, upstream.base_url, api_key="") as server:
         yield server
 
