@@ -173,3 +173,111 @@ async def test_aiohttp_verifies_the_upstream_certificate(monkeypatch: pytest.Mon
         await transport.aclose()
     finally:
         server.close()
+
+
+BOTH = pytest.mark.parametrize("make", [lambda: AiohttpPool(4), lambda: UpstreamPool(4)], ids=["aiohttp", "httpx"])
+
+
+@BOTH
+async def test_url_and_header_bytes_arrive_as_sent(make: Callable[[], httpx.AsyncBaseTransport]) -> None:
+    """No requoting of the URL (``%2F`` stays, ``%7E`` is not ``~``), and header values byte for byte: UTF-8
+    (OpenRouter's X-Title holds app names) and a Latin-1 byte alike."""
+    seen: list[bytes] = []
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while not reader.at_eof():
+            try:
+                seen.append(await _head(reader))
+            except asyncio.IncompleteReadError:
+                return
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+
+    transport = make()
+    target = "/api/v1/%7Euser/chat?a=%7Ex&b=%2b&e=%e2%82%ac&h=[1]&i=%2F"
+    values = ["Café ☕".encode(), b"Caf\xe9"]
+    async with _server(handler) as origin:
+        for value in values:
+            headers = [(b"host", b"example.org"), (b"x-title", value), (b"content-length", b"0")]
+            request = httpx.Request("POST", httpx.URL(origin + target), headers=headers, content=b"")
+            response = await transport.handle_async_request(request)
+            await response.aread()
+            await response.aclose()
+    await transport.aclose()
+    assert len(seen) == 2
+    for head, value in zip(seen, values, strict=True):
+        assert head.startswith(f"POST {target} HTTP/1.1\r\n".encode())
+        assert b"\r\nx-title: " + value + b"\r\n" in head
+
+
+@BOTH
+@pytest.mark.parametrize(
+    "head",
+    [b"x-big: " + b"a" * 10_000, b"\r\n".join(b"x-%d: %d" % (i, i) for i in range(150))],
+    ids=["a 10 kB header", "150 headers"],
+)
+async def test_large_answer_heads_are_read(make: Callable[[], httpx.AsyncBaseTransport], head: bytes) -> None:
+    """An answer whose head httpcore reads is read by aiohttp too (its defaults: 8 KiB a line, 128 headers)."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _head(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\n" + head + b"\r\nContent-Length: 2\r\n\r\nok")
+        await writer.drain()
+
+    transport = make()
+    async with _server(handler) as origin:
+        response = await transport.handle_async_request(_request(origin))
+        assert await response.aread() == b"ok"
+        await response.aclose()
+    await transport.aclose()
+    assert len(response.headers) >= head.count(b"\r\n") + 2
+
+
+async def test_aiohttp_error_texts_do_not_show_the_url() -> None:
+    """A malformed answer and a refused connection: the texts (which reach the client in a 502) say what went
+    wrong without the request's URL and query string."""
+    transport = AiohttpPool(4)
+
+    async def malformed(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _head(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nbroken header line\r\n\r\n")
+        await writer.drain()
+
+    async with _server(malformed) as origin:
+        with pytest.raises(httpx.RemoteProtocolError) as caught:
+            await transport.handle_async_request(_request(origin))
+    listener = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    dead = f"http://127.0.0.1:{listener.sockets[0].getsockname()[1]}"
+    listener.close()
+    await listener.wait_closed()
+    with pytest.raises(httpx.ConnectError) as refused:
+        await transport.handle_async_request(_request(dead))
+    await transport.aclose()
+    for text in (str(caught.value), str(refused.value)):
+        assert text
+        assert "x=1" not in text
+        assert "127.0.0.1" not in text
+
+
+@pytest.mark.parametrize("client", ["aiohttp", "httpx"])
+async def test_an_answer_with_both_lengths_reaches_the_client_whole(
+    client: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An upstream answer with Transfer-Encoding and a Content-Length its body does not match: the proxy relays
+    the body the chunked coding frames, without the stale Content-Length, or answers 502; never a broken
+    response."""
+    from router import Router
+    from router.serve import make_server
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _head(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 50\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n")
+        await writer.drain()
+
+    monkeypatch.setenv("ROUTER_UPSTREAM_CLIENT", client)
+    async with _server(handler) as origin:
+        with make_server(Router(), "127.0.0.1", 0, origin + "/api/v1", api_key="") as server:
+            async with httpx.AsyncClient(timeout=10) as http:
+                response = await http.post(server.url + "/api/v1/chat/completions", json={"model": "m", "messages": []})
+    assert (response.status_code, response.content) in {(200, b"ok"), (502, response.content)}
+    if response.status_code == 200:
+        assert "content-length" not in response.headers

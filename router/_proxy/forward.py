@@ -151,6 +151,8 @@ class Forwarder:
         """Status, headers, then the body chunk by chunk as the upstream sends it (never buffered)."""
         record.status = response.status_code
         headers = [(k.lower(), v) for k, v in response.headers.raw if k.lower() not in _RESPONSE_DROP]
+        if "transfer-encoding" in response.headers:  # it overrides a Content-Length the body will not match
+            headers = [(k, v) for k, v in headers if k != b"content-length"]
         if response.is_stream_consumed:  # an answer the transport made itself (a rejection): already in memory
             chunks: Any = _once(response.content)
         else:
