@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from router._proxy.aio import AiohttpPool
+from router._proxy.settings import ProxySettings
 from router._proxy.upstream import UpstreamPool, upstream_transport
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
@@ -41,10 +42,8 @@ def _request(origin: str, body: bytes = b"abcd") -> httpx.Request:
     return httpx.Request("POST", f"{origin}/api/v1/chat?x=1", headers=headers, content=body)
 
 
-@pytest.mark.parametrize("make", [lambda: AiohttpPool(4), lambda: UpstreamPool(4)], ids=["aiohttp", "httpx"])
-async def test_the_request_goes_as_built_and_no_cookie_comes_back(make: Callable[[], httpx.AsyncBaseTransport]) -> None:
-    """The same bytes from both clients: headers in order, duplicates kept, none added, no cookie jar."""
-    seen: list[bytes] = []
+def _recorder(seen: list[bytes], answer: bytes) -> Handler:
+    """A keep-alive upstream that records each request (head and body) and gives each the same answer."""
 
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         while not reader.at_eof():
@@ -52,8 +51,28 @@ async def test_the_request_goes_as_built_and_no_cookie_comes_back(make: Callable
                 seen.append(await _head(reader))
             except asyncio.IncompleteReadError:
                 return
-            writer.write(b"HTTP/1.1 200 OK\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\nContent-Length: 2\r\n\r\nok")
+            writer.write(answer)
 
+    return handler
+
+
+async def _dead_origin() -> str:
+    """An origin on a port nothing listens on any more: connecting is refused."""
+    listener = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    origin = f"http://127.0.0.1:{listener.sockets[0].getsockname()[1]}"
+    listener.close()
+    await listener.wait_closed()
+    return origin
+
+
+BOTH = pytest.mark.parametrize("make", [lambda: AiohttpPool(4), lambda: UpstreamPool(4)], ids=["aiohttp", "httpx"])
+
+
+@BOTH
+async def test_the_request_goes_as_built_and_no_cookie_comes_back(make: Callable[[], httpx.AsyncBaseTransport]) -> None:
+    """The same bytes from both clients: headers in order, duplicates kept, none added, no cookie jar."""
+    seen: list[bytes] = []
+    handler = _recorder(seen, b"HTTP/1.1 200 OK\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\nContent-Length: 2\r\n\r\nok")
     transport = make()
     async with _server(handler) as origin:
         for _ in range(2):
@@ -94,10 +113,7 @@ async def test_aiohttp_relays_each_chunk_as_it_arrives() -> None:
 async def test_aiohttp_errors_are_httpx_errors() -> None:
     """forward.py answers 502/504 from httpx's exceptions: aiohttp's are mapped onto them."""
     transport = AiohttpPool(4)
-    listener = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
-    dead = f"http://127.0.0.1:{listener.sockets[0].getsockname()[1]}"
-    listener.close()
-    await listener.wait_closed()
+    dead = await _dead_origin()
     with pytest.raises(httpx.ConnectError):
         await transport.handle_async_request(_request(dead))
 
@@ -121,25 +137,27 @@ async def test_aiohttp_errors_are_httpx_errors() -> None:
     await transport.aclose()
 
 
-def test_upstream_transport_prefers_aiohttp_and_can_be_told(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("ROUTER_UPSTREAM_CLIENT", raising=False)
+def test_upstream_transport_prefers_aiohttp_and_can_be_told() -> None:
     assert isinstance(upstream_transport(8), AiohttpPool)
-    monkeypatch.setenv("ROUTER_UPSTREAM_CLIENT", "httpx")
-    assert isinstance(upstream_transport(8), UpstreamPool)
-    monkeypatch.setenv("ROUTER_UPSTREAM_CLIENT", "curl")
+    assert isinstance(upstream_transport(8, client="aiohttp"), AiohttpPool)
+    assert isinstance(upstream_transport(8, client="httpx"), UpstreamPool)
+
+
+def test_the_upstream_client_is_a_setting() -> None:
+    """ROUTER_UPSTREAM_CLIENT is read with the other settings; a wrong value is refused, naming it."""
+    assert ProxySettings.from_env({}).upstream_client == "auto"
+    assert ProxySettings.from_env({"ROUTER_UPSTREAM_CLIENT": " HTTPX "}).upstream_client == "httpx"
     with pytest.raises(ValueError, match="ROUTER_UPSTREAM_CLIENT"):
-        upstream_transport(8)
+        ProxySettings.from_env({"ROUTER_UPSTREAM_CLIENT": "curl"})
 
 
 def test_upstream_transport_falls_back_to_httpx_without_aiohttp(monkeypatch: pytest.MonkeyPatch) -> None:
     import sys
 
-    monkeypatch.delenv("ROUTER_UPSTREAM_CLIENT", raising=False)
     monkeypatch.setitem(sys.modules, "router._proxy.aio", None)  # as if aiohttp were not installed
     assert isinstance(upstream_transport(8), UpstreamPool)
-    monkeypatch.setenv("ROUTER_UPSTREAM_CLIENT", "aiohttp")
     with pytest.raises(ImportError, match="aiohttp"):
-        upstream_transport(8)
+        upstream_transport(8, client="aiohttp")
 
 
 async def test_aiohttp_verifies_the_upstream_certificate(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
@@ -175,23 +193,12 @@ async def test_aiohttp_verifies_the_upstream_certificate(monkeypatch: pytest.Mon
         server.close()
 
 
-BOTH = pytest.mark.parametrize("make", [lambda: AiohttpPool(4), lambda: UpstreamPool(4)], ids=["aiohttp", "httpx"])
-
-
 @BOTH
 async def test_url_and_header_bytes_arrive_as_sent(make: Callable[[], httpx.AsyncBaseTransport]) -> None:
     """No requoting of the URL (``%2F`` stays, ``%7E`` is not ``~``), and header values byte for byte: UTF-8
     (OpenRouter's X-Title holds app names) and a Latin-1 byte alike."""
     seen: list[bytes] = []
-
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        while not reader.at_eof():
-            try:
-                seen.append(await _head(reader))
-            except asyncio.IncompleteReadError:
-                return
-            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-
+    handler = _recorder(seen, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
     transport = make()
     target = "/api/v1/%7Euser/chat?a=%7Ex&b=%2b&e=%e2%82%ac&h=[1]&i=%2F"
     values = ["Café ☕".encode(), b"Caf\xe9"]
@@ -245,10 +252,7 @@ async def test_aiohttp_error_texts_do_not_show_the_url() -> None:
     async with _server(malformed) as origin:
         with pytest.raises(httpx.RemoteProtocolError) as caught:
             await transport.handle_async_request(_request(origin))
-    listener = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
-    dead = f"http://127.0.0.1:{listener.sockets[0].getsockname()[1]}"
-    listener.close()
-    await listener.wait_closed()
+    dead = await _dead_origin()
     with pytest.raises(httpx.ConnectError) as refused:
         await transport.handle_async_request(_request(dead))
     await transport.aclose()
@@ -259,9 +263,7 @@ async def test_aiohttp_error_texts_do_not_show_the_url() -> None:
 
 
 @pytest.mark.parametrize("client", ["aiohttp", "httpx"])
-async def test_an_answer_with_both_lengths_reaches_the_client_whole(
-    client: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_an_answer_with_both_lengths_reaches_the_client_whole(client: str) -> None:
     """An upstream answer with Transfer-Encoding and a Content-Length its body does not match: the proxy relays
     the body the chunked coding frames, without the stale Content-Length, or answers 502; never a broken
     response."""
@@ -273,9 +275,9 @@ async def test_an_answer_with_both_lengths_reaches_the_client_whole(
         writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 50\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n")
         await writer.drain()
 
-    monkeypatch.setenv("ROUTER_UPSTREAM_CLIENT", client)
+    settings = ProxySettings(upstream_client=client)
     async with _server(handler) as origin:
-        with make_server(Router(), "127.0.0.1", 0, origin + "/api/v1", api_key="") as server:
+        with make_server(Router(), "127.0.0.1", 0, origin + "/api/v1", api_key="", settings=settings) as server:
             async with httpx.AsyncClient(timeout=10) as http:
                 response = await http.post(server.url + "/api/v1/chat/completions", json={"model": "m", "messages": []})
     assert (response.status_code, response.content) in {(200, b"ok"), (502, response.content)}

@@ -125,7 +125,6 @@ class AiohttpPool(httpx.AsyncBaseTransport):
                 timeout=aiohttp.ClientTimeout(
                     total=None, sock_connect=timeout.get("connect"), sock_read=timeout.get("read")
                 ),
-                ssl=self._ssl if request.url.scheme == "https" else False,
             )
         return httpx.Response(
             response.status,

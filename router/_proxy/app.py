@@ -130,8 +130,9 @@ class ProxyApp:
         self._started = True
         self._ready = asyncio.Event()
         if self._upstream is None:
+            s = self.settings
             self._upstream = upstream_transport(
-                self.settings.max_upstream, keepalive_expiry=self.settings.keepalive_expiry
+                s.max_upstream, keepalive_expiry=s.keepalive_expiry, client=s.upstream_client
             )
         if self.router is not None:
             self._loaded(self.router)

@@ -15,6 +15,7 @@
     ROUTER_LOOP_MONITOR_INTERVAL  seconds between event-loop lag samples (default 0.05; 0 turns it off)
     ROUTER_REFRESH_EVERY       hours between background refreshes of OpenRouter's catalogue (default 24; 0: never)
     ROUTER_FIT                 fit videos to the route (needs router[fit]): fit, trim or split (default: off)
+    ROUTER_UPSTREAM_CLIENT     the upstream leg's client: aiohttp or httpx (default: aiohttp when installed)
 """
 
 from __future__ import annotations
@@ -24,11 +25,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-__all__ = ["DEFAULT_BASE_URL", "LOOPBACK_HOSTS", "ProxySettings", "is_loopback", "parse_size"]
+__all__ = ["DEFAULT_BASE_URL", "LOOPBACK_HOSTS", "UPSTREAM_CLIENTS", "ProxySettings", "is_loopback", "parse_size"]
 
 DEFAULT_BASE_URL = "https://openrouter.ai/api/v1"
 # The names a loopback listener answers to: a DNS-rebinding page arrives with its own name and is refused.
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+UPSTREAM_CLIENTS = ("auto", "aiohttp", "httpx")  # auto: aiohttp's when installed, else httpx's pools
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|KiB|MiB|GiB)?\s*$", re.IGNORECASE)
 _UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "kib": 2**10, "mib": 2**20, "gib": 2**30}
@@ -73,10 +75,15 @@ class ProxySettings:
     loop_monitor_interval: float = 0.05  # seconds between event-loop lag samples (0: off)
     refresh_every: float = 24 * 3600.0  # seconds between background catalogue refreshes (0: never)
     fit: str | None = None  # fit videos to the route: "fit", "trim" or "split" (None: off)
+    upstream_client: str = "auto"  # see UPSTREAM_CLIENTS and upstream.upstream_transport
 
     def __post_init__(self) -> None:
         if self.max_body_size <= 0 or self.max_upstream <= 0 or self.queue_timeout < 0:
             raise ValueError("max_body_size and max_upstream must be positive, queue_timeout not negative")
+        if self.upstream_client not in UPSTREAM_CLIENTS:
+            raise ValueError(
+                f"upstream_client (ROUTER_UPSTREAM_CLIENT) is aiohttp or httpx, not {self.upstream_client!r}"
+            )
         object.__setattr__(self, "base_url", self.base_url.rstrip("/"))
 
     @classmethod
@@ -108,4 +115,6 @@ class ProxySettings:
             if fit not in ("fit", "trim", "split"):
                 raise ValueError(f"ROUTER_FIT is fit, trim or split, not {fit!r}")
             kwargs["fit"] = fit
+        if client := env.get("ROUTER_UPSTREAM_CLIENT", "").strip().lower():
+            kwargs["upstream_client"] = client
         return cls(**kwargs)  # type: ignore[arg-type]

@@ -1,8 +1,8 @@
 """The upstream side: keep-alive connections, on aiohttp's client when it is installed, else on httpx's.
 
 ``upstream_transport`` picks: aiohttp's client (``aio.AiohttpPool``, in the ``serve`` extra) costs the proxy about
-half what httpcore does per request; without aiohttp, or with ``ROUTER_UPSTREAM_CLIENT=httpx``, it is
-``UpstreamPool``: several small ``httpx.AsyncHTTPTransport`` pools.
+half what httpcore does per request; without aiohttp, or when the settings say ``httpx``
+(``ROUTER_UPSTREAM_CLIENT=httpx``), it is ``UpstreamPool``: several small ``httpx.AsyncHTTPTransport`` pools.
 
 httpcore's pool re-examines every connection it holds on each request, and for each idle one counts all idle
 ones again: its bookkeeping grows with the square of the pool's size. One pool of 512 connections serves a
@@ -13,7 +13,6 @@ so with the app's cap on requests in flight there is always a pool with a free c
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 
 import httpx
@@ -71,20 +70,20 @@ class UpstreamPool(httpx.AsyncBaseTransport):
             await pool.aclose()
 
 
-def upstream_transport(connections: int, *, keepalive_expiry: float = 60.0) -> httpx.AsyncBaseTransport:
+def upstream_transport(
+    connections: int, *, keepalive_expiry: float = 60.0, client: str = "auto"
+) -> httpx.AsyncBaseTransport:
     """``connections`` keep-alive upstream connections: aiohttp's client if installed, else httpx's pools.
 
-    ``ROUTER_UPSTREAM_CLIENT=httpx`` keeps httpx's even when aiohttp is installed (``aiohttp``: insist on it).
+    ``client`` (``ProxySettings.upstream_client``): ``httpx`` keeps httpx's even when aiohttp is installed,
+    ``aiohttp`` insists on aiohttp's.
     """
-    choice = os.environ.get("ROUTER_UPSTREAM_CLIENT", "").strip().lower() or "auto"
-    if choice not in ("auto", "aiohttp", "httpx"):
-        raise ValueError(f"ROUTER_UPSTREAM_CLIENT must be aiohttp or httpx, not {choice!r}")
-    if choice != "httpx":
+    if client != "httpx":
         try:
             from .aio import AiohttpPool
         except ImportError:
-            if choice == "aiohttp":
-                raise ImportError("ROUTER_UPSTREAM_CLIENT=aiohttp needs aiohttp: pip install 'router[serve]'") from None
+            if client == "aiohttp":
+                raise ImportError("the aiohttp upstream client needs aiohttp: pip install 'router[serve]'") from None
         else:
             return AiohttpPool(connections, keepalive_expiry=keepalive_expiry)
     return UpstreamPool(connections, keepalive_expiry=keepalive_expiry)

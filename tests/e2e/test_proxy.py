@@ -190,13 +190,11 @@ def _scrape(url: str) -> dict[str, float]:
 
 
 @pytest.fixture(params=UPSTREAM_CLIENTS)
-def proxy(
-    upstream: FakeOpenRouter, local_router: Router, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[ProxyServer]:
+def proxy(upstream: FakeOpenRouter, local_router: Router, request: pytest.FixtureRequest) -> Iterator[ProxyServer]:
     """The proxy in a thread on a free port, pointed at the fake upstream, with no key of its own, on each
     upstream client."""
-    monkeypatch.setenv("ROUTER_UPSTREAM_CLIENT", request.param)
-    with make_server(local_router, "127.0.0.1", 0, upstream.base_url, api_key="") as server:
+    settings = ProxySettings(upstream_client=request.param)
+    with make_server(local_router, "127.0.0.1", 0, upstream.base_url, api_key="", settings=settings) as server:
         yield server
 
 
