@@ -1,6 +1,7 @@
 """Run every router benchmark side by side and publish the figures against their goals.
 
-    python bench/run.py            # full run (a few minutes): writes bench/results.json and bench/results.md
+    python bench/run.py            # full run (a few minutes): writes bench/results.json and bench/results.md,
+                                   # and redraws the figures of docs/performance.md (bench/plots.py)
     python bench/run.py --quick    # fewer repetitions and sizes, same table (a smoke test of the benchmarks)
     python bench/run.py --only fit # router.fit against the ffmpeg CLI (not in the default run)
 
@@ -803,6 +804,19 @@ def proxy_markdown(p: dict[str, Any]) -> list[str]:
     ]
 
 
+def redraw() -> None:
+    """docs/img/*.svg from the results just written (bench/plots.py; needs matplotlib, the `bench` extra)."""
+    try:
+        import plots
+    except ModuleNotFoundError as exc:
+        if exc.name != "matplotlib":
+            raise
+        log("figures not redrawn: matplotlib is missing (pip install -e '.[bench]'), then python bench/plots.py")
+        return
+    for path in plots.draw(BENCH, plots.DOCS_IMG):
+        log(f"drew {path.relative_to(REPO)}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer sizes and repetitions (about a minute)")
@@ -861,6 +875,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     (out / f"{stem}.json").write_text(json.dumps(res, indent=2) + "\n")
     (out / f"{stem}.md").write_text(markdown(res, rows))
     log(f"wrote {out / stem}.json and {out / stem}.md ({res['elapsed_s']:.0f} s)")
+    if not args.quick and args.out is None:  # a published run: redraw the performance page's figures
+        redraw()
     return 0 if all(r["pass"] is not False for r in rows) else 1
 
 
