@@ -247,6 +247,7 @@ def cmd_serve(args: argparse.Namespace, out: IO[str]) -> int:
             "capabilities": tuple(args.capabilities),
             "allow_private_urls": args.allow_private_urls or settings.allow_private_urls,
             "access_token": args.access_token or settings.access_token,
+            "lend_key_to_network": args.lend_key_to_network or settings.lend_key_to_network,
             "refresh_every": refresh,
             "fit": args.fit or settings.fit,
         }

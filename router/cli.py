@@ -162,6 +162,12 @@ def build_parser() -> argparse.ArgumentParser:
         "is used (default $ROUTER_ACCESS_TOKEN; prefer the variable: arguments show in ps)",
     )
     serve.add_argument(
+        "--lend-key-to-network",
+        action="store_true",
+        help="without an access token, add the operator's key to keyless requests from any client, not only from "
+        "this machine (loopback); for a trusted network only (default $ROUTER_LEND_KEY_TO_NETWORK, else off)",
+    )
+    serve.add_argument(
         "--allowed-host",
         action="append",
         metavar="HOST",

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import signal
 import sys
+import textwrap
 from typing import IO
 
 from ._pipeline import Router
@@ -88,7 +89,7 @@ def serve(
         out.write(f"router proxy on {url_of(sock)} -> {settings.base_url}\n")
         out.flush()
         if not is_loopback(host) and settings.access_token is None:
-            err.write(_OPEN_WARNING.format(host=host, port=port))
+            err.write(_open_warning(url_of(sock).removeprefix("http://"), settings.lend_key_to_network))
             err.flush()
         if options.workers > 1:
             status = supervise(settings, options, sock, early=early)
@@ -106,10 +107,22 @@ def serve(
     return status
 
 
-_OPEN_WARNING = """\
-router: WARNING ***************************************************************************************
-router: WARNING listening on {host}:{port} (beyond this machine) with no access token: anyone who can reach
-router: WARNING this port uses the proxy, and the operator's OPENROUTER_API_KEY for every request without
-router: WARNING its own key. Set ROUTER_ACCESS_TOKEN (or --access-token), or listen on 127.0.0.1.
-router: WARNING ***************************************************************************************
-"""
+def _open_warning(where: str, lent: bool) -> str:
+    """The start-up warning for a listener beyond loopback without an access token, at its bound address."""
+    if lent:
+        text = (
+            f"listening on {where} (beyond this machine) with no access token and --lend-key-to-network: anyone "
+            "who can reach this port uses the proxy, and the operator's OPENROUTER_API_KEY for every request "
+            "without its own key. Set ROUTER_ACCESS_TOKEN (or --access-token), or listen on 127.0.0.1."
+        )
+    else:
+        text = (
+            f"listening on {where} (beyond this machine) with no access token: anyone who can reach this port "
+            "uses the proxy. Protected mode: the operator's OPENROUTER_API_KEY is added only to requests from "
+            "this machine (loopback); a request from elsewhere must bring its own key or gets a 401. To lend "
+            "the key to other machines, set ROUTER_ACCESS_TOKEN (or --access-token) and give them the token; "
+            "on a trusted network, --lend-key-to-network (ROUTER_LEND_KEY_TO_NETWORK=1) lends it to anyone."
+        )
+    lines = textwrap.wrap(text, 100)
+    rule = "*" * 100
+    return "".join(f"router: WARNING {line}\n" for line in (rule, *lines, rule))

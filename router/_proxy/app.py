@@ -3,7 +3,8 @@
 One API request, in order (each step answers in OpenRouter's error shape when it says no):
 
 1. the path is normalised and must sit under ``/api/v1`` or ``/v1`` (404), ``Host`` and ``Origin`` must be
-   allowed (421, 403), and the access token presented when one is configured (401);
+   allowed (421, 403), and the access token presented when one is configured (401); without one, a keyless
+   request from beyond loopback is refused rather than given the operator's key (401, protected mode);
 2. a declared ``Content-Length`` over the limit is refused before a byte is read (413, connection closed);
 3. the body streams into a ``Body`` spool (memory, then an anonymous temp file), bounded (413); a client that
    leaves before the end of its body is gone, and nothing is forwarded;
@@ -22,7 +23,6 @@ import asyncio
 import contextlib
 import functools
 import gc
-import hmac
 import json
 import logging
 import time
@@ -36,7 +36,7 @@ from .._errors import BodyTooLarge
 from .._pipeline import Router
 from ..transport import AsyncRouterTransport, BodyStream
 from .forward import HOP_BY_HOP, Forwarder, Record, Refusal, retry_after
-from .guard import PREFIXES, host_allowed, normalise_path, origin_allowed, split_prefix
+from .guard import PREFIXES, authorization_to_send, host_allowed, normalise_path, origin_allowed, split_prefix
 from .metrics import CONTENT_TYPE, Metrics
 from .settings import ProxySettings
 from .upstream import upstream_transport
@@ -251,7 +251,7 @@ class ProxyApp:
             )
         if not origin_allowed(origin, host, s.allowed_origins):
             raise Refusal(403, "router proxy: requests from this Origin are refused (allow it with --allowed-origin)")
-        authorization = _authorization(s, found)
+        authorization = authorization_to_send(s, found, scope.get("client"))
         length = found.get(b"content-length")
         if length is not None and length.isdigit() and int(length) > s.max_body_size:
             raise Refusal(413, f"router proxy: the request body is over the {s.max_body_size:,}-byte limit")
@@ -367,31 +367,6 @@ async def _answer(
 ) -> None:
     extra = [(b"connection", b"close")] if close else []
     await _send(send, status, error_body(status, message), [_JSON, *headers, *extra])
-
-
-def _authorization(s: ProxySettings, found: dict[bytes, str]) -> str | None:
-    """The Authorization to send instead of the client's (``""``: none), or ``None`` to keep the client's.
-
-    With an access token, a client presents it as ``Authorization: Bearer <token>`` (the operator's key is
-    sent instead) or as ``X-Router-Token`` (its own ``Authorization`` goes through). Without one, a client
-    that sends no ``Authorization`` gets the operator's key.
-    """
-    key = f"Bearer {s.api_key}" if s.api_key else ""
-    auth = found.get(b"authorization")
-    if s.access_token is None:
-        return key if auth is None and key else None
-    token = s.access_token.encode()
-    presented = found.get(b"x-router-token")
-    if presented is not None and hmac.compare_digest(presented.encode("latin-1"), token):
-        return None
-    bearer = auth[7:] if auth is not None and auth[:7].lower() == "bearer " else None
-    if bearer is not None and hmac.compare_digest(bearer.encode("latin-1"), token):
-        return key
-    raise Refusal(
-        401,
-        "router proxy: this proxy needs its access token (Authorization: Bearer <token>, or X-Router-Token)",
-        headers=((b"www-authenticate", b'Bearer realm="router"'),),
-    )
 
 
 async def _read_body(receive: Receive, limit: int, record: Record) -> Body:

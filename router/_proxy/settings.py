@@ -3,8 +3,9 @@
 ``uvicorn 'router.serve:create_app' --factory`` builds its settings from these variables:
 
     OPENROUTER_BASE_URL        upstream (default https://openrouter.ai/api/v1)
-    OPENROUTER_API_KEY         the operator's key, injected for clients that send none (or that present the token)
+    OPENROUTER_API_KEY         the operator's key: for keyless loopback clients (any, when lent) and token holders
     ROUTER_ACCESS_TOKEN        clients must present it before the operator's key is used
+    ROUTER_LEND_KEY_TO_NETWORK 1: without a token, lend the operator's key to clients beyond loopback too
     ROUTER_CAPABILITIES        capability tables layered over the bundled one (os.pathsep-separated)
     ROUTER_ALLOW_PRIVATE_URLS  1: the fetcher may reach private and loopback addresses
     ROUTER_ALLOWED_HOSTS       Host names served (comma-separated; ``*`` any; default: loopback names)
@@ -50,6 +51,10 @@ def is_loopback(host: str) -> bool:
     return host in ("localhost", "::1") or host.startswith("127.")
 
 
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    return env.get(name, "").lower() in ("1", "true", "yes")
+
+
 def _items(text: str | None) -> tuple[str, ...]:
     return tuple(item.strip() for item in (text or "").split(",") if item.strip())
 
@@ -61,6 +66,8 @@ class ProxySettings:
     base_url: str = DEFAULT_BASE_URL
     api_key: str | None = field(default=None, repr=False)
     access_token: str | None = field(default=None, repr=False)
+    # Without a token the operator's key goes only to loopback clients (protected mode); True lends it to any.
+    lend_key_to_network: bool = False
     capabilities: tuple[str, ...] = ()
     allow_private_urls: bool = False
     allowed_hosts: tuple[str, ...] = LOOPBACK_HOSTS  # "*" accepts any Host (put a token in front then)
@@ -95,7 +102,8 @@ class ProxySettings:
             "api_key": env.get("OPENROUTER_API_KEY") or None,
             "access_token": env.get("ROUTER_ACCESS_TOKEN") or None,
             "capabilities": tuple(p for p in env.get("ROUTER_CAPABILITIES", "").split(os.pathsep) if p),
-            "allow_private_urls": env.get("ROUTER_ALLOW_PRIVATE_URLS", "").lower() in ("1", "true", "yes"),
+            "allow_private_urls": _flag(env, "ROUTER_ALLOW_PRIVATE_URLS"),
+            "lend_key_to_network": _flag(env, "ROUTER_LEND_KEY_TO_NETWORK"),
         }
         if hosts := _items(env.get("ROUTER_ALLOWED_HOSTS")):
             kwargs["allowed_hosts"] = hosts

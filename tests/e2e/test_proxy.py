@@ -35,7 +35,7 @@ from servers import MediaServer
 from upstream import FakeOpenRouter
 
 from router._pipeline import Router
-from router.serve import ProxyServer, ProxySettings, make_server
+from router.serve import ProxyServer, ProxySettings, create_app, make_server
 
 KEY = "sk-or-v1-e2e-test-key"
 SERVER_KEY = "sk-or-v1-operator-key"
@@ -499,16 +499,100 @@ def test_access_token(upstream: FakeOpenRouter) -> None:
     assert "WARNING" not in proxy.stderr_now()
 
 
-def test_open_bind_without_token_warns_loudly(upstream: FakeOpenRouter) -> None:
-    """Listening beyond loopback without an access token prints a loud warning naming the fix."""
-    proxy = Proxy(upstream, "--host", "0.0.0.0")  # noqa: S104  # the point of the test; no traffic is sent
+@pytest.mark.parametrize("lend", [False, True])
+def test_open_bind_without_token_warns_with_the_bound_port(upstream: FakeOpenRouter, lend: bool) -> None:
+    """Listening on 0.0.0.0 with --port 0 and no token, the warning names the port actually bound and what becomes
+    of the operator's key: protected mode (loopback clients only) by default, lent to anyone with
+    --lend-key-to-network; a loopback client gets the key either way."""
+    flags = ["--lend-key-to-network"] if lend else []
+    proxy = Proxy(upstream, "--host", "0.0.0.0", *flags, env={"OPENROUTER_API_KEY": SERVER_KEY})  # noqa: S104
     try:
         line = proxy.wait_for("no access token")
         assert line.startswith("router: WARNING")
-        proxy.wait_for("ROUTER_ACCESS_TOKEN")
-    finally:
+        assert f"listening on 0.0.0.0:{proxy.port} " in line
+        local = _post(f"http://127.0.0.1:{proxy.port}/v1/chat/completions", json=TEXT)  # loopback: key lent
         assert proxy.stop() == 0
+        proxy.wait_for("stopped accepting")  # everything written before it has been read
+    finally:
         proxy.close()
+    warning = " ".join(
+        line.removeprefix("router: WARNING ") for line in proxy.seen if line.startswith("router: WARNING")
+    )
+    if lend:
+        assert "anyone who can reach this port uses the proxy, and the operator's OPENROUTER_API_KEY" in warning
+    else:
+        assert "Protected mode: the operator's OPENROUTER_API_KEY is added only to requests from this machine" in (
+            warning
+        )
+        assert "--lend-key-to-network (ROUTER_LEND_KEY_TO_NETWORK=1)" in warning
+    assert "ROUTER_ACCESS_TOKEN" in warning
+    assert local.status_code == 200
+    assert [r.headers["authorization"] for r in upstream.requests] == [f"Bearer {SERVER_KEY}"]
+
+
+FOREIGN = ("203.0.113.5", 40000)  # TEST-NET-3: a client beyond this machine, in the scope only (no traffic)
+
+
+async def _from(
+    client: tuple[str, int], upstream: FakeOpenRouter, router: Router, headers: dict[str, str] | None = None, **kw: Any
+) -> tuple[httpx.Response, bytes]:
+    """One keyless-or-not request through the ASGI app as if from ``client`` (no access token; the operator has
+    a key), and the app's metrics afterwards."""
+    settings = ProxySettings(base_url=upstream.base_url, api_key=SERVER_KEY, loop_monitor_interval=0, **kw)
+    app = create_app(settings, router=router, close_router=False)
+    transport = httpx.ASGITransport(app, client=client)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1", timeout=60) as http:
+            answer = await http.post("/v1/chat/completions", json=TEXT, headers=headers)
+    finally:
+        await app.shutdown()
+    return answer, app.metrics.render()
+
+
+@pytest.mark.parametrize("client", [FOREIGN, ("::ffff:203.0.113.5", 40000), ("10.0.0.7", 40000)])
+async def test_protected_mode_refuses_a_keyless_client_beyond_loopback(
+    upstream: FakeOpenRouter, local_router: Router, client: tuple[str, int]
+) -> None:
+    """Without an access token, a keyless request from beyond loopback gets a 401 that says how to configure a
+    token or the opt-out, counted as refused; the operator's key is not sent and nothing reaches the upstream."""
+    answer, metrics = await _from(client, upstream, local_router)
+    assert answer.status_code == 401
+    assert answer.headers["www-authenticate"].startswith("Bearer")
+    error = answer.json()["error"]
+    assert (error["code"], error["metadata"]) == (401, {})
+    for hint in ("--access-token", "ROUTER_ACCESS_TOKEN", "--lend-key-to-network", "ROUTER_LEND_KEY_TO_NETWORK=1"):
+        assert hint in error["message"]
+    assert SERVER_KEY not in answer.text
+    assert b'router_proxy_requests_total{outcome="refused",status="401"} 1.0' in metrics
+    assert upstream.requests == []
+
+
+@pytest.mark.parametrize(
+    "client", [("127.0.0.1", 40000), ("127.8.9.10", 40000), ("::1", 40000), ("::ffff:127.0.0.1", 1)]
+)
+async def test_protected_mode_lends_the_key_to_loopback_clients(
+    upstream: FakeOpenRouter, local_router: Router, client: tuple[str, int]
+) -> None:
+    """A keyless request from this machine (127.0.0.0/8, ::1, IPv4-mapped loopback) gets the operator's key."""
+    answer, _ = await _from(client, upstream, local_router)
+    assert answer.status_code == 200
+    assert [r.headers["authorization"] for r in upstream.requests] == [f"Bearer {SERVER_KEY}"]
+
+
+async def test_protected_mode_passes_a_client_that_brings_its_own_key(
+    upstream: FakeOpenRouter, local_router: Router
+) -> None:
+    """A client beyond loopback with its own Authorization goes through with its own key, as before."""
+    answer, _ = await _from(FOREIGN, upstream, local_router, AUTH)
+    assert answer.status_code == 200
+    assert [r.headers["authorization"] for r in upstream.requests] == [f"Bearer {KEY}"]
+
+
+async def test_lend_key_to_network_gives_the_key_to_any_client(upstream: FakeOpenRouter, local_router: Router) -> None:
+    """With lend_key_to_network (--lend-key-to-network), a keyless client beyond loopback gets the operator's key."""
+    answer, _ = await _from(FOREIGN, upstream, local_router, lend_key_to_network=True)
+    assert answer.status_code == 200
+    assert [r.headers["authorization"] for r in upstream.requests] == [f"Bearer {SERVER_KEY}"]
 
 
 # -- bodies ----------------------------------------------------------------------------------------------------
