@@ -261,6 +261,8 @@ def cmd_serve(args: argparse.Namespace, out: IO[str]) -> int:
             changes["max_upstream"] = args.max_upstream
         if args.queue_timeout is not None:
             changes["queue_timeout"] = args.queue_timeout
+        if args.body_timeout is not None:
+            changes["body_timeout"] = args.body_timeout
         settings = dataclasses.replace(settings, **changes)  # type: ignore[arg-type]
     except ValueError as exc:
         raise UsageError(str(exc)) from None

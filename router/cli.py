@@ -191,6 +191,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--header-timeout", type=float, default=10, metavar="SECONDS", help="time for a request's head (default 10)"
     )
     serve.add_argument(
+        "--body-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="a request body that sends nothing this long gets 408 and a closed connection (default 60; 0: never)",
+    )
+    serve.add_argument(
         "--keep-alive-timeout",
         type=float,
         default=5,

@@ -127,11 +127,14 @@ def test_settings_from_env_and_secrets_out_of_repr() -> None:
             "ROUTER_QUEUE_TIMEOUT": "1.5",
             "ROUTER_ALLOW_PRIVATE_URLS": "1",
             "ROUTER_REFRESH_EVERY": "6",
+            "ROUTER_BODY_TIMEOUT": "2.5",
             "ROUTER_LEND_KEY_TO_NETWORK": "1",
         }
     )
     assert settings.lend_key_to_network is True
     assert ProxySettings.from_env({}).lend_key_to_network is False  # protected mode by default
+    assert settings.body_timeout == 2.5
+    assert ProxySettings.from_env({}).body_timeout == 60  # nginx's client_body_timeout
     assert settings.base_url == "http://up.example/api/v1"
     assert settings.refresh_every == 6 * 3600
     assert ProxySettings.from_env({}).refresh_every == 24 * 3600  # the catalogue refreshes daily by default

@@ -7,7 +7,8 @@ One API request, in order (each step answers in OpenRouter's error shape when it
    request from beyond loopback is refused rather than given the operator's key (401, protected mode);
 2. a declared ``Content-Length`` over the limit is refused before a byte is read (413, connection closed);
 3. the body streams into a ``Body`` spool (memory, then an anonymous temp file), bounded (413); a client that
-   leaves before the end of its body is gone, and nothing is forwarded;
+   leaves before the end of its body is gone, one that sends nothing for ``body_timeout`` gets 408 and its
+   connection closed, and nothing is forwarded for either;
 4. an upstream slot is taken (``max_upstream``), waiting at most ``queue_timeout`` (then 503 + Retry-After);
 5. the request goes through ``AsyncRouterTransport`` (check, route, inline, or a 400 made here) to a
    keep-alive upstream pool, and the answer is relayed chunk by chunk. Meanwhile the client is watched: if it
@@ -227,7 +228,7 @@ class ProxyApp:
             await self._api(scope, receive, send, path, record)
         except Refusal as refusal:
             record.status, record.outcome = refusal.status, refusal.outcome
-            close = refusal.status == 413 or refusal.outcome == "cancelled"
+            close = refusal.status in (408, 413) or refusal.outcome == "cancelled"
             if refusal.outcome != "cancelled":
                 await _answer(send, refusal.status, refusal.message, refusal.headers, close=close)
         finally:
@@ -255,7 +256,7 @@ class ProxyApp:
         length = found.get(b"content-length")
         if length is not None and length.isdigit() and int(length) > s.max_body_size:
             raise Refusal(413, f"router proxy: the request body is over the {s.max_body_size:,}-byte limit")
-        body = await _read_body(receive, s.max_body_size, record)
+        body = await _read_body(receive, s.max_body_size, s.body_timeout, record)
         try:
             await self._wait_ready()
             query: bytes = scope.get("query_string") or b""
@@ -369,11 +370,19 @@ async def _answer(
     await _send(send, status, error_body(status, message), [_JSON, *headers, *extra])
 
 
-async def _read_body(receive: Receive, limit: int, record: Record) -> Body:
+async def _read_body(receive: Receive, limit: int, idle: float, record: Record) -> Body:
+    """The request body, spooled; a client that sends nothing for ``idle`` seconds (0: never) gets a 408."""
     body = Body(max_bytes=limit)
     try:
         while True:
-            message = await receive()
+            try:
+                async with asyncio.timeout(idle or None):  # between reads, like nginx's client_body_timeout
+                    message = await receive()
+            except TimeoutError:
+                record.body_bytes = body.size
+                raise Refusal(
+                    408, f"router proxy: the request body stalled: nothing for {idle:g} s (--body-timeout)"
+                ) from None
             if message["type"] == "http.disconnect":  # gone before the end of its body: nothing is forwarded
                 raise Refusal(499, "the client left during its upload", outcome="cancelled")
             if chunk := message.get("body"):

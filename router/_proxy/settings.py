@@ -13,6 +13,7 @@
     ROUTER_MAX_BODY_SIZE       largest request body (``128MiB``, ``100MB``, bytes)
     ROUTER_MAX_UPSTREAM        concurrent upstream requests per process
     ROUTER_QUEUE_TIMEOUT       seconds a request may wait for an upstream slot before a 503
+    ROUTER_BODY_TIMEOUT        seconds a request body may send nothing before a 408 (default 60; 0: never)
     ROUTER_LOOP_MONITOR_INTERVAL  seconds between event-loop lag samples (default 0.05; 0 turns it off)
     ROUTER_REFRESH_EVERY       hours between background refreshes of OpenRouter's catalogue (default 24; 0: never)
     ROUTER_FIT                 fit videos to the route (needs router[fit]): fit, trim or split (default: off)
@@ -75,6 +76,7 @@ class ProxySettings:
     max_body_size: int = 128 * 2**20  # Gemini's 100 MB inline request, with room for the JSON around it
     max_upstream: int = 512  # concurrent upstream requests (downloads and streams included), per process
     queue_timeout: float = 10.0  # seconds to wait for an upstream slot, then 503 + Retry-After
+    body_timeout: float = 60.0  # seconds a request body may send nothing, then 408 (nginx's client_body_timeout)
     connect_timeout: float = 15.0
     read_timeout: float = 600.0  # a video model may think for minutes before its first byte
     write_timeout: float = 600.0
@@ -85,8 +87,10 @@ class ProxySettings:
     upstream_client: str = "auto"  # see UPSTREAM_CLIENTS and upstream.upstream_transport
 
     def __post_init__(self) -> None:
-        if self.max_body_size <= 0 or self.max_upstream <= 0 or self.queue_timeout < 0:
-            raise ValueError("max_body_size and max_upstream must be positive, queue_timeout not negative")
+        if self.max_body_size <= 0 or self.max_upstream <= 0 or self.queue_timeout < 0 or self.body_timeout < 0:
+            raise ValueError(
+                "max_body_size and max_upstream must be positive, queue_timeout and body_timeout not negative"
+            )
         if self.upstream_client not in UPSTREAM_CLIENTS:
             raise ValueError(
                 f"upstream_client (ROUTER_UPSTREAM_CLIENT) is aiohttp or httpx, not {self.upstream_client!r}"
@@ -115,6 +119,8 @@ class ProxySettings:
             kwargs["max_upstream"] = int(cap)
         if wait := env.get("ROUTER_QUEUE_TIMEOUT"):
             kwargs["queue_timeout"] = float(wait)
+        if idle := env.get("ROUTER_BODY_TIMEOUT"):
+            kwargs["body_timeout"] = float(idle)
         if interval := env.get("ROUTER_LOOP_MONITOR_INTERVAL"):
             kwargs["loop_monitor_interval"] = float(interval)
         if hours := env.get("ROUTER_REFRESH_EVERY"):

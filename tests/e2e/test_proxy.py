@@ -10,6 +10,7 @@ it is done with a request.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import json
@@ -34,6 +35,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from servers import MediaServer
 from upstream import FakeOpenRouter
 
+from router._body import MEMORY_LIMIT
 from router._pipeline import Router
 from router.serve import ProxyServer, ProxySettings, create_app, make_server
 
@@ -639,6 +641,91 @@ def test_truncated_upload_is_never_forwarded(served: Proxy, upstream: FakeOpenRo
 
 
 AUTH_LINE = (f"Authorization: Bearer {KEY}",)
+
+
+@pytest.fixture(scope="module")
+def stalling(upstream: FakeOpenRouter, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Proxy, Path]]:
+    """A `router serve` process with --body-timeout 1, spooling request bodies into a temporary directory of its
+    own (TMPDIR), and that directory."""
+    tmp = tmp_path_factory.mktemp("spool")
+    proxy = Proxy(upstream, "--body-timeout", "1", env={"OPENROUTER_API_KEY": SERVER_KEY, "TMPDIR": str(tmp)})
+    yield proxy, tmp
+    proxy.close()
+
+
+def _spool_files(pid: int, directory: Path) -> list[str]:
+    """The files under ``directory`` that process ``pid`` holds open (a body spool is anonymous: only its open
+    descriptor shows it, as ``DIR/#inode (deleted)``)."""
+    held = []
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            if (target := os.readlink(fd)).startswith(str(directory)):
+                held.append(target)
+    return held
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="reads the proxy's open files from /proc")
+@pytest.mark.parametrize("framing", ["chunked", "content-length"])
+def test_stalled_body_is_408_and_frees_everything(
+    stalling: tuple[Proxy, Path], upstream: FakeOpenRouter, framing: str
+) -> None:
+    """A body that stops sending after 1.5 MiB (mid-way through a declared 64 MiB chunk, or short of its
+    Content-Length) gets a 408 once --body-timeout (1 s here) passes with nothing, not before; the connection is
+    closed, the spool file is gone, no request or upstream slot is held, and nothing reached the upstream."""
+    proxy, tmp = stalling
+    before = _scrape(proxy.url)
+    sent = b"x" * (MEMORY_LIMIT * 3 // 2)  # past the memory limit: the body is in a spool file
+    if framing == "chunked":
+        data = _head("/v1/chat/completions", "Transfer-Encoding: chunked", *AUTH_LINE) + b"%x\r\n" % (64 << 20) + sent
+    else:
+        data = _head("/v1/chat/completions", f"Content-Length: {3 * MEMORY_LIMIT}", *AUTH_LINE) + sent
+    with _connect(proxy.url) as sock:
+        port = sock.getsockname()[1]
+        sock.sendall(data)
+        start = time.monotonic()
+        while not (spooled := _spool_files(proxy.proc.pid, tmp)) and time.monotonic() < start + 0.9:
+            time.sleep(0.005)  # polling the proxy's open files: there is no event to wait for
+        answer = b""
+        while chunk := sock.recv(65536):  # until the proxy closes the connection
+            answer += chunk
+        waited = time.monotonic() - start
+    assert spooled, "the body never reached a spool file: the check below would prove nothing"
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408")
+    assert b"connection: close" in head.lower()
+    error = json.loads(body)["error"]
+    assert (error["code"], error["metadata"]) == (408, {})
+    assert "--body-timeout" in error["message"]
+    assert 0.9 <= waited < 10  # the timeout (1 s) less a timer's rounding; far below the socket's 20 s
+    assert _spool_files(proxy.proc.pid, tmp) == []
+    line = proxy.wait_for(f"client=127.0.0.1:{port}")
+    assert "status=408 outcome=refused" in line
+    assert f"body_bytes={len(sent)}" in line
+    after = _scrape(proxy.url)
+    key = "router_proxy_requests_total{outcome=refused,status=408}"
+    assert after[key] - before.get(key, 0) == 1
+    assert after["router_proxy_in_flight_requests{}"] == 0
+    assert after["router_proxy_upstream_in_flight{}"] == 0
+    assert upstream.requests == []
+
+
+def test_body_timeout_is_between_reads_not_a_total(stalling: tuple[Proxy, Path], upstream: FakeOpenRouter) -> None:
+    """A body that trickles in over more than --body-timeout (1 s here), but never pauses that long, is forwarded
+    whole: the timeout is an idle one, like nginx's client_body_timeout."""
+    proxy, _ = stalling
+    body = json.dumps(TEXT).encode()
+    pieces = [body[len(body) * i // 5 : len(body) * (i + 1) // 5] for i in range(5)]
+    with _connect(proxy.url) as sock:
+        sock.sendall(_head("/v1/chat/completions", f"Content-Length: {len(body)}", *AUTH_LINE))
+        start = time.monotonic()
+        for piece in pieces:
+            time.sleep(0.3)  # the client's own pace: 1.5 s in all, never 1 s without a byte
+            sock.sendall(piece)
+        answer = _response(sock)
+        assert time.monotonic() - start > 1
+    assert answer.startswith(b"HTTP/1.1 200")
+    (received,) = upstream.requests
+    assert received.body == body
 
 
 # -- malformed and slow clients ----------------------------------------------------------------------------------
