@@ -89,7 +89,9 @@ def serve(
         out.flush()
         if not is_loopback(host) and settings.access_token is None:
             err.write(_OPEN_WARNING.format(host=host, port=port))
-            err.flush()
+        if settings.catalogue()[0] != settings.base_url:
+            err.write(_catalogue_note(settings, router))
+        err.flush()
         if options.workers > 1:
             status = supervise(settings, options, sock, early=early)
         else:
@@ -104,6 +106,18 @@ def serve(
     out.write("router proxy stopped\n")
     out.flush()
     return status
+
+
+def _catalogue_note(settings: ProxySettings, router: Router | None) -> str:
+    """One line: behind an upstream that is not OpenRouter, the model data stays OpenRouter's and is not refreshed."""
+    from ._rules import shorten
+
+    snapshot = router.table.snapshot if router is not None else None
+    data = snapshot.describe() if snapshot is not None else "the bundled snapshot, or the catalogue cached for it"
+    return (
+        f"router: model data: OpenRouter's ({data}); not refreshed from {shorten(settings.base_url)}, which is not "
+        "OpenRouter (--refresh-catalogue or ROUTER_REFRESH_CATALOGUE=1 reads the catalogue from there)\n"
+    )
 
 
 _OPEN_WARNING = """\
