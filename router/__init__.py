@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from ._body import Body
     from ._fetch import Fetcher, FetchStats, Media
     from ._inline import data_url_from_file
-    from ._refresh import LiveTable, RefreshError, RefreshResult, refresh
+    from ._refresh import LiveTable, RefreshError, RefreshRefused, RefreshResult, refresh
     from .transport import (
         AsyncHttpx2RouterTransport,
         AsyncRouterTransport,
@@ -81,6 +81,7 @@ __all__ = [
     "Provider",
     "Refitted",
     "RefreshError",
+    "RefreshRefused",
     "RefreshResult",
     "Report",
     "RequestRejected",
@@ -111,6 +112,7 @@ _LAZY = {
     "data_url_from_file": "_inline",
     "LiveTable": "_refresh",
     "RefreshError": "_refresh",
+    "RefreshRefused": "_refresh",
     "RefreshResult": "_refresh",
     "refresh": "_refresh",
 }

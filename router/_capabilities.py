@@ -3,8 +3,9 @@
 Loading is fast on the happy path (libyaml when present, one pydantic validation); only when the table
 is broken do we compose the YAML again to point at the file, line and dotted field that is wrong.
 
-Layers, later wins: the bundled ``capabilities.yaml``; the cached OpenRouter catalogue (``router models
---refresh``), whose models replace the bundled snapshot's when it is newer; the user's own tables. Provider
+Layers, later wins: the bundled ``capabilities.yaml``; the OpenRouter catalogue cached for the base URL in use
+(``router models --refresh``), whose models replace the bundled snapshot's when it is newer, except for what it
+does not say (those facts stay as bundled); the user's own tables. Provider
 rules only come from YAML: a provider the catalogue names but no table describes gets a conservative entry
 (``documented: false``: every video inlined, no limit assumed) instead of failing the load.
 """
@@ -22,7 +23,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ._catalogue import VIDEO_GUIDE, Catalogue, cache_path, read_cached
+from ._catalogue import VIDEO_GUIDE, Catalogue, cache_path, normalise_base_url, read_cached
 from ._errors import CapabilityError
 
 __all__ = ["BUNDLED", "CapabilityTable", "Limit", "Model", "Provider", "Snapshot", "UrlKind", "load_table"]
@@ -141,6 +142,8 @@ class Snapshot(_Strict):
     source: str
     fetched_at: dt.datetime | None = None  # a live catalogue: when it was read
     path: str | None = None  # a live catalogue: the cache file it was loaded from
+    # A live catalogue: models it lists without saying what they take (id -> why), checked as unknown models.
+    unknown: dict[str, str] = Field(default_factory=dict)
 
     def describe(self, now: dt.datetime | None = None) -> str:
         """``bundled snapshot of 2026-08-14 (108 days old)`` or ``OpenRouter catalogue fetched ... ago``."""
@@ -236,6 +239,11 @@ class CapabilityTable(_Strict):
         if found is None and ":" in model_id:
             found = self.models.get(model_id.rsplit(":", 1)[0])
         return found
+
+    def unknown_reason(self, model_id: str) -> str | None:
+        """Why a model the catalogue lists is not in the table (it did not say what the model takes), or None."""
+        notes = self.snapshot.unknown if self.snapshot is not None else {}
+        return notes.get(model_id) or (notes.get(model_id.rsplit(":", 1)[0]) if ":" in model_id else None)
 
     def mime_types(self, slug: str | None) -> tuple[str, ...]:
         provider = self.providers.get(slug) if slug else None
@@ -407,28 +415,35 @@ def _refs(models: Any) -> list[str]:
 
 
 def load_table(
-    *paths: str | os.PathLike[str], catalogue: Catalogue | Literal["cache"] | None = "cache"
+    *paths: str | os.PathLike[str],
+    catalogue: Catalogue | Literal["cache"] | None = "cache",
+    base_url: str | None = None,
 ) -> CapabilityTable:
     """Load the bundled table, then the OpenRouter catalogue, then each of ``paths`` (later files win).
 
-    ``catalogue="cache"`` reads the one ``router models --refresh`` stored in the user cache directory (a
-    damaged file is ignored with a warning); a :class:`~router._catalogue.Catalogue` is used as given; None
-    keeps the bundled snapshot. The catalogue's models replace the bundled ones only when it is newer than the
-    bundled snapshot. Raises :class:`CapabilityError` (``FILE:LINE: what is wrong``) for a broken table.
+    ``catalogue="cache"`` reads the one ``router models --refresh`` stored in the user cache directory for
+    ``base_url`` (default OpenRouter's: a catalogue read from anywhere else never applies to it; a damaged file
+    is ignored with a warning); a :class:`~router._catalogue.Catalogue` is used as given; None keeps the
+    bundled snapshot. The catalogue's models replace the bundled ones only when it is newer than the bundled
+    snapshot, and what it does not say about a model stays as bundled. Raises :class:`CapabilityError`
+    (``FILE:LINE: what is wrong``) for a broken table.
     """
     files = [BUNDLED, *(Path(p) for p in paths)]
     texts = [_read(f) for f in files]
-    cached = cache_path() if catalogue == "cache" else None
-    live = read_cached(cached) if cached is not None else catalogue if isinstance(catalogue, Catalogue) else None
+    url = normalise_base_url(base_url)
+    cached = cache_path(url) if catalogue == "cache" else None
+    live = read_cached(cached, url) if cached is not None else catalogue if isinstance(catalogue, Catalogue) else None
     merged: dict[str, Any] = dict(texts[0][1])
     names: Mapping[str, str] = {}
     if live is not None and _newer(live, merged.get("snapshot")):
-        merged["models"] = models = live.table_models(_tier_map(data for _, data in texts))
+        known = merged.get("models") if isinstance(merged.get("models"), Mapping) else None
+        merged["models"] = models = live.table_models(_tier_map(data for _, data in texts), known)
         merged["snapshot"] = {
             "date": live.fetched_at.astimezone(dt.UTC).date(),
             "source": live.base_url,
             "fetched_at": live.fetched_at,
             "path": str(cached) if cached is not None else None,
+            "unknown": live.unknown(known),
         }
         names = live.providers
         _add_providers(merged, _refs(models), names, final=False)

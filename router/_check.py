@@ -178,9 +178,9 @@ def _check_models(out: Checked, names: list[tuple[str, str]], table: CapabilityT
         out.models.append(ref)
         role = "" if pointer in ("/model", "/models/0") else " (a fallback in `models`)"
         if ref.model is None:
-            out.diagnostics.append(
-                Diagnostic("unknown-model", f"model {model_id!r}{role} is not in the capability table", pointer=pointer)
-            )
+            why = table.unknown_reason(model_id)
+            message = f"model {model_id!r}{role} is not in the capability table" + (f" ({why})" if why else "")
+            out.diagnostics.append(Diagnostic("unknown-model", message, pointer=pointer))
         elif not ref.model.takes_video:
             takes = ", ".join(ref.model.input)
             fix = None if not role else "Remove it from `models`, or replace it with a video-capable model."

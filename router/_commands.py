@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from . import __version__
+from ._catalogue import DEFAULT_BASE_URL
 from ._config import find_config, load_config, parse_rules, rule_set
 from ._errors import RequestRejected
 from ._lint import FixMode, LintOptions, LintResult, discover, lint, patterns
@@ -37,14 +38,14 @@ __all__ = [
     "io_message",
 ]
 
-DEFAULT_BASE_URL = "https://openrouter.ai/api/v1"
-
 
 class UsageError(Exception):
     """A problem with how router was called (exit 2), explained in one sentence."""
 
 
 def _router(args: argparse.Namespace, **options: Any) -> Router:
+    """The command's router, on the model data of its base URL (``options`` may name another)."""
+    options.setdefault("base_url", _base_url(args))
     fit = getattr(args, "fit", None) or False
     if fit:
         from .fit import FitUnavailable
@@ -57,7 +58,8 @@ def _router(args: argparse.Namespace, **options: Any) -> Router:
 
 
 def _base_url(args: argparse.Namespace) -> str:
-    return (args.base_url or os.environ.get("OPENROUTER_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+    """``--base-url`` (where the command has it), ``$OPENROUTER_BASE_URL``, or OpenRouter's."""
+    return (getattr(args, "base_url", None) or os.environ.get("OPENROUTER_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
 
 
 def cmd_check(args: argparse.Namespace, out: IO[str]) -> int:
@@ -73,7 +75,11 @@ def cmd_check(args: argparse.Namespace, out: IO[str]) -> int:
         raise UsageError("--fix and --diff change files; they cannot work on standard input")
     if args.jobs < 0:
         raise UsageError("--jobs must be 0 (one per CPU) or more")
-    router = Router(args.capabilities or list(config.capabilities) or None, allow_private_urls=args.allow_private_urls)
+    router = Router(
+        args.capabilities or list(config.capabilities) or None,
+        allow_private_urls=args.allow_private_urls,
+        base_url=_base_url(args),
+    )
     exclude = patterns(config.exclude, config.root) + patterns(args.exclude, Path.cwd())
     try:
         files = discover(args.paths, exclude, force_exclude=args.force_exclude)
@@ -249,6 +255,7 @@ def cmd_serve(args: argparse.Namespace, out: IO[str]) -> int:
             "access_token": args.access_token or settings.access_token,
             "lend_key_to_network": args.lend_key_to_network or settings.lend_key_to_network,
             "refresh_every": refresh,
+            "refresh_catalogue": args.refresh_catalogue or settings.refresh_catalogue,
             "fit": args.fit or settings.fit,
         }
         if hosts is not None:
@@ -266,8 +273,10 @@ def cmd_serve(args: argparse.Namespace, out: IO[str]) -> int:
         settings = dataclasses.replace(settings, **changes)  # type: ignore[arg-type]
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    # A broken capability table stops here, as FILE:LINE; the catalogue refreshes from the proxy's upstream.
-    router = _router(args, refresh_every=refresh or None, base_url=settings.base_url)
+    # A broken capability table stops here, as FILE:LINE. The catalogue is the upstream's when that is OpenRouter
+    # (or --refresh-catalogue says so), else OpenRouter's as bundled or cached, never refreshed from a stand-in.
+    catalogue_url, every = settings.catalogue()
+    router = _router(args, refresh_every=every, base_url=catalogue_url)
     options = ServerOptions(
         workers=args.workers,
         backlog=args.backlog,
@@ -311,11 +320,16 @@ def _limit(value: object, unit: str = "") -> str:
 
 
 def _refresh(args: argparse.Namespace, out: IO[str]) -> int:
-    from ._refresh import CountBar, RefreshError, refresh  # deferred: only --refresh needs the HTTP client
+    from ._refresh import CountBar, RefreshError, RefreshRefused, refresh  # deferred: needs the HTTP client
 
     with CountBar(sys.stderr, "endpoints") as bar:
         try:
-            result = refresh(_base_url(args), paths=args.capabilities, progress=bar.update)
+            result = refresh(_base_url(args), paths=args.capabilities, progress=bar.update, force=args.force)
+        except RefreshRefused as exc:
+            bar.stop()
+            force = " (`router models --refresh --force` takes it anyway)" if exc.forceable else ""
+            sys.stderr.write(f"router: error: {exc}; nothing was changed{force}\n")
+            return 1
         except RefreshError as exc:
             bar.stop()
             sys.stderr.write(f"router: error: cannot refresh the catalogue: {exc}; nothing was changed\n")
@@ -327,6 +341,8 @@ def _refresh(args: argparse.Namespace, out: IO[str]) -> int:
 def cmd_models(args: argparse.Namespace, out: IO[str]) -> int:
     if args.refresh:
         return _refresh(args, out)
+    if args.force:
+        raise UsageError("--force goes with --refresh: it takes a refreshed catalogue that looks wrong")
     table = _router(args).table
     rows = [(mid, m) for mid, m in sorted(table.models.items()) if not args.modality or args.modality in m.input]
     width = max((len(mid) for mid, _ in rows), default=10)

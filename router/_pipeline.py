@@ -166,8 +166,11 @@ class Router:
     checker and the fetcher can never disagree about a URL. ``close()`` (or ``with``) removes the spooled
     downloads of the fetcher the router made.
 
-    ``refresh_every`` (seconds) keeps a long-running router's model data fresh: OpenRouter's catalogue is read
-    again in the background at that age (from ``base_url``), and the old data is kept when that fails.
+    ``base_url`` (default OpenRouter's) is the API the requests go to: the model data is the catalogue cached
+    for that base URL by ``router models --refresh``, else the bundled snapshot; a catalogue read from another
+    address never applies. ``refresh_every`` (seconds) keeps a long-running router's model data fresh: the
+    catalogue is read again from ``base_url`` in the background at that age, and the old data is kept when
+    that fails or the answer looks wrong.
 
     ``fit`` (the ``fit`` extra) fits videos a provider would refuse to the route when rewriting: ``True`` remuxes
     or re-encodes within the limits and never cuts content; ``"trim"`` also keeps only the first seconds a
@@ -201,7 +204,7 @@ class Router:
                 from . import _refresh  # deferred: only long-running routers refresh
 
                 self._live = _refresh.LiveTable(paths, base_url=base_url, ttl=refresh_every, stale_first=True)
-            self._table = self._live.table if self._live is not None else load_table(*paths)
+            self._table = self._live.table if self._live is not None else load_table(*paths, base_url=base_url)
         if fetcher is not None and allow_private_urls is not None and allow_private_urls != fetcher.allow_private_urls:
             raise ValueError(
                 f"allow_private_urls={allow_private_urls} but the fetcher has {fetcher.allow_private_urls}: "

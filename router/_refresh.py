@@ -2,11 +2,12 @@
 
 :func:`refresh` reads, from the base URL (default ``https://openrouter.ai/api/v1``, no API key needed),
 ``GET /models?output_modalities=all``, then ``GET /models/{author}/{slug}/endpoints`` for every model that
-takes video (a few at a time), and ``GET /providers``; checks that the table still loads with it; stores it in
-the user cache directory (atomically); and says in one line what changed against the data in use. Every call
-has a timeout; 408, 429 and 5xx answers and dropped connections are retried with capped exponential backoff
-(a ``Retry-After`` of up to 30 s is honoured, a longer one ends the refresh). Any failure is one
-:class:`RefreshError` and leaves the cache as it was.
+takes video (a few at a time), and ``GET /providers``; checks that the table still loads with it and that the
+answer looks like OpenRouter's catalogue (``router._refresh_check``); stores it in the user cache directory,
+in the file of that base URL (atomically); and says in one line what changed against the data in use. Every
+call has a timeout; 408, 429 and 5xx answers and dropped connections are retried with capped exponential
+backoff (a ``Retry-After`` of up to 30 s is honoured, a longer one ends the refresh). Any failure is one
+:class:`RefreshError` (:class:`RefreshRefused` when the answer looks wrong) and leaves the cache as it was.
 
 :class:`LiveTable` is the building block for long-running processes (``router serve``, a ``Router`` kept
 for days): it hands out the current table at memory speed and, once its TTL (a ``cachetools.TTLCache``,
@@ -35,8 +36,20 @@ import httpx
 
 from . import __version__
 from ._capabilities import CapabilityTable, load_table
-from ._catalogue import Catalogue, cache_path, details_path, from_api, read_cached, warn, write_cached
+from ._catalogue import (
+    DEFAULT_BASE_URL,
+    Catalogue,
+    cache_path,
+    details_path,
+    from_api,
+    input_modalities,
+    normalise_base_url,
+    read_cached,
+    warn,
+    write_cached,
+)
 from ._errors import CapabilityError, RouterError
+from ._refresh_check import changes, dropped, label, models_of, not_a_listing, summary
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -44,6 +57,7 @@ __all__ = [
     "CountBar",
     "LiveTable",
     "RefreshError",
+    "RefreshRefused",
     "RefreshResult",
     "afetch",
     "changes",
@@ -51,7 +65,6 @@ __all__ = [
     "refresh",
 ]
 
-DEFAULT_BASE_URL = "https://openrouter.ai/api/v1"
 DEFAULT_TTL = 24 * 3600.0
 CONCURRENCY = 8
 TIMEOUT = 30.0
@@ -65,6 +78,15 @@ Progress = Callable[[int, int], None]
 
 class RefreshError(RouterError):
     """The catalogue could not be refreshed; the message is one line saying why. Nothing was written."""
+
+
+class RefreshRefused(RefreshError):
+    """The answer does not look like OpenRouter's catalogue, so it was not taken. ``forceable``: ``force=True``
+    (``--force``) would take it; False when there is nothing to take (no model list at all)."""
+
+    def __init__(self, message: str, *, forceable: bool = True) -> None:
+        super().__init__(message)
+        self.forceable = forceable
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +117,8 @@ def _retry_after(response: httpx.Response) -> float | None:
 async def _get(
     client: httpx.AsyncClient, url: str, gate: asyncio.Semaphore, *, attempts: int, missing_ok: bool = False
 ) -> Any:
-    """GET ``url`` as JSON, retrying what is transient. ``missing_ok``: a 404 is None, not an error.
+    """GET ``url`` as JSON, retrying what is transient. ``missing_ok``: a 404, or a 200 that is not JSON, is None
+    (unknown), not an error.
 
     A refused connection is tried twice only: nothing listens there, and waiting will rarely change that.
     """
@@ -121,7 +144,13 @@ async def _get(
                 try:
                     return response.json()
                 except ValueError:
-                    raise RefreshError(f"{_short(url)} did not answer JSON") from None
+                    if missing_ok:
+                        return None
+                    kind = response.headers.get("content-type", "no content type").split(";")[0]
+                    raise RefreshRefused(
+                        f"refused the answer of {_short(url)}: it is not OpenRouter's catalogue ({kind}, not JSON)",
+                        forceable=False,
+                    ) from None
             if status == 404 and missing_ok:
                 return None
             if status not in (408, 429) and status < 500:
@@ -145,9 +174,15 @@ async def afetch(
     timeout: float = TIMEOUT,
     attempts: int = ATTEMPTS,
     progress: Progress | None = None,
+    force: bool = False,
 ) -> Catalogue:
-    """Read the catalogue from ``base_url``; ``progress(done, total)`` follows the endpoint requests."""
-    base = base_url.rstrip("/")
+    """Read the catalogue from ``base_url``; ``progress(done, total)`` follows the endpoint requests.
+
+    A ``GET /models`` answer that is not OpenRouter's shape raises :class:`RefreshRefused`; with ``force``, the
+    entries that are models are taken when there are any. A missing (404) or malformed endpoints or providers
+    answer leaves those facts unknown.
+    """
+    base = normalise_base_url(base_url)
     own = client is None
     http = client or httpx.AsyncClient(
         timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
@@ -158,11 +193,14 @@ async def afetch(
     gate = asyncio.Semaphore(concurrency)
     try:
         listing = await _get(http, f"{base}/models?output_modalities=all", gate, attempts=attempts)
-        models = listing.get("data") if isinstance(listing, dict) else None
-        if not isinstance(models, list) or not models:
-            raise RefreshError(f"{base}/models did not list any models (no `data` array)")
-        models = [m for m in models if isinstance(m, dict)]
-        video = [m for m in models if "video" in ((m.get("architecture") or {}).get("input_modalities") or [])]
+        models = models_of(listing)
+        wrong = not_a_listing(listing)
+        if wrong is not None and not (force and models):
+            raise RefreshRefused(
+                f"refused the answer of {base}/models: it is not OpenRouter's catalogue ({wrong})",
+                forceable=bool(models),
+            )
+        video = [m for m in models if "video" in (input_modalities(m) or ())]
         paths = list(dict.fromkeys(p for m in video if (p := details_path(m))))
         done = 0
         if progress:
@@ -180,7 +218,7 @@ async def afetch(
 
         try:
             async with asyncio.TaskGroup() as group:
-                listed = group.create_task(_get(http, f"{base}/providers", gate, attempts=attempts))
+                listed = group.create_task(_get(http, f"{base}/providers", gate, attempts=attempts, missing_ok=True))
                 for path in paths:
                     group.create_task(one(path))
         except* RefreshError as failures:
@@ -189,8 +227,8 @@ async def afetch(
             first = failures.exceptions[0]
             raise RefreshError(f"unexpected {type(first).__name__}: {first}") from first
         providers = listed.result().get("data") if isinstance(listed.result(), dict) else None
-        if not isinstance(providers, list):
-            raise RefreshError(f"{base}/providers did not list any providers (no `data` array)")
+        if not isinstance(providers, list):  # no display names: provider slugs stand in for them
+            providers = []
         return from_api(models, endpoints, [p for p in providers if isinstance(p, dict)], base_url=base)
     finally:
         if own:
@@ -252,63 +290,6 @@ class CountBar:
             self._progress = None
 
 
-# --- what changed ------------------------------------------------------------------------------------
-
-
-def _count(n: int, word: str, plural: str = "") -> str:
-    return f"{n} {word if n == 1 else plural or word + 's'}"
-
-
-def _label(table: CapabilityTable) -> str:
-    snap = table.snapshot
-    if snap is None:
-        return "the data in use"
-    if snap.fetched_at is None:
-        return f"the bundled snapshot of {snap.date.isoformat()}"
-    return f"the catalogue fetched {snap.fetched_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
-
-
-def _some(ids: Sequence[str], limit: int = 3) -> str:
-    shown = ", ".join(ids[:limit]) + ("…" if len(ids) > limit else "")
-    return f" ({shown})" if ids else ""
-
-
-def changes(before: CapabilityTable, after: CapabilityTable) -> str:
-    """What ``after`` changes against ``before``, in words: models in and out, who serves video models, and
-    the providers that have no rules in the table (handled conservatively)."""
-    old, new = set(before.models), set(after.models)
-    added, gone = sorted(new - old), sorted(old - new)
-    added_video = [m for m in added if after.models[m].takes_video]
-
-    def serving(table: CapabilityTable, model_id: str) -> tuple[set[str], set[str]]:
-        model = table.models[model_id]
-        return set(model.providers), set(model.tiers or ())
-
-    moved = [m for m in sorted(old & new) if after.models[m].takes_video and serving(before, m) != serving(after, m)]
-    used = {k for m in after.models.values() for k in (*m.providers, *(m.tiers or ()))}
-    unruled = sorted(k for k in used if not after.providers[k].documented)
-    taking = f" ({len(added_video)} taking video: {', '.join(added_video[:3])}{'…' * (len(added_video) > 3)})"
-    line = (
-        f"against {_label(before)}: {_count(len(added), 'new model')}{taking if added_video else ''}, "
-        f"{len(gone)} gone, {_count(len(moved), 'video model')} served differently{_some(moved)}"
-    )
-    if unruled:
-        has = "has" if len(unruled) == 1 else "have"
-        line += (
-            f"; {_count(len(unruled), 'provider')} {has} no rules in the table and will be handled "
-            f"conservatively: {', '.join(unruled)}"
-        )
-    return line
-
-
-def _summary(catalogue: Catalogue, before: CapabilityTable, after: CapabilityTable, path: Path | None) -> str:
-    stored = f" Saved to {path}." if path else ""
-    return (
-        f"Read {_count(len(catalogue.models), 'model')} ({len(catalogue.video_models)} taking video) and "
-        f"{_count(len(catalogue.providers), 'provider')} from {catalogue.base_url}; {changes(before, after)}.{stored}"
-    )
-
-
 def refresh(
     base_url: str | None = None,
     *,
@@ -316,22 +297,28 @@ def refresh(
     path: Path | None = None,
     store: bool = True,
     before: CapabilityTable | None = None,
+    force: bool = False,
     **options: Any,
 ) -> RefreshResult:
-    """Fetch the catalogue, check that the table loads with it (over ``paths``), store it (``path``: the user
-    cache directory by default), and describe the change against ``before`` (default: the data in use).
+    """Fetch the catalogue from ``base_url`` (default OpenRouter's), check that the table loads with it (over
+    ``paths``) and that it looks right, store it (``path``: the base URL's file in the user cache directory by
+    default), and describe the change against ``before`` (default: the data in use for that base URL).
 
-    Raises :class:`RefreshError` (one line; nothing stored) when OpenRouter cannot be read, answers something
-    that is not a catalogue, the table does not load with it, or the cache cannot be written.
+    Raises :class:`RefreshError` (one line; nothing stored) when the catalogue cannot be read, the table does
+    not load with it, or the cache cannot be written; :class:`RefreshRefused` when the answer is not
+    OpenRouter's shape or drops more than half of the video models the data in use knows (``force`` takes it).
     """
-    url = (base_url or os.environ.get("OPENROUTER_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
-    target = path or cache_path()
-    current = before if before is not None else load_table(*paths, catalogue=read_cached(target))
-    catalogue = fetch(url, **options)
+    url = normalise_base_url(base_url)
+    target = path or cache_path(url)
+    current = before if before is not None else load_table(*paths, catalogue=read_cached(target, url))
+    catalogue = fetch(url, force=force, **options)
     try:
         table = load_table(*paths, catalogue=catalogue)
     except CapabilityError as exc:
         raise RefreshError(f"the capability table does not load with the new catalogue: {exc}") from None
+    suspicious = None if force else dropped(current, table)
+    if suspicious is not None:
+        raise RefreshRefused(f"refused the catalogue from {url}: {suspicious}")
     saved = None
     if store:
         try:
@@ -340,7 +327,7 @@ def refresh(
             raise RefreshError(f"cannot write {target}: {exc.strerror or exc}") from None
         if table.snapshot is not None and table.snapshot.fetched_at is not None:
             table = table.model_copy(update={"snapshot": table.snapshot.model_copy(update={"path": str(saved)})})
-    return RefreshResult(catalogue, table, saved, _summary(catalogue, current, table, saved))
+    return RefreshResult(catalogue, table, saved, summary(catalogue, current, table, saved))
 
 
 # --- background refresh ------------------------------------------------------------------------------
@@ -352,9 +339,11 @@ class LiveTable:
     ``live.table`` is the table to use now (a dictionary lookup and a clock read); once ``ttl`` seconds have
     passed since it was loaded or refreshed, the first read starts a refresh in a background thread and
     returns the current table at once. On success the new catalogue is stored in the cache and the new table
-    swapped in; on failure the old table stays, a warning is logged on the ``router`` logger, and the next
-    attempt waits ``retry`` seconds. ``refresh_now()`` / ``await arefresh()`` refresh in the foreground.
+    swapped in; on failure, or when the answer looks wrong (:class:`RefreshRefused`), the old table stays, a
+    warning is logged on the ``router`` logger, and the next attempt waits ``retry`` seconds.
+    ``refresh_now()`` / ``await arefresh()`` refresh in the foreground.
 
+    ``base_url`` (default OpenRouter's) is where the catalogue is read from, and which cache file is used.
     ``stale_first=True`` (for servers) refreshes right away when the data in use is already older than
     ``ttl``. ``paths`` are the user's tables, layered over every reload as :func:`load_table` does.
     """
@@ -372,15 +361,15 @@ class LiveTable:
         **options: Any,
     ) -> None:
         self.paths = tuple(paths)
-        self.base_url = base_url
+        self.base_url = normalise_base_url(base_url)
         self._cache = cache
         self._options = options
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._fresh: cachetools.TTLCache[str, bool] = cachetools.TTLCache(maxsize=1, ttl=ttl, timer=timer)
         self._backoff: cachetools.TTLCache[str, bool] = cachetools.TTLCache(maxsize=1, ttl=retry, timer=timer)
-        source: Catalogue | Literal["cache"] | None = "cache" if cache is None else read_cached(cache)
-        self._table = load_table(*self.paths, catalogue=source)
+        source: Catalogue | Literal["cache"] | None = "cache" if cache is None else read_cached(cache, self.base_url)
+        self._table = load_table(*self.paths, catalogue=source, base_url=self.base_url)
         self.last_error: RefreshError | None = None
         if not (stale_first and self._age() > ttl):
             self._fresh["table"] = True
@@ -425,7 +414,7 @@ class LiveTable:
             self.last_error = exc
             self._fresh.pop("table", None)
             self._backoff["wait"] = True
-            warn(f"catalogue refresh failed, keeping {_label(self._table)}: {exc}", once=False)
+            warn(f"catalogue refresh failed, keeping {label(self._table)}: {exc}", once=False)
             raise
         self._table = result.table
         self.last_error = None

@@ -225,6 +225,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="HOURS",
         help="re-read OpenRouter's model catalogue in the background this often (default 24; 0: never)",
     )
+    serve.add_argument(
+        "--refresh-catalogue",
+        action="store_true",
+        help="read the model catalogue from the upstream even when it is not OpenRouter (default "
+        "$ROUTER_REFRESH_CATALOGUE; otherwise OpenRouter's bundled or cached data is used and never refreshed)",
+    )
     _fit(serve)
     _common(serve)
 
@@ -238,13 +244,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="list the models the table knows; --refresh reads OpenRouter's current catalogue",
         description="List the models the table knows and where that data came from. --refresh reads "
         "OpenRouter's public catalogue (models, their endpoints, providers; no API key) into the user cache "
-        "directory, which every command and Router() then use instead of the bundled snapshot.",
+        "directory, one file per base URL, which every command and Router() talking to that base URL then use "
+        "instead of the bundled snapshot. A catalogue that looks wrong is refused (--force takes it).",
     )
     models.add_argument("--modality", help="only models that take this input modality (e.g. video)")
     models.add_argument(
         "--refresh", action="store_true", help="fetch the current catalogue from OpenRouter and cache it"
     )
-    models.add_argument("--base-url", help=f"catalogue source (default $OPENROUTER_BASE_URL or {DEFAULT_BASE_URL})")
+    models.add_argument(
+        "--force", action="store_true", help="with --refresh: take a catalogue that looks wrong (refused otherwise)"
+    )
+    models.add_argument(
+        "--base-url",
+        help="where --refresh reads the catalogue, and whose cached catalogue is listed (default "
+        f"$OPENROUTER_BASE_URL or {DEFAULT_BASE_URL})",
+    )
     _common(models)
 
     providers = sub.add_parser("providers", help="list the providers and their video rules")

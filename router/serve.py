@@ -90,7 +90,9 @@ def serve(
         out.flush()
         if not is_loopback(host) and settings.access_token is None:
             err.write(_open_warning(url_of(sock).removeprefix("http://"), settings.lend_key_to_network))
-            err.flush()
+        if settings.catalogue()[0] != settings.base_url:
+            err.write(_catalogue_note(settings, router))
+        err.flush()
         if options.workers > 1:
             status = supervise(settings, options, sock, early=early)
         else:
@@ -126,3 +128,15 @@ def _open_warning(where: str, lent: bool) -> str:
     lines = textwrap.wrap(text, 100)
     rule = "*" * 100
     return "".join(f"router: WARNING {line}\n" for line in (rule, *lines, rule))
+
+
+def _catalogue_note(settings: ProxySettings, router: Router | None) -> str:
+    """One line: behind an upstream that is not OpenRouter, the model data stays OpenRouter's and is not refreshed."""
+    from ._rules import shorten
+
+    snapshot = router.table.snapshot if router is not None else None
+    data = snapshot.describe() if snapshot is not None else "the bundled snapshot, or the catalogue cached for it"
+    return (
+        f"router: model data: OpenRouter's ({data}); not refreshed from {shorten(settings.base_url)}, which is not "
+        "OpenRouter (--refresh-catalogue or ROUTER_REFRESH_CATALOGUE=1 reads the catalogue from there)\n"
+    )

@@ -145,6 +145,37 @@ def test_settings_from_env_and_secrets_out_of_repr() -> None:
     assert ProxySettings.from_env({}).allowed_hosts == LOOPBACK_HOSTS  # safe default
 
 
+OPENROUTER = "https://openrouter.ai/api/v1"
+STAND_IN = "http://127.0.0.1:9/api/v1"
+
+
+@pytest.mark.parametrize(
+    ("base_url", "told", "every", "catalogue"),
+    [
+        (OPENROUTER, False, 3600.0, (OPENROUTER, 3600.0)),
+        ("https://OpenRouter.ai:443/api/v1/", False, 3600.0, ("https://OpenRouter.ai:443/api/v1", 3600.0)),
+        (OPENROUTER, False, 0.0, (OPENROUTER, None)),
+        (STAND_IN, False, 3600.0, (OPENROUTER, None)),
+        ("https://openrouter.ai.example.net/api/v1", False, 3600.0, (OPENROUTER, None)),
+        (STAND_IN, True, 3600.0, (STAND_IN, 3600.0)),
+    ],
+)
+def test_the_catalogue_comes_from_the_upstream_only_when_it_is_openrouter_or_told(
+    base_url: str, told: bool, every: float, catalogue: tuple[str, float | None]
+) -> None:
+    """Behind OpenRouter (or with ``refresh_catalogue``) the proxy refreshes from its upstream; behind anything
+    else it keeps OpenRouter's data and never refreshes it from there."""
+    settings = ProxySettings(base_url=base_url, refresh_catalogue=told, refresh_every=every)
+    assert settings.catalogue() == catalogue
+
+
+def test_refresh_catalogue_is_read_from_the_environment() -> None:
+    """``ROUTER_REFRESH_CATALOGUE=1`` turns the setting on; it is off by default."""
+    assert ProxySettings.from_env({"ROUTER_REFRESH_CATALOGUE": "1"}).refresh_catalogue is True
+    assert ProxySettings.from_env({"ROUTER_REFRESH_CATALOGUE": "0"}).refresh_catalogue is False
+    assert ProxySettings.from_env({}).refresh_catalogue is False
+
+
 @pytest.mark.parametrize(("text", "size"), [("128MiB", 128 * 2**20), ("100MB", 10**8), ("1.5GB", 15 * 10**8), ("9", 9)])
 def test_parse_size(text: str, size: int) -> None:
     """Body limits read like the capability table's: decimal and binary units, or bytes."""

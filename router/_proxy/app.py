@@ -164,13 +164,14 @@ class ProxyApp:
         s = self.settings
         try:
             tables = list(s.capabilities) or None
+            catalogue_url, every = s.catalogue()
             router = await asyncio.to_thread(
                 functools.partial(
                     Router,
                     tables,
                     allow_private_urls=s.allow_private_urls,
-                    refresh_every=s.refresh_every or None,
-                    base_url=s.base_url,
+                    refresh_every=every,
+                    base_url=catalogue_url,
                     fit=s.fit or False,  # type: ignore[arg-type]  # validated by ProxySettings
                 )
             )

@@ -16,6 +16,7 @@
     ROUTER_BODY_TIMEOUT        seconds a request body may send nothing before a 408 (default 60; 0: never)
     ROUTER_LOOP_MONITOR_INTERVAL  seconds between event-loop lag samples (default 0.05; 0 turns it off)
     ROUTER_REFRESH_EVERY       hours between background refreshes of OpenRouter's catalogue (default 24; 0: never)
+    ROUTER_REFRESH_CATALOGUE   1: read the catalogue from the upstream even when it is not OpenRouter
     ROUTER_FIT                 fit videos to the route (needs router[fit]): fit, trim or split (default: off)
     ROUTER_UPSTREAM_CLIENT     the upstream leg's client: aiohttp or httpx (default: aiohttp when installed)
 """
@@ -27,9 +28,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from .._catalogue import DEFAULT_BASE_URL, is_openrouter
+
 __all__ = ["DEFAULT_BASE_URL", "LOOPBACK_HOSTS", "UPSTREAM_CLIENTS", "ProxySettings", "is_loopback", "parse_size"]
 
-DEFAULT_BASE_URL = "https://openrouter.ai/api/v1"
 # The names a loopback listener answers to: a DNS-rebinding page arrives with its own name and is refused.
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 UPSTREAM_CLIENTS = ("auto", "aiohttp", "httpx")  # auto: aiohttp's when installed, else httpx's pools
@@ -83,6 +85,7 @@ class ProxySettings:
     keepalive_expiry: float = 60.0  # idle upstream connections are kept this long
     loop_monitor_interval: float = 0.05  # seconds between event-loop lag samples (0: off)
     refresh_every: float = 24 * 3600.0  # seconds between background catalogue refreshes (0: never)
+    refresh_catalogue: bool = False  # read the catalogue from an upstream that is not OpenRouter (see catalogue())
     fit: str | None = None  # fit videos to the route: "fit", "trim" or "split" (None: off)
     upstream_client: str = "auto"  # see UPSTREAM_CLIENTS and upstream.upstream_transport
 
@@ -97,6 +100,14 @@ class ProxySettings:
             )
         object.__setattr__(self, "base_url", self.base_url.rstrip("/"))
 
+    def catalogue(self) -> tuple[str, float | None]:
+        """The base URL whose model catalogue the router uses, and the seconds between background refreshes of
+        it (None: never). Behind OpenRouter, or with ``refresh_catalogue``, that is the upstream; behind anything
+        else (a test double, a gateway) it is OpenRouter's data as bundled or cached, never refreshed from here."""
+        if self.refresh_catalogue or is_openrouter(self.base_url):
+            return self.base_url, self.refresh_every or None
+        return DEFAULT_BASE_URL, None
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ProxySettings:
         """Settings from ``OPENROUTER_*`` and ``ROUTER_*`` variables (see the module docstring)."""
@@ -108,6 +119,7 @@ class ProxySettings:
             "capabilities": tuple(p for p in env.get("ROUTER_CAPABILITIES", "").split(os.pathsep) if p),
             "allow_private_urls": _flag(env, "ROUTER_ALLOW_PRIVATE_URLS"),
             "lend_key_to_network": _flag(env, "ROUTER_LEND_KEY_TO_NETWORK"),
+            "refresh_catalogue": _flag(env, "ROUTER_REFRESH_CATALOGUE"),
         }
         if hosts := _items(env.get("ROUTER_ALLOWED_HOSTS")):
             kwargs["allowed_hosts"] = hosts
