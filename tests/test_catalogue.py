@@ -13,10 +13,18 @@ from fake_catalogue import CHANGED_MODEL, NEW_MODEL, TIERED_MODEL, UNKNOWN_PROVI
 from payloads import video_request
 
 import router
-from router import _catalogue as catalogue_module
-from router._capabilities import CapabilityTable, Model, load_table
-from router._catalogue import Catalogue, cache_path, details_path, endpoint_key, from_api, read_cached, write_cached
-from router._errors import CapabilityError
+from router._base.errors import CapabilityError
+from router._table import catalogue as catalogue_module
+from router._table.capabilities import CapabilityTable, Model, load_table
+from router._table.catalogue import (
+    Catalogue,
+    cache_path,
+    details_path,
+    endpoint_key,
+    from_api,
+    read_cached,
+    write_cached,
+)
 
 TIERS = {"flex": "flex", "priority": "priority", "fast": "priority"}
 

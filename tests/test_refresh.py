@@ -20,8 +20,8 @@ from fake_catalogue import CHANGED_MODEL, NEW_MODEL, UNKNOWN_PROVIDER, FakeCatal
 from payloads import video_request
 
 import router
-from router._capabilities import load_table
-from router._refresh import CountBar, LiveTable, RefreshError, refresh
+from router._table.capabilities import load_table
+from router._table.refresh import CountBar, LiveTable, RefreshError, refresh
 
 CLIP = "https://media.example/clip.mp4"
 

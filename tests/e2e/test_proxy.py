@@ -34,7 +34,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from servers import MediaServer
 from upstream import FakeOpenRouter
 
-from router._pipeline import Router
+from router._rewrite.pipeline import Router
 from router.serve import ProxyServer, ProxySettings, make_server
 
 KEY = "sk-or-v1-e2e-test-key"
