@@ -14,9 +14,10 @@ from fake_catalogue import CHANGED_MODEL, NEW_MODEL, TIERED_MODEL, UNKNOWN_PROVI
 from payloads import video_request
 
 import router
-from router import _catalogue as catalogue_module
-from router._capabilities import CapabilityTable, Model, load_table
-from router._catalogue import (
+from router._base.errors import CapabilityError
+from router._table import catalogue as catalogue_module
+from router._table.capabilities import CapabilityTable, Model, load_table
+from router._table.catalogue import (
     DEFAULT_BASE_URL,
     Catalogue,
     cache_path,
@@ -26,7 +27,6 @@ from router._catalogue import (
     read_cached,
     write_cached,
 )
-from router._errors import CapabilityError
 
 TIERS = {"flex": "flex", "priority": "priority", "fast": "priority"}
 

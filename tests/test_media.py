@@ -7,8 +7,8 @@ import base64
 import pytest
 from clips import FORMATS, clip_bytes
 
-from router._container import mp4_duration
-from router._media import (
+from router._model.container import mp4_duration
+from router._model.media import (
     DataUrlError,
     classify_url,
     compatible,

@@ -32,10 +32,10 @@ from typing import Any
 
 import httpx
 
-from .._body import Body
-from .._errors import BodyTooLarge
-from .._pipeline import Router
-from ..transport import AsyncRouterTransport, BodyStream
+from .._base.errors import BodyTooLarge
+from .._model.body import Body
+from .._rewrite.pipeline import Router
+from .._transports.httpx_transport import AsyncRouterTransport, BodyStream
 from .forward import HOP_BY_HOP, Forwarder, Record, Refusal, retry_after
 from .guard import PREFIXES, authorization_to_send, host_allowed, normalise_path, origin_allowed, split_prefix
 from .metrics import CONTENT_TYPE, Metrics
@@ -155,7 +155,7 @@ class ProxyApp:
         self._forwarder = Forwarder(self.settings, self.metrics, self._transport)
         # What is loaded now (the capability table: tens of thousands of objects) lives as long as the process:
         # out of the collector's sight, a full collection takes microseconds instead of holding the loop for
-        # tens of milliseconds. A catalogue refresh thaws, collects and freezes again (router._refresh).
+        # tens of milliseconds. A catalogue refresh thaws, collects and freezes again (router._table.refresh).
         gc.collect()
         gc.freeze()
         self._ready.set()

@@ -28,7 +28,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from .._catalogue import DEFAULT_BASE_URL, is_openrouter
+from .._table.catalogue import DEFAULT_BASE_URL, is_openrouter
 
 __all__ = ["DEFAULT_BASE_URL", "LOOPBACK_HOSTS", "UPSTREAM_CLIENTS", "ProxySettings", "is_loopback", "parse_size"]
 

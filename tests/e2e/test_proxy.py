@@ -35,8 +35,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from servers import MediaServer
 from upstream import FakeOpenRouter
 
-from router._body import MEMORY_LIMIT
-from router._pipeline import Router
+from router._model.body import MEMORY_LIMIT
+from router._rewrite.pipeline import Router
 from router.serve import ProxyServer, ProxySettings, create_app, make_server
 
 KEY = "sk-or-v1-e2e-test-key"
