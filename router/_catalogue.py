@@ -20,6 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ._redact import redacted, short_url
+
 __all__ = [
     "FORMAT",
     "Catalogue",
@@ -59,6 +61,7 @@ class CatalogueModel:
     endpoints: tuple[Endpoint, ...] | None = None  # None: not fetched (only video models' endpoints are)
 
 
+@redacted(base_url=short_url)
 @dataclass(frozen=True, slots=True)
 class Catalogue:
     """What one refresh read from OpenRouter, as stored in the cache file (plain data: no validation cost at

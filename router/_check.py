@@ -24,6 +24,7 @@ from ._media import (
     parse_data_url,
     sniff,
 )
+from ._redact import redacted, short_url, sized
 from ._request import Api, VideoPart, api_of, find_video_parts
 from ._rules import Diagnostic, shorten
 from ._ssrf import host_refusal
@@ -40,6 +41,7 @@ class ModelRef:
     model: Model | None  # None: not in the table
 
 
+@redacted(url=short_url)
 @dataclass(frozen=True, slots=True)
 class PartFacts:
     part: VideoPart
@@ -54,6 +56,7 @@ class PartFacts:
     send_mime: str | None = None  # a data URL's documented type name, when it was declared under another
 
 
+@redacted(request=sized)
 @dataclass(slots=True)
 class Checked:
     request: Mapping[str, Any] | None

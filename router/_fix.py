@@ -16,6 +16,7 @@ from typing import Any
 
 from ._jsontext import key_spans, locate, value_span
 from ._media import canonical_mime
+from ._redact import redacted, sized
 from ._rules import RULES, Diagnostic
 
 __all__ = ["FIXABLE", "Edit", "apply_fixes", "unified_diff"]
@@ -29,6 +30,7 @@ _DECODER = json.JSONDecoder()
 _LINES = re.compile(r"[^\n]*\n|[^\n]+$")  # split on \n only: U+2028 inside a JSON string is not a line break
 
 
+@redacted(text=sized)
 @dataclass(frozen=True, slots=True)
 class Edit:
     start: int

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 from urllib.parse import parse_qs, unquote_to_bytes, urlsplit
 
+from ._redact import redacted, short_url
 from ._ssrf import host_refusal
 
 __all__ = [
@@ -154,6 +155,7 @@ class Text(Protocol):
     def __getitem__(self, key: slice, /) -> str: ...
 
 
+@redacted(source=short_url)
 @dataclass(frozen=True, slots=True)
 class DataUrl:
     mime: str  # as declared, lower-cased, no parameters ("" when absent)

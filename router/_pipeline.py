@@ -18,6 +18,7 @@ from ._check import Checked, check_request
 from ._errors import FetchError, RequestRejected
 from ._judge import Downloaded, FitMode
 from ._plan import RoutePlan, plan_route, settle
+from ._redact import redacted, sized
 from ._request import Payload, PayloadLike, read_payloads
 from ._rewrite import Inlined, Outgoing, Refitted, Routed, build_outgoing
 from ._rules import Diagnostic
@@ -52,6 +53,7 @@ class Report:
         return [d for d in self.diagnostics if d.severity == "warning"]
 
 
+@redacted(table=sized)
 @dataclass(slots=True)
 class Prepared:
     """A request checked and planned; after downloads (``Router.download``) also settled, with its media.

@@ -37,6 +37,7 @@ from . import __version__
 from ._capabilities import CapabilityTable, load_table
 from ._catalogue import Catalogue, cache_path, details_path, from_api, read_cached, warn, write_cached
 from ._errors import CapabilityError, RouterError
+from ._rules import shorten
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -75,10 +76,6 @@ class RefreshResult:
     summary: str  # one line: what was read and what changed against the data in use
 
 
-def _short(url: str) -> str:
-    return url.split("?", 1)[0]
-
-
 def _retry_after(response: httpx.Response) -> float | None:
     value = response.headers.get("retry-after", "").strip()
     if not value:
@@ -108,11 +105,11 @@ async def _get(
         except httpx.TimeoutException:
             why = "timed out"
         except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
-            raise RefreshError(f"{_short(url)} is not a URL router can read ({exc})") from None
+            raise RefreshError(f"{shorten(url)} is not a URL router can read ({exc})") from None
         except httpx.ConnectError as exc:
             why = f"cannot connect ({exc})"
             if attempt >= 1:
-                raise RefreshError(f"{_short(url)}: {why}") from None
+                raise RefreshError(f"{shorten(url)}: {why}") from None
         except httpx.TransportError as exc:
             why = f"connection failed ({exc})"
         else:
@@ -121,20 +118,20 @@ async def _get(
                 try:
                     return response.json()
                 except ValueError:
-                    raise RefreshError(f"{_short(url)} did not answer JSON") from None
+                    raise RefreshError(f"{shorten(url)} did not answer JSON") from None
             if status == 404 and missing_ok:
                 return None
             if status not in (408, 429) and status < 500:
-                raise RefreshError(f"{_short(url)} answered HTTP {status}")
+                raise RefreshError(f"{shorten(url)} answered HTTP {status}")
             why = f"HTTP {status}" + (" (rate-limited)" if status == 429 else "")
             asked = _retry_after(response)
             if asked is not None:
                 if asked > MAX_RETRY_AFTER:
-                    raise RefreshError(f"{_short(url)} answered {why} and asks to wait {asked:.0f} s; try later")
+                    raise RefreshError(f"{shorten(url)} answered {why} and asks to wait {asked:.0f} s; try later")
                 wait = asked
         if attempt + 1 < attempts:
             await asyncio.sleep(wait)
-    raise RefreshError(f"{_short(url)}: {why} ({attempts} attempts)")
+    raise RefreshError(f"{shorten(url)}: {why} ({attempts} attempts)")
 
 
 async def afetch(

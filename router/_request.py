@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from ._jsontext import BIG, Hole, locate, skeleton
+from ._redact import redacted, short_url, sized
 from ._rules import Diagnostic
 
 if TYPE_CHECKING:
@@ -58,6 +59,7 @@ def escape(token: str | int) -> str:
     return str(token).replace("~", "~0").replace("/", "~1")
 
 
+@redacted(url=short_url, source=short_url)
 @dataclass(frozen=True, slots=True)
 class VideoPart:
     """One video part: where it sits and what it points at.
@@ -81,6 +83,7 @@ class VideoPart:
         return self.url if self.source is None else self.source
 
 
+@redacted(request=sized, text=sized)
 @dataclass(slots=True)
 class Payload:
     """One request as read from somewhere, with enough context to put line numbers on diagnostics."""

@@ -23,7 +23,9 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+from .._redact import masked, redacted, short_url
 
 __all__ = ["DEFAULT_BASE_URL", "LOOPBACK_HOSTS", "UPSTREAM_CLIENTS", "ProxySettings", "is_loopback", "parse_size"]
 
@@ -54,13 +56,14 @@ def _items(text: str | None) -> tuple[str, ...]:
     return tuple(item.strip() for item in (text or "").split(",") if item.strip())
 
 
+@redacted(base_url=short_url, api_key=masked, access_token=masked)
 @dataclass(frozen=True)
 class ProxySettings:
-    """Everything the app needs; every default is the safe one. Secrets never show in ``repr``."""
+    """Everything the app needs; every default is the safe one. Secrets show masked in ``repr``."""
 
     base_url: str = DEFAULT_BASE_URL
-    api_key: str | None = field(default=None, repr=False)
-    access_token: str | None = field(default=None, repr=False)
+    api_key: str | None = None
+    access_token: str | None = None
     capabilities: tuple[str, ...] = ()
     allow_private_urls: bool = False
     allowed_hosts: tuple[str, ...] = LOOPBACK_HOSTS  # "*" accepts any Host (put a token in front then)
