@@ -23,7 +23,7 @@ from ._rules import Diagnostic
 
 if TYPE_CHECKING:
     from ._body import Body
-    from ._media import Text
+    from ._textview import Text
 
 PayloadLike = Mapping[str, Any] | str | bytes | os.PathLike[str]
 

@@ -25,7 +25,7 @@ from ._rules import Diagnostic
 
 if TYPE_CHECKING:
     from ._fetch import Media
-    from ._media import Text
+    from ._textview import Text
 
 
 def _pick_encoder() -> Callable[[bytes], bytes]:

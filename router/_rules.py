@@ -185,10 +185,24 @@ RULES: dict[str, Rule] = {
             "mime-alias",
             "warning",
             "the video's MIME type is spelt in a way OpenRouter does not document",
-            "OpenRouter documents exactly video/mp4, video/mpeg, video/mov and video/webm. Other names for the "
-            "same containers (`video/quicktime`, what Python's `mimetypes` says for .mov; `video/x-m4v`; "
-            "`video/mpg`; `VIDEO/MP4`) may be refused upstream. router sends the documented name.",
-            "Declare the documented name (`router check --fix`, or send through router).",
+            "OpenRouter documents exactly video/mp4, video/mpeg, video/mov and video/webm, as "
+            "`data:<type>;base64,`. Other names for the same containers (`video/quicktime`, what Python's "
+            "`mimetypes` says for .mov; `video/x-m4v`; `video/mpg`; `VIDEO/MP4`) and parameters "
+            '(`;codecs="avc1.42E01E"`, `;name=clip.mp4`) may be refused upstream. router sends the documented '
+            "name and nothing else.",
+            "Declare the documented name, without parameters (`router check --fix`, or send through router).",
+            fixed_by=("fix", "rewrite"),
+        ),
+        Rule(
+            "wrapped-base64",
+            "warning",
+            "the data URL's base64 is wrapped in lines",
+            "`base64 clip.mp4` (and MIME encoders, RFC 2045) break base64 into lines of 76 characters. Decoders "
+            "that follow RFC 2045 skip the line breaks, but a data URL is one line and providers may refuse "
+            "them. router checks the payload without them and sends it on one line; any other character that "
+            "is not base64 is still `malformed-data-url`.",
+            "Encode without line breaks (`base64 -w 0`), or let router unwrap it (`router check --fix`, or send "
+            "through router).",
             fixed_by=("fix", "rewrite"),
         ),
     )
