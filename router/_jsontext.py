@@ -149,29 +149,41 @@ class Hole:
     escaped: bool  # holds a backslash escape: its text must be decoded to be read
 
     def text(self) -> HoleText | Filtered | str:
-        """The string's value, read lazily from the body; decoded whole only when it holds more than ASCII and
-        the escapes ``\\n``, ``\\r`` and ``\\/``."""
+        """The string's value, read lazily from the body: through its escapes when it is ASCII (a data URL with
+        ``\\/`` or the ``\\n`` of wrapped base64 is never decoded whole), else decoded whole."""
         raw = HoleText(self.body, self.start + 1, self.end - 1)
         if not self.escaped:
             return raw
         try:
             return Filtered(raw, _unescape, split=_whole_escapes)
-        except ValueError:
+        except ValueError:  # UTF-8 text: its bytes are not its characters
             value: str = json.loads(self.body.read(self.start, self.end - self.start))
             return value
 
 
 def _unescape(run: str) -> str:
-    # A backslash left over was part of another escape (`\\`, `\u00e9`, `\"`): such a string is decoded whole.
-    text = run.replace("\\n", "\n").replace("\\r", "\r").replace("\\/", "/")
-    if "\\" in text or not text.isascii():
-        raise ValueError("not a string of ASCII and the escapes \\n, \\r, \\/")
-    return text
+    """A run of a JSON string's ASCII text, decoded by the json module's own (C) string scanner."""
+    if not run.isascii():
+        raise ValueError("not ASCII")
+    value, end = scanstring(run + '"', 0)
+    if end != len(run) + 1:
+        raise ValueError("a quote inside the string")
+    return value  # type: ignore[no-any-return]
 
 
 def _whole_escapes(block: str) -> int:
-    """How much of a block ends between escapes (a lone trailing backslash starts one)."""
-    return len(block) - 1 if block.endswith("\\") else len(block)
+    """How much of a block ends between escapes: none is cut in two (``\\n``, ``\\\\``, ``\\u00e9``; blocks of six
+    characters or more)."""
+    last = block.rfind("\\", len(block) - 6)
+    if last < 0:
+        return len(block)
+    run = 1
+    while run <= last and block[last - run] == "\\":
+        run += 1
+    if run % 2 == 0:  # the last backslash ends a `\\` pair: no escape is open
+        return len(block)
+    length = 6 if block[last + 1 : last + 2] == "u" else 2
+    return len(block) if last + length <= len(block) else last
 
 
 class HoleText:
