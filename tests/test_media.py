@@ -80,6 +80,21 @@ def test_mp4_duration_from_a_base64_payload() -> None:
     assert mp4_duration(data.read) == pytest.approx(2.0, abs=0.2)
 
 
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_wrapped_base64_is_read_without_its_line_breaks(newline: str) -> None:
+    """A payload wrapped at 76 columns is validated, sized, read by random access and timed as if on one line,
+    and says how many line-break characters it held."""
+    raw = clip_bytes("mp4", seconds=2.0)
+    wrapped = base64.encodebytes(raw).decode().replace("\n", newline)
+    data = parse_data_url("data:video/mp4;base64," + wrapped)
+    assert data.breaks == wrapped.count("\n") * len(newline)
+    assert data.encoded_size == len(base64.b64encode(raw))
+    assert data.payload() == base64.b64encode(raw).decode()
+    assert data.decoded_size == len(raw)
+    assert data.read(1000, 7) == raw[1000:1007]
+    assert mp4_duration(data.read) == pytest.approx(2.0, abs=0.2)
+
+
 def test_data_url_errors_say_what_is_wrong() -> None:
     """Malformed data URLs raise with a sentence naming the problem."""
     with pytest.raises(DataUrlError, match="not a multiple of 4"):

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .rules import scrub
+
 if TYPE_CHECKING:
     from .rules import Diagnostic
 
@@ -36,7 +38,11 @@ __all__ = [
 
 
 class RouterError(Exception):
-    """Base class of every error router raises on purpose."""
+    """Base class of every error router raises on purpose. Its words show URLs as ``shorten`` does (no
+    credentials, signatures or payloads), in ``str``, ``repr`` and ``args`` alike, whoever wrote them."""
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*(scrub(a) if isinstance(a, str) else a for a in args))
 
 
 class CapabilityError(RouterError):
@@ -69,7 +75,8 @@ class BodyTooLarge(RouterError):
 
 
 class FetchError(RouterError):
-    """A download failed. ``rule`` is the diagnostic rule it maps to; ``transient`` says retrying may help."""
+    """A download failed. ``rule`` is the diagnostic rule it maps to; ``transient`` says retrying may help.
+    ``url`` is the URL as given, for code: show it through ``shorten``."""
 
     rule = "unreachable-url"
 

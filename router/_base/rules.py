@@ -21,7 +21,7 @@ FIT_HINT = (
     "provider's limits; `--fit-trim` / `--fit-split` also cut a video that is too long."
 )
 
-__all__ = ["RULES", "Diagnostic", "FixedBy", "Rule", "Severity", "shorten"]
+__all__ = ["RULES", "Diagnostic", "FixedBy", "Rule", "Severity", "scrub", "shorten"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,10 +185,24 @@ RULES: dict[str, Rule] = {
             "mime-alias",
             "warning",
             "the video's MIME type is spelt in a way OpenRouter does not document",
-            "OpenRouter documents exactly video/mp4, video/mpeg, video/mov and video/webm. Other names for the "
-            "same containers (`video/quicktime`, what Python's `mimetypes` says for .mov; `video/x-m4v`; "
-            "`video/mpg`; `VIDEO/MP4`) may be refused upstream. router sends the documented name.",
-            "Declare the documented name (`router check --fix`, or send through router).",
+            "OpenRouter documents exactly video/mp4, video/mpeg, video/mov and video/webm, as "
+            "`data:<type>;base64,`. Other names for the same containers (`video/quicktime`, what Python's "
+            "`mimetypes` says for .mov; `video/x-m4v`; `video/mpg`; `VIDEO/MP4`) and parameters "
+            '(`;codecs="avc1.42E01E"`, `;name=clip.mp4`) may be refused upstream. router sends the documented '
+            "name and nothing else.",
+            "Declare the documented name, without parameters (`router check --fix`, or send through router).",
+            fixed_by=("fix", "rewrite"),
+        ),
+        Rule(
+            "wrapped-base64",
+            "warning",
+            "the data URL's base64 is wrapped in lines",
+            "`base64 clip.mp4` (and MIME encoders, RFC 2045) break base64 into lines of 76 characters. Decoders "
+            "that follow RFC 2045 skip the line breaks, but a data URL is one line and providers may refuse "
+            "them. router checks the payload without them and sends it on one line; any other character that "
+            "is not base64 is still `malformed-data-url`.",
+            "Encode without line breaks (`base64 -w 0`), or let router unwrap it (`router check --fix`, or send "
+            "through router).",
             fixed_by=("fix", "rewrite"),
         ),
     )
@@ -218,12 +232,25 @@ def shorten(text: str, limit: int = 80) -> str:
     (signatures, tokens) and fragments are cut, so neither payloads nor secrets reach messages and logs."""
     text = text.strip()
     if text[:5].lower() == "data:":
-        head, sep, body = text.partition(",")
-        return f"{head[:60]}{sep}…({len(body)} chars)" if sep else text[:40] + "…"
+        comma = text.find(",")  # no copy of a 100 MB payload to count it
+        return f"{text[: min(comma, 60)]},…({len(text) - comma - 1} chars)" if comma >= 0 else text[:40] + "…"
     text = _without_userinfo(text)
     cut = min((i for i in (text.find("?"), text.find("#")) if i >= 0), default=-1)
     text = text[: cut + 1] + "…" if cut >= 0 else text
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# A URL in free text (`scheme://...`), or a data URL with payload characters after its comma. Shortened ones
+# (`...;base64,…(N chars)`, `https://host/a?…`) shorten to themselves: scrubbing twice changes nothing.
+_URL_IN_TEXT = re.compile(
+    r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>`]*[^\s'\"<>`.,:;!?)\]]"  # trailing punctuation is the sentence's
+    r"|\bdata:[^\s,]{0,256},[A-Za-z0-9+/=%_-]+"
+)
+
+
+def scrub(text: str) -> str:
+    """Free text (a message, an exception's words) with every URL in it shown through ``shorten``."""
+    return _URL_IN_TEXT.sub(lambda m: shorten(m.group()), text) if ":" in text else text
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,8 +270,12 @@ class Diagnostic:
 
     def __post_init__(self) -> None:
         rule = RULES[self.rule]  # an unknown rule name is a bug, not a runtime condition
-        if self.fix is None:
-            object.__setattr__(self, "fix", f"{rule.fix} {FIT_HINT}" if self.fit else rule.fix)
+        fix = f"{rule.fix} {FIT_HINT}" if self.fit else rule.fix
+        # Words from anywhere (a library's exception, a provider's reason) show URLs the one way, as messages do.
+        object.__setattr__(self, "message", scrub(self.message))
+        object.__setattr__(self, "fix", scrub(self.fix) if self.fix is not None else fix)
+        if self.reasons:
+            object.__setattr__(self, "reasons", {k: scrub(v) for k, v in self.reasons.items()})
 
     @property
     def severity(self) -> Severity:

@@ -26,6 +26,7 @@ from typing import Any, TypeAlias
 import httpx
 
 from .._base.errors import BlockedURL, FetchError, MediaTooLarge, UnreachableURL
+from .._base.redact import redacted, short_url
 from .._base.rules import shorten
 from .._base.ssrf import IP, Refusal, address_refusal, host_refusal, literal_ip
 from .._model.media import classify_url
@@ -63,6 +64,11 @@ class _Resolve:
     resolver: Resolver
 
 
+def _shown(request: httpx.Request) -> str:
+    return f"<Request({request.method!r}, {short_url(request.url)})>"  # httpx's shows user:password@
+
+
+@redacted(request=_shown)
 @dataclass(slots=True)
 class _Send:
     request: httpx.Request
@@ -84,6 +90,7 @@ Op: TypeAlias = _Resolve | _Send | _Read | Wait
 Flow: TypeAlias = Generator[Op, Any, Media]
 
 
+@redacted(url=short_url)
 @dataclass(frozen=True, slots=True)
 class _Target:
     url: httpx.URL

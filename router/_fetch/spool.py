@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import BinaryIO, TypeAlias
 
 from .._base.errors import MediaTooLarge, NotAVideo
+from .._base.redact import redacted, short_url
 from .._model.container import damage, mp4_duration, reader
 from .._model.media import DataUrl, canonical_mime, sniff
 
@@ -37,6 +38,7 @@ _LOOKS_LIKE = {
 }
 
 
+@redacted(url=short_url)
 @dataclass(frozen=True, slots=True, weakref_slot=True)
 class Media:
     """A downloaded video.
@@ -46,7 +48,7 @@ class Media:
     ``Fetcher.close()`` or at exit. Never delete it yourself.
     """
 
-    url: str  # the URL asked for (may carry a signature: shorten and strip it before showing it)
+    url: str  # the URL asked for (may carry a signature or credentials): shown through ``shorten``
     path: Path
     size: int
     mime: str  # from the bytes alone (the server's Content-Type and the URL only colour error messages)

@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._base.redact import redacted, short_url, sized
 from .._base.rules import Diagnostic, shorten
 from .._base.ssrf import host_refusal
 from .._model.container import damage, mp4_duration
@@ -40,6 +41,7 @@ class ModelRef:
     model: Model | None  # None: not in the table
 
 
+@redacted(url=short_url)
 @dataclass(frozen=True, slots=True)
 class PartFacts:
     part: VideoPart
@@ -51,9 +53,10 @@ class PartFacts:
     data: DataUrl | None = None
     sendable: bool = True  # False once an intrinsic error rules the part out everywhere
     private: bool = False  # a private address the caller allowed: only inlining can deliver it
-    send_mime: str | None = None  # a data URL's documented type name, when it was declared under another
+    send_mime: str | None = None  # a data URL to send again as `data:<send_mime>;base64,` (spelling, wrapping)
 
 
+@redacted(request=sized)
 @dataclass(slots=True)
 class Checked:
     request: Mapping[str, Any] | None
@@ -240,6 +243,41 @@ def _part_facts(
     return PartFacts(part, info, url, mime=mime, private=bool(info.blocked))
 
 
+def _documented_form(data: DataUrl, accepted: Sequence[str], at: str, diags: list[Diagnostic]) -> str | None:
+    """The type name a data URL is sent under when it is not written ``data:<documented name>;base64,<payload>``
+    (another name for the type, parameters, a payload wrapped in lines), with the findings that say so; None
+    when it goes out as written (or is fitted into another container)."""
+    name = canonical_mime(data.mime)
+    if name not in accepted:
+        return None
+    send = f"data:{name};base64"
+    if data.header != send:
+        alias = mime_alias(data.declared, accepted)
+        why = [f"`{data.declared}` is not a type name OpenRouter documents; it means `{name}`"] if alias else []
+        if data.params:
+            why.append(f"OpenRouter documents no parameters (`;{';'.join(data.params)}`)")
+        if not why:
+            why.append(f"`{data.header[:80]},` is not spelt as OpenRouter documents it")
+        diags.append(
+            Diagnostic(
+                "mime-alias",
+                "; ".join(why),
+                pointer=at,
+                fix=f"Declare `{send},` (`router check --fix`, or send through router).",
+            )
+        )
+    if data.breaks:
+        diags.append(
+            Diagnostic(
+                "wrapped-base64",
+                f"the base64 payload is wrapped in lines ({data.breaks:,} line-break characters, as `base64` "
+                "writes it by default); providers may refuse them, router sends it on one line",
+                pointer=at,
+            )
+        )
+    return name if data.header != send or data.breaks else None
+
+
 def _data_facts(
     part: VideoPart, info: UrlInfo, url: str, table: CapabilityTable, diags: list[Diagnostic], fitting: bool = False
 ) -> PartFacts:
@@ -285,16 +323,7 @@ def _data_facts(
             size=size,
             mime=sniffed,
         )
-    send_mime = mime_alias(data.declared, accepted)
-    if send_mime:
-        diags.append(
-            Diagnostic(
-                "mime-alias",
-                f"`{data.declared}` is not a type name OpenRouter documents; it means `{send_mime}`",
-                pointer=at,
-                fix=f"Declare `data:{send_mime};base64,` (`router check --fix`, or send through router).",
-            )
-        )
+    send_mime = _documented_form(data, accepted, at, diags)
     duration = mp4_duration(data.read) if sniffed in ("video/mp4", "video/mov", "video/3gpp") else None
     mime = send_mime or canonical_mime(data.mime)
     return PartFacts(part, info, url, mime=mime, size=size, duration=duration, data=data, send_mime=send_mime)

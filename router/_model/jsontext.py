@@ -6,7 +6,8 @@ text never decodes the values it skips, so an 80 MB data URL beside the pointer 
 
 A body from the wire can hold videos a client inlined itself; ``skeleton`` replaces every string literal of
 ``BIG`` bytes or more with a short token, so ``json.loads`` builds the request without them, and each token
-names the span of the body it stands for (a ``Hole``).
+names the span of the body it stands for (a ``Hole``). A hole is read from the body when it is asked for, also
+through the escapes base64 picks up on its way into JSON (``\\/``, ``\\n`` of a wrapped payload).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from json.decoder import scanstring  # type: ignore[attr-defined]
 from typing import TYPE_CHECKING
+
+from .textview import Filtered
 
 if TYPE_CHECKING:
     from .body import Body
@@ -145,12 +148,42 @@ class Hole:
     end: int
     escaped: bool  # holds a backslash escape: its text must be decoded to be read
 
-    def text(self) -> HoleText | str:
-        """The string's value, read lazily from the body (decoded whole only when it has escapes)."""
-        if self.escaped:
+    def text(self) -> HoleText | Filtered | str:
+        """The string's value, read lazily from the body: through its escapes when it is ASCII (a data URL with
+        ``\\/`` or the ``\\n`` of wrapped base64 is never decoded whole), else decoded whole."""
+        raw = HoleText(self.body, self.start + 1, self.end - 1)
+        if not self.escaped:
+            return raw
+        try:
+            return Filtered(raw, _unescape, split=_whole_escapes)
+        except ValueError:  # UTF-8 text: its bytes are not its characters
             value: str = json.loads(self.body.read(self.start, self.end - self.start))
             return value
-        return HoleText(self.body, self.start + 1, self.end - 1)
+
+
+def _unescape(run: str) -> str:
+    """A run of a JSON string's ASCII text, decoded by the json module's own (C) string scanner."""
+    if not run.isascii():
+        raise ValueError("not ASCII")
+    value, end = scanstring(run + '"', 0)
+    if end != len(run) + 1:
+        raise ValueError("a quote inside the string")
+    return value  # type: ignore[no-any-return]
+
+
+def _whole_escapes(block: str) -> int:
+    """How much of a block ends between escapes: none is cut in two (``\\n``, ``\\\\``, ``\\u00e9``; blocks of six
+    characters or more)."""
+    last = block.rfind("\\", len(block) - 6)
+    if last < 0:
+        return len(block)
+    run = 1
+    while run <= last and block[last - run] == "\\":
+        run += 1
+    if run % 2 == 0:  # the last backslash ends a `\\` pair: no escape is open
+        return len(block)
+    length = 6 if block[last + 1 : last + 2] == "u" else 2
+    return len(block) if last + length <= len(block) else last
 
 
 class HoleText:
@@ -215,38 +248,44 @@ class _Cursor:
 
 
 _QUOTE = re.compile(rb'"')
-_IN_STRING = re.compile(rb'["\\]')
+_BACKSLASH = re.compile(rb"\\")
 
 
 def skeleton(body: Body, big: int = BIG) -> tuple[bytes, dict[str, Hole]]:
     """The body with every string literal of ``big`` bytes or more replaced by a token, and the tokens.
 
-    Only string boundaries are scanned (quotes and backslashes), so a body of a few large strings costs a
-    few window reads. Text that is not JSON comes back as it is, for the parser to report.
+    Only quotes are looked for (one escaped when an odd run of backslashes stands before it), and backslashes
+    by a second cursor that only ever moves forward, so a body of a few large strings costs a few window
+    reads, however many escapes they hold (base64 wrapped in lines has one every 77 characters). Text that is
+    not JSON comes back as it is, for the parser to report.
     """
     import secrets  # only bodies with big strings get here: `import router` stays light
 
     nonce = secrets.token_hex(6)
-    cursor = _Cursor(body)
+    cursor, slashes = _Cursor(body), _Cursor(body)
     pieces: list[bytes] = []
     holes: dict[str, Hole] = {}
     copied = at = 0
+    backslash = 0  # the first backslash at or after the string being read (-1: there is none)
     while (start := cursor.find(at, _QUOTE)) >= 0:
-        idx, escaped = start + 1, False
+        end = start + 1
         while True:
-            idx = cursor.find(idx, _IN_STRING)
-            if idx < 0:  # unterminated: leave the rest to the parser
+            end = cursor.find(end, _QUOTE)
+            if end < 0:  # unterminated: leave the rest to the parser
                 pieces.append(body.read(copied, body.size - copied))
                 return b"".join(pieces), holes
-            if cursor.byte(idx) == 0x5C:  # a backslash: skip the escaped character
-                idx, escaped = idx + 2, True
-                continue
-            break
-        end = idx + 1
+            run = 0
+            while end - run - 1 > start and cursor.byte(end - run - 1) == 0x5C:
+                run += 1
+            end += 1
+            if run % 2 == 0:
+                break
+        if 0 <= backslash <= start:
+            backslash = slashes.find(start + 1, _BACKSLASH)
         if end - start >= big:
             token = f"@@router-hole-{len(holes)}-{nonce}@@"
             pieces += [body.read(copied, start - copied), f'"{token}"'.encode()]
-            holes[token] = Hole(body, start, end, escaped)
+            holes[token] = Hole(body, start, end, start < backslash < end)
             copied = end
         at = end
     pieces.append(body.read(copied, body.size - copied))

@@ -17,12 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from .._base.redact import redacted, short_url, sized
 from .._base.rules import Diagnostic
 from .jsontext import BIG, Hole, locate, skeleton
 
 if TYPE_CHECKING:
     from .body import Body
-    from .media import Text
+    from .textview import Text
 
 PayloadLike = Mapping[str, Any] | str | bytes | os.PathLike[str]
 
@@ -58,6 +59,7 @@ def escape(token: str | int) -> str:
     return str(token).replace("~", "~0").replace("/", "~1")
 
 
+@redacted(url=short_url, source=short_url)
 @dataclass(frozen=True, slots=True)
 class VideoPart:
     """One video part: where it sits and what it points at.
@@ -81,6 +83,7 @@ class VideoPart:
         return self.url if self.source is None else self.source
 
 
+@redacted(request=sized, text=sized)
 @dataclass(slots=True)
 class Payload:
     """One request as read from somewhere, with enough context to put line numbers on diagnostics."""

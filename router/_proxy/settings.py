@@ -26,8 +26,9 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from .._base.redact import masked, redacted, short_url
 from .._table.catalogue import DEFAULT_BASE_URL, is_openrouter
 
 __all__ = ["DEFAULT_BASE_URL", "LOOPBACK_HOSTS", "UPSTREAM_CLIENTS", "ProxySettings", "is_loopback", "parse_size"]
@@ -62,13 +63,14 @@ def _items(text: str | None) -> tuple[str, ...]:
     return tuple(item.strip() for item in (text or "").split(",") if item.strip())
 
 
+@redacted(base_url=short_url, api_key=masked, access_token=masked)
 @dataclass(frozen=True)
 class ProxySettings:
-    """Everything the app needs; every default is the safe one. Secrets never show in ``repr``."""
+    """Everything the app needs; every default is the safe one. Secrets show masked in ``repr``."""
 
     base_url: str = DEFAULT_BASE_URL
-    api_key: str | None = field(default=None, repr=False)
-    access_token: str | None = field(default=None, repr=False)
+    api_key: str | None = None
+    access_token: str | None = None
     # Without a token the operator's key goes only to loopback clients (protected mode); True lends it to any.
     lend_key_to_network: bool = False
     capabilities: tuple[str, ...] = ()

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .._base.redact import redacted, sized
 from .._base.rules import RULES, Diagnostic
 from .._model.jsontext import key_spans, locate, value_span
 from .._model.media import canonical_mime
@@ -22,13 +23,15 @@ __all__ = ["FIXABLE", "Edit", "apply_fixes", "unified_diff"]
 
 # rule -> (key the diagnostic's pointer ends in, its replacement)
 _RENAMES = {"camelcase-key": ("videoUrl", "video_url")}
-_DATA_HEADER = re.compile(r'"(data:)([^;,"\\]*)')
+# A line break in a JSON string (``\n``, ``\r``, ``\u000a``...) goes; any other escape (group 1) stays as written.
+_LINE_BREAK = re.compile(r"(\\[^nru]|\\u(?!000[aAdD]))|\\(?:[nr]|u000[aAdD])")
 FIXABLE = frozenset(name for name, rule in RULES.items() if "fix" in rule.fixed_by)
 
 _DECODER = json.JSONDecoder()
 _LINES = re.compile(r"[^\n]*\n|[^\n]+$")  # split on \n only: U+2028 inside a JSON string is not a line break
 
 
+@redacted(text=sized)
 @dataclass(frozen=True, slots=True)
 class Edit:
     start: int
@@ -66,18 +69,42 @@ def _rename(text: str, doc: Any, d: Diagnostic) -> list[Edit] | None:
     return [Edit(s, e, json.dumps(new)) for s, e in key_spans(text, offset, old)]
 
 
-def _mime_name(text: str, doc: Any, d: Diagnostic) -> list[Edit] | None:
-    """``data:video/quicktime;base64,`` -> ``data:video/mov;base64,``: only the type name's characters change."""
+def _data_url(text: str, doc: Any, d: Diagnostic) -> tuple[str, int, int, int] | None:
+    """The data URL the pointer names, and where its string literal starts, has its first comma, and ends."""
     try:
         value = _resolve(doc, d.pointer)
+        start, end = value_span(text, d.pointer)
     except LookupError:
         return None
-    offset = locate(text, d.pointer)
-    m = _DATA_HEADER.match(text, offset)
-    # The header must be written without escapes, and be the very value the pointer names.
-    if not isinstance(value, str) or m is None or not value.lower().startswith("data:" + m.group(2).lower()):
+    comma = text.find(",", start, end)
+    if not isinstance(value, str) or "," not in value or comma < 0:
         return None
-    return [Edit(m.start(2), m.end(2), canonical_mime(m.group(2)))]
+    return value, start, comma, end
+
+
+def _header(text: str, doc: Any, d: Diagnostic) -> list[Edit] | None:
+    """``data:video/quicktime;codecs="hvc1";base64,`` -> ``data:video/mov;base64,``: only the header changes."""
+    found = _data_url(text, doc, d)
+    if found is None:
+        return None
+    value, start, comma, _ = found
+    header = value.split(",", 1)[0]
+    # The literal's text up to its first comma must be this very header (no escaped comma before it).
+    if json.loads(text[start:comma] + '"') != header:
+        return None
+    return [Edit(start + 1, comma, f"data:{canonical_mime(header[5:])};base64")]
+
+
+def _unwrap(text: str, doc: Any, d: Diagnostic) -> list[Edit] | None:
+    """The base64 of a data URL on one line: its line-break escapes go, every other character stays."""
+    found = _data_url(text, doc, d)
+    if found is None:
+        return None
+    value, _, comma, end = found
+    payload = _LINE_BREAK.sub(r"\1", text[comma + 1 : end - 1])
+    if json.loads(f'"{payload}"') != value.split(",", 1)[1].replace("\n", "").replace("\r", ""):
+        return None
+    return [Edit(comma + 1, end - 1, payload)]
 
 
 def _part_type(text: str, doc: Any, d: Diagnostic) -> list[Edit] | None:
@@ -92,7 +119,7 @@ def _part_type(text: str, doc: Any, d: Diagnostic) -> list[Edit] | None:
     return [Edit(start, end, '"video_url"')]
 
 
-_FIXERS = {"camelcase-key": _rename, "mime-alias": _mime_name, "legacy-video-part": _part_type}
+_FIXERS = {"camelcase-key": _rename, "mime-alias": _header, "legacy-video-part": _part_type, "wrapped-base64": _unwrap}
 assert set(_FIXERS) == FIXABLE, "every rule fixed by `--fix` has a fixer"
 
 

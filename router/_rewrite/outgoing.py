@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 
+from .._base.redact import redacted, scrubbed, short_url, sized
 from .._base.rules import Diagnostic
 from .._judgement.check import Checked, PartFacts
 from .._judgement.plan import RoutePlan
@@ -24,7 +25,7 @@ from .._model.request import WIRE_TYPE, Api, Payload, escape
 
 if TYPE_CHECKING:
     from .._fetch.fetcher import Media
-    from .._model.media import Text
+    from .._model.textview import Text
 
 
 def _pick_encoder() -> Callable[[bytes], bytes]:
@@ -66,6 +67,7 @@ class _Inline:
             yield from encode_file(fh, size)
 
 
+@redacted(source=sized)
 @dataclass(frozen=True, slots=True)
 class _Copy:
     """A span copied as it is: bytes of a request body (a string literal the parser set aside), or the ASCII
@@ -91,12 +93,13 @@ class _Copy:
 _Piece = bytes | _Inline | _Copy
 
 
+@redacted(url=short_url)
 @dataclass(frozen=True, slots=True)
 class Inlined:
     """A URL the rewrite downloaded and sent inline (or, in a dry run, would)."""
 
     pointer: str  # the part
-    url: str  # as the caller wrote it: shorten it before showing it (signatures, credentials)
+    url: str  # as the caller wrote it (signatures, credentials): shown through ``shorten``
     size: int | None  # bytes of video sent; None in a dry run
     cap: int  # the most the download was allowed to be
     dry_run: bool = False
@@ -109,6 +112,7 @@ class Routed:
     providers: tuple[str, ...]
 
 
+@redacted(text=scrubbed)
 @dataclass(frozen=True, slots=True)
 class Refitted:
     """What fitting did to one part's video, in the engine's words (``re-encoded 540p 15 fps ...: A -> B``)."""
@@ -128,6 +132,10 @@ class Outgoing:
         self.notes: list[Note] = []  # what the rewrite did (rendered by output.describe), never on the wire
         self.diagnostics: list[Diagnostic] = []  # the warnings the rewrite fixed
         self.providers: list[str] | None = None  # provider.only as sent (None: routing left alone)
+
+    def __repr__(self) -> str:
+        """What was done and how big it is, never the body (it holds the request's videos and words)."""
+        return f"Outgoing(content_length={self.content_length}, notes={self.notes!r}, providers={self.providers!r})"
 
     @property
     def inlined(self) -> list[Media]:
@@ -179,6 +187,7 @@ def encode_file(fh: IO[bytes], size: int = CHUNK) -> Iterator[bytes]:
 # -- edits ----------------------------------------------------------------------------------------------
 
 
+@redacted(pieces=sized)
 @dataclass(frozen=True, slots=True)
 class _Edit:
     start: int

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._base.errors import FetchError, RequestRejected
+from .._base.redact import redacted, sized
 from .._base.rules import Diagnostic
 from .._judgement.check import Checked, check_request
 from .._judgement.judge import Downloaded, FitMode
@@ -52,6 +53,7 @@ class Report:
         return [d for d in self.diagnostics if d.severity == "warning"]
 
 
+@redacted(table=sized)
 @dataclass(slots=True)
 class Prepared:
     """A request checked and planned; after downloads (``Router.download``) also settled, with its media.

@@ -25,6 +25,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from .._base.redact import redacted, short_url
+
 __all__ = [
     "DEFAULT_BASE_URL",
     "FORMAT",
@@ -72,6 +74,7 @@ class CatalogueModel:
     endpoints: tuple[Endpoint, ...] | None = None
 
 
+@redacted(base_url=short_url)
 @dataclass(frozen=True, slots=True)
 class Catalogue:
     """What one refresh read from OpenRouter, as stored in the cache file (plain data: no validation cost at

@@ -35,6 +35,7 @@ import cachetools
 import httpx
 
 from .._base.errors import CapabilityError, RouterError
+from .._base.rules import shorten
 from .._base.version import __version__
 from .capabilities import CapabilityTable, load_table
 from .catalogue import (
@@ -97,10 +98,6 @@ class RefreshResult:
     summary: str  # one line: what was read and what changed against the data in use
 
 
-def _short(url: str) -> str:
-    return url.split("?", 1)[0]
-
-
 def _retry_after(response: httpx.Response) -> float | None:
     value = response.headers.get("retry-after", "").strip()
     if not value:
@@ -131,11 +128,11 @@ async def _get(
         except httpx.TimeoutException:
             why = "timed out"
         except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
-            raise RefreshError(f"{_short(url)} is not a URL router can read ({exc})") from None
+            raise RefreshError(f"{shorten(url)} is not a URL router can read ({exc})") from None
         except httpx.ConnectError as exc:
             why = f"cannot connect ({exc})"
             if attempt >= 1:
-                raise RefreshError(f"{_short(url)}: {why}") from None
+                raise RefreshError(f"{shorten(url)}: {why}") from None
         except httpx.TransportError as exc:
             why = f"connection failed ({exc})"
         else:
@@ -148,22 +145,22 @@ async def _get(
                         return None
                     kind = response.headers.get("content-type", "no content type").split(";")[0]
                     raise RefreshRefused(
-                        f"refused the answer of {_short(url)}: it is not OpenRouter's catalogue ({kind}, not JSON)",
+                        f"refused the answer of {shorten(url)}: it is not OpenRouter's catalogue ({kind}, not JSON)",
                         forceable=False,
                     ) from None
             if status == 404 and missing_ok:
                 return None
             if status not in (408, 429) and status < 500:
-                raise RefreshError(f"{_short(url)} answered HTTP {status}")
+                raise RefreshError(f"{shorten(url)} answered HTTP {status}")
             why = f"HTTP {status}" + (" (rate-limited)" if status == 429 else "")
             asked = _retry_after(response)
             if asked is not None:
                 if asked > MAX_RETRY_AFTER:
-                    raise RefreshError(f"{_short(url)} answered {why} and asks to wait {asked:.0f} s; try later")
+                    raise RefreshError(f"{shorten(url)} answered {why} and asks to wait {asked:.0f} s; try later")
                 wait = asked
         if attempt + 1 < attempts:
             await asyncio.sleep(wait)
-    raise RefreshError(f"{_short(url)}: {why} ({attempts} attempts)")
+    raise RefreshError(f"{shorten(url)}: {why} ({attempts} attempts)")
 
 
 async def afetch(
@@ -197,7 +194,7 @@ async def afetch(
         wrong = not_a_listing(listing)
         if wrong is not None and not (force and models):
             raise RefreshRefused(
-                f"refused the answer of {base}/models: it is not OpenRouter's catalogue ({wrong})",
+                f"refused the answer of {shorten(base)}/models: it is not OpenRouter's catalogue ({wrong})",
                 forceable=bool(models),
             )
         video = [m for m in models if "video" in (input_modalities(m) or ())]
