@@ -6,10 +6,11 @@ Prints one JSON object: GB/s of input (10**9 bytes per second, median of ``repea
 
 - ``copy``: ``bytes(bytearray)``, one allocating memory copy of the whole buffer (the floor for any pass);
 - ``pybase64`` and ``stdlib`` (``base64.b64encode``): the whole buffer in one call, as the naive recipe does;
-- ``*_chunked``: 768 KiB at a time, the router's loop (``router._rewrite.CHUNK``), with ``copy_chunked`` as its floor;
-- ``router_file``: ``router._rewrite.encode_file`` over FILE (read from the page cache and encode), when given.
+- ``*_chunked``: 768 KiB at a time, the router's loop (``CHUNK`` of
+  ``router._rewrite.outgoing``), with ``copy_chunked`` as its floor;
+- ``router_file``: ``router._rewrite.outgoing.encode_file`` over FILE (read from the page cache and encode), when given.
 
-``router_encoder`` names the encoder ``router._rewrite`` picked (``pybase64`` when the ``fast`` extra is there).
+``router_encoder`` names the encoder ``router._rewrite.outgoing`` picked (``pybase64`` with the ``fast`` extra).
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ from pathlib import Path
 
 import pybase64
 
-from router import _rewrite as rewrite
-from router._rewrite import encode_file
+from router._rewrite import outgoing as rewrite
+from router._rewrite.outgoing import encode_file
 
 
 def rate(work: Callable[[], object], size: int, repeat: int) -> float:

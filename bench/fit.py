@@ -139,7 +139,7 @@ def child(argv: Sequence[str]) -> int:
 
 def cli_reencode(src: Path, out: Path, budget: int) -> list[str]:
     """The ffmpeg command with the settings router.fit chooses for ``src`` under ``budget``."""
-    from router._fitencode import BUFFER_SECONDS, MAXRATE
+    from router._fit.encode import BUFFER_SECONDS, MAXRATE
     from router.fit import plan_encoding, probe
 
     info = probe(src)

@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 
 import router
-from router._transport_core import route
+from router._transports.core import route
 from router.transport import RouterTransport
 
 REQUEST: dict[str, Any] = {

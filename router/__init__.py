@@ -6,8 +6,9 @@
     out = r.rewrite(payload)                  # new dict; raises router.RequestRejected
     client = httpx.Client(transport=router.RouterTransport(r))
 
-Everything a user touches, and every type a public method returns, is importable from here; the modules
-behind it are private (``router._check``, ...) and may change. Public submodules: ``router.transport``
+Everything a user touches, and every type a public method returns, is importable from here; the parts behind
+it are private packages (``router._model``, ``router._judgement``, ...) and may change. Public submodules:
+``router.transport``
 (the httpx and httpx2 transports), ``router.serve`` (the proxy: ``create_app``, ``make_server``),
 ``router.litellm`` (the LiteLLM plugin), ``router.fit`` (remux, re-encode and cut a video to a budget, with
 the ``fit`` extra) and ``router.cli`` (the ``router`` command).
@@ -17,8 +18,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._capabilities import CapabilityTable, Model, Provider, load_table
-from ._errors import (
+from ._base.errors import (
     BlockedURL,
     BodyTooLarge,
     CapabilityError,
@@ -29,9 +29,11 @@ from ._errors import (
     RouterError,
     UnreachableURL,
 )
-from ._pipeline import Prepared, Report, Router
-from ._rewrite import Inlined, Note, Outgoing, Refitted, Routed
-from ._rules import RULES, Diagnostic, Rule
+from ._base.rules import RULES, Diagnostic, Rule
+from ._base.version import __version__
+from ._rewrite.outgoing import Inlined, Note, Outgoing, Refitted, Routed
+from ._rewrite.pipeline import Prepared, Report, Router
+from ._table.capabilities import CapabilityTable, Model, Provider, load_table
 
 if TYPE_CHECKING:
     from . import cli as cli  # re-exported lazily
@@ -39,10 +41,10 @@ if TYPE_CHECKING:
     from . import litellm as litellm
     from . import serve as serve
     from . import transport as transport
-    from ._body import Body
-    from ._fetch import Fetcher, FetchStats, Media
-    from ._inline import data_url_from_file
-    from ._refresh import LiveTable, RefreshError, RefreshResult, refresh
+    from ._fetch.fetcher import Fetcher, FetchStats, Media
+    from ._model.body import Body
+    from ._rewrite.inline import data_url_from_file
+    from ._table.refresh import LiveTable, RefreshError, RefreshRefused, RefreshResult, refresh
     from .transport import (
         AsyncHttpx2RouterTransport,
         AsyncRouterTransport,
@@ -51,8 +53,6 @@ if TYPE_CHECKING:
         RouterTransport,
     )
 
-# The one place the version lives (pyproject reads it): importlib.metadata would cost 40 ms at import.
-__version__ = "0.1.0"
 
 __all__ = [
     "RULES",
@@ -81,6 +81,7 @@ __all__ = [
     "Provider",
     "Refitted",
     "RefreshError",
+    "RefreshRefused",
     "RefreshResult",
     "Report",
     "RequestRejected",
@@ -104,15 +105,16 @@ _LAZY = {
     "Httpx2RouterTransport": "transport",
     "AsyncHttpx2RouterTransport": "transport",
     "BodyStream": "transport",
-    "Body": "_body",
-    "Fetcher": "_fetch",
-    "FetchStats": "_fetch",
-    "Media": "_fetch",
-    "data_url_from_file": "_inline",
-    "LiveTable": "_refresh",
-    "RefreshError": "_refresh",
-    "RefreshResult": "_refresh",
-    "refresh": "_refresh",
+    "Body": "_model.body",
+    "Fetcher": "_fetch.fetcher",
+    "FetchStats": "_fetch.fetcher",
+    "Media": "_fetch.fetcher",
+    "data_url_from_file": "_rewrite.inline",
+    "LiveTable": "_table.refresh",
+    "RefreshError": "_table.refresh",
+    "RefreshRefused": "_table.refresh",
+    "RefreshResult": "_table.refresh",
+    "refresh": "_table.refresh",
 }
 _SUBMODULES = frozenset({"cli", "fit", "litellm", "serve", "transport"})
 

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._httpx_transport import AsyncRouterTransport, BodyStream, RouterTransport
+from ._transports.httpx_transport import AsyncRouterTransport, BodyStream, RouterTransport
 
 if TYPE_CHECKING:
-    from ._httpx2_transport import AsyncHttpx2RouterTransport, Httpx2RouterTransport
+    from ._transports.httpx2_transport import AsyncHttpx2RouterTransport, Httpx2RouterTransport
 
 __all__ = [
     "AsyncHttpx2RouterTransport",
@@ -34,7 +34,7 @@ def __getattr__(name: str) -> Any:
     """The httpx2 pair is imported on first use, so httpx2 stays optional."""
     if name in ("Httpx2RouterTransport", "AsyncHttpx2RouterTransport"):
         try:
-            from . import _httpx2_transport
+            from ._transports import httpx2_transport as _httpx2_transport
         except ModuleNotFoundError as exc:
             if exc.name not in ("httpx2", "httpcore2"):
                 raise

@@ -12,8 +12,9 @@ The changes against the bundled data, which the tests expect to see after a refr
 - ``google/gemini-2.5-flash``: gains service-tier endpoints ``google-vertex/global/flex`` and ``google-ai-studio/flex``.
 
 Knobs: ``throttle = N`` answers each path's first N requests with 429 (``Retry-After: retry_after``);
-``broken = {path, ...}`` answers those paths (or ``"*"``) with 503 (``Retry-After: 0``) forever; ``hits``
-counts requests by path.
+``broken = {path, ...}`` answers those paths (or ``"*"``) with 503 (``Retry-After: 0``) forever;
+``documents[path] = body`` answers that path 200 with ``body`` instead (JSON, or ``bytes`` sent as text/html:
+the wrong answers a stand-in or a captive portal gives); ``hits`` counts requests by path.
 """
 
 from __future__ import annotations
@@ -90,6 +91,7 @@ class FakeCatalogue:
         self.throttle = 0
         self.retry_after = "0"
         self.broken: set[str] = set()
+        self.documents: dict[str, Any] = {}
         self.hits: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -116,6 +118,8 @@ class FakeCatalogue:
             return 503, {"Retry-After": "0"}, {"error": {"code": 503, "message": "down for maintenance"}}
         if count <= self.throttle:
             return 429, {"Retry-After": self.retry_after}, {"error": {"code": 429, "message": "slow down"}}
+        if path in self.documents:
+            return 200, {}, self.documents[path]
         if path == "/api/v1/models":
             return 200, {}, self.models
         if path == "/api/v1/providers":
@@ -132,9 +136,10 @@ class FakeCatalogue:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 status, headers, body = fake._answer(urlsplit(self.path).path)
-                data = json.dumps(body).encode()
+                html = isinstance(body, bytes)
+                data = body if html else json.dumps(body).encode()
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", "text/html" if html else "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 for name, value in headers.items():
                     self.send_header(name, value)

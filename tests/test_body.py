@@ -1,4 +1,4 @@
-"""router._body.Body: a request body in memory while small, in an anonymous temporary file past the threshold."""
+"""router._model.body.Body: a request body in memory while small, in an anonymous temporary file past the threshold."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from router._body import Body
-from router._errors import BodyTooLarge
+from router._base.errors import BodyTooLarge
+from router._model.body import Body
 
 
 def test_small_body_stays_in_memory() -> None:

@@ -17,8 +17,8 @@ from clips import clip_bytes
 from payloads import video_request
 
 import router
-from router._capabilities import BUNDLED, CapabilityTable, load_table
-from router._errors import CapabilityError
+from router._base.errors import CapabilityError
+from router._table.capabilities import BUNDLED, CapabilityTable, load_table
 
 REPO = Path(__file__).resolve().parents[1]
 SNAPSHOT = Path(__file__).resolve().parent / "data" / "openrouter-models-2026-08.json"

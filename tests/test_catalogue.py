@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +14,19 @@ from fake_catalogue import CHANGED_MODEL, NEW_MODEL, TIERED_MODEL, UNKNOWN_PROVI
 from payloads import video_request
 
 import router
-from router import _catalogue as catalogue_module
-from router._capabilities import CapabilityTable, Model, load_table
-from router._catalogue import Catalogue, cache_path, details_path, endpoint_key, from_api, read_cached, write_cached
-from router._errors import CapabilityError
+from router._base.errors import CapabilityError
+from router._table import catalogue as catalogue_module
+from router._table.capabilities import CapabilityTable, Model, load_table
+from router._table.catalogue import (
+    DEFAULT_BASE_URL,
+    Catalogue,
+    cache_path,
+    details_path,
+    endpoint_key,
+    from_api,
+    read_cached,
+    write_cached,
+)
 
 TIERS = {"flex": "flex", "priority": "priority", "fast": "priority"}
 
@@ -40,10 +50,11 @@ def table(fresh: Catalogue) -> CapabilityTable:
 
 @pytest.fixture
 def cache_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A user cache directory of this test's own, and warnings that are not yet spent."""
+    """A user cache directory of this test's own, and warnings that are not yet spent; the file OpenRouter's
+    catalogue is cached in there."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     monkeypatch.setattr(catalogue_module, "_warned", set())
-    return tmp_path / "router" / "catalogue.json"
+    return tmp_path / "router" / cache_path().name
 
 
 def _warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -210,23 +221,25 @@ def test_user_tables_still_layer_over_the_catalogue(fresh: Catalogue, tmp_path: 
 # --- the cache file -----------------------------------------------------------------------------------
 
 
-def test_the_cache_lives_in_the_user_cache_directory(cache_home: Path) -> None:
-    """On Linux the catalogue is cached under ``$XDG_CACHE_HOME/router/``."""
+def test_the_cache_lives_in_the_user_cache_directory(cache_home: Path, tmp_path: Path) -> None:
+    """On Linux the catalogue is cached under ``$XDG_CACHE_HOME/router/``, in a file named for its base URL."""
     assert cache_path() == cache_home
+    assert cache_home.parent == tmp_path / "router"
+    assert re.fullmatch(r"catalogue-openrouter\.ai-[0-9a-f]{12}\.json", cache_home.name)
 
 
 def test_written_cache_reads_back_and_leaves_no_partial_file(fresh: Catalogue, cache_home: Path) -> None:
     """``write_cached`` creates the directory, replaces the file whole, and reads back equal."""
-    assert read_cached() is None
+    assert read_cached(base_url=fresh.base_url) is None
     write_cached(fresh)
     write_cached(fresh)
-    assert read_cached() == fresh
-    assert [p.name for p in cache_home.parent.iterdir()] == ["catalogue.json"]
+    assert read_cached(base_url=fresh.base_url) == fresh
+    assert [p.name for p in cache_home.parent.iterdir()] == [cache_path(fresh.base_url).name]
 
 
 def test_router_and_load_table_use_the_cached_catalogue(fresh: Catalogue, cache_home: Path) -> None:
     """Once a catalogue is cached, ``Router()`` sees its models and says where its data came from."""
-    write_cached(fresh)
+    write_cached(fresh.replace(base_url=DEFAULT_BASE_URL))
     table = router.Router().table
     assert NEW_MODEL in table.models
     assert table.snapshot is not None

@@ -374,7 +374,7 @@ def test_a_str_naming_a_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
 def test_private_urls_have_one_source_of_truth(tmp_path: Path) -> None:
     """The fetcher decides: a router given an allowing fetcher allows, and a contradiction is refused."""
-    from router._fetch import Fetcher
+    from router._fetch.fetcher import Fetcher
 
     with Fetcher(allow_private_urls=True) as fetcher:
         r = router.Router(fetcher=fetcher)

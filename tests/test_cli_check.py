@@ -17,7 +17,7 @@ import pytest
 from clips import make_clip
 from payloads import GEMINI, YOUTUBE, video_request
 
-from router._rules import RULES
+from router._base.rules import RULES
 from router.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]

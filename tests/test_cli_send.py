@@ -19,10 +19,10 @@ from payloads import YOUTU_BE, text_request, video_request
 from servers import MediaServer, padded_mp4, png_bytes
 from upstream import FakeOpenRouter
 
-from router._errors import NotAVideo
-from router._inline import data_url_from_file, data_url_size, iter_data_url
-from router._pipeline import Router
-from router._progress import ProgressDisplay, counting
+from router._base.errors import NotAVideo
+from router._cli.progress import ProgressDisplay, counting
+from router._rewrite.inline import data_url_from_file, data_url_size, iter_data_url
+from router._rewrite.pipeline import Router
 from router.cli import main
 
 

@@ -9,7 +9,7 @@ import av
 import pytest
 from clips import FORMATS, clip_bytes, make_clip
 
-from router._container import damage, mp4_duration, reader
+from router._model.container import damage, mp4_duration, reader
 
 
 def _damage(data: bytes, suffix: str) -> str:

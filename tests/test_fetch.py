@@ -1,4 +1,4 @@
-"""router._fetch against a real HTTP server on loopback, serving real clips (see tests/servers.py)."""
+"""router._fetch.fetcher against a real HTTP server on loopback, serving real clips (see tests/servers.py)."""
 
 from __future__ import annotations
 
@@ -20,9 +20,9 @@ import pytest
 from clips import FORMATS
 from servers import Gate, MediaServer, padded_mp4
 
-from router import _fetch as fetch_module
-from router._errors import BlockedURL, MediaTooLarge, NotAVideo, UnreachableURL
-from router._fetch import Fetcher, Media, signed_url_expiry
+from router._base.errors import BlockedURL, MediaTooLarge, NotAVideo, UnreachableURL
+from router._fetch import fetcher as fetch_module
+from router._fetch.fetcher import Fetcher, Media, signed_url_expiry
 
 Target = Callable[[str], str]
 

@@ -16,8 +16,8 @@ import pytest
 from fitclips import decode_all, make_av_clip, packet_counts
 
 from router import RouterError
+from router._fit.plan import LADDER
 from router.fit import (
-    LADDER,
     CannotFit,
     DamagedVideo,
     FitError,
@@ -177,7 +177,7 @@ def test_truncation_is_caught_by_packet_time(
 ) -> None:
     """Without the structural check, the last packet's time against the container's duration still catches a
     file cut in half, on every path through fit(), and nothing is left in the work folder."""
-    from router import _fitprobe
+    from router._fit import probe as _fitprobe
 
     monkeypatch.setattr(_fitprobe, "container_damage", lambda *args: None)
     (tmp_path / "f").mkdir()
@@ -383,7 +383,7 @@ def test_failed_retry_removes_both_attempts(
     clips: dict[str, Path], workdir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """When both attempts come out over budget, CannotFit lists both and neither file is left behind."""
-    from router import _fitencode
+    from router._fit import encode as _fitencode
 
     real = _fitencode._encode_pass
 

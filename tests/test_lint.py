@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from payloads import YOUTUBE, video_request
 
-from router._fix import apply_fixes, unified_diff
-from router._lint import LintOptions, Pattern, discover, lint, lint_file, patterns
-from router._pipeline import Router
-from router._rules import Diagnostic
+from router._base.rules import Diagnostic
+from router._report.lint import LintOptions, Pattern, discover, lint, lint_file, patterns
+from router._rewrite.fix import apply_fixes, unified_diff
+from router._rewrite.pipeline import Router
 
 CLEAN = video_request(YOUTUBE)  # no finding
 CAMEL = video_request(YOUTUBE, key="videoUrl")  # camelcase-key, which --fix fixes

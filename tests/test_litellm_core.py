@@ -1,4 +1,4 @@
-"""The LiteLLM plugin's decisions (router/_litellm_core.py), without LiteLLM: screen, deployment, rewrite, reject."""
+"""The LiteLLM plugin's decisions (router/_litellm/core.py), without LiteLLM: screen, deployment, rewrite, reject."""
 
 from __future__ import annotations
 
@@ -14,8 +14,7 @@ import pytest
 from payloads import PROMPT, YOUTU_BE, YOUTUBE
 
 from router import Diagnostic, RequestRejected, Router
-from router._capabilities import CapabilityTable
-from router._litellm_core import (
+from router._litellm.core import (
     apply,
     has_video_parts,
     openrouter_model,
@@ -24,7 +23,8 @@ from router._litellm_core import (
     route,
     settings_from_env,
 )
-from router._transport_core import reject
+from router._table.capabilities import CapabilityTable
+from router._transports.core import reject
 
 DEPLOYMENT = {"model": "openrouter/google/gemini-2.5-flash", "api_base": "http://127.0.0.1:9/api/v1", "api_key": "k"}
 
@@ -244,6 +244,6 @@ def test_a_mistyped_flag_is_an_error() -> None:
 
 def test_importing_router_never_imports_litellm() -> None:
     """`import router` (and the plugin's LiteLLM-free core) leave LiteLLM and FastAPI unimported."""
-    code = "import sys, router, router._litellm_core; print(sorted({'litellm', 'fastapi'} & set(sys.modules)))"
+    code = "import sys, router, router._litellm.core; print(sorted({'litellm', 'fastapi'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

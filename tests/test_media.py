@@ -7,8 +7,8 @@ import base64
 import pytest
 from clips import FORMATS, clip_bytes
 
-from router._container import mp4_duration
-from router._media import (
+from router._model.container import mp4_duration
+from router._model.media import (
     DataUrlError,
     classify_url,
     compatible,
@@ -77,6 +77,21 @@ def test_mp4_duration_from_a_base64_payload() -> None:
     data = parse_data_url("data:video/mp4;base64," + base64.b64encode(raw).decode())
     assert data.decoded_size == len(raw)
     assert data.read(5, 7) == raw[5:12]
+    assert mp4_duration(data.read) == pytest.approx(2.0, abs=0.2)
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_wrapped_base64_is_read_without_its_line_breaks(newline: str) -> None:
+    """A payload wrapped at 76 columns is validated, sized, read by random access and timed as if on one line,
+    and says how many line-break characters it held."""
+    raw = clip_bytes("mp4", seconds=2.0)
+    wrapped = base64.encodebytes(raw).decode().replace("\n", newline)
+    data = parse_data_url("data:video/mp4;base64," + wrapped)
+    assert data.breaks == wrapped.count("\n") * len(newline)
+    assert data.encoded_size == len(base64.b64encode(raw))
+    assert data.payload() == base64.b64encode(raw).decode()
+    assert data.decoded_size == len(raw)
+    assert data.read(1000, 7) == raw[1000:1007]
     assert mp4_duration(data.read) == pytest.approx(2.0, abs=0.2)
 
 

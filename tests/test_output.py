@@ -10,8 +10,8 @@ from typing import Any
 import jsonschema
 import pytest
 
-from router._output import Summary, render
-from router._rules import RULES, Diagnostic
+from router._base.rules import RULES, Diagnostic
+from router._report.output import Summary, render
 
 SCHEMA = json.loads((Path(__file__).parent / "data" / "sarif-schema-2.1.0.json").read_text())
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from router._proxy import app as app_module
-from router._proxy.guard import host_allowed, normalise_path, origin_allowed, split_prefix
+from router._proxy.guard import client_is_loopback, host_allowed, normalise_path, origin_allowed, split_prefix
 from router._proxy.server import bind
 from router.serve import LOOPBACK_HOSTS, ProxySettings, create_app, parse_size
 
@@ -73,6 +73,28 @@ def test_host_allowed(host: str | None, allowed: tuple[str, ...], ok: bool) -> N
 
 
 @pytest.mark.parametrize(
+    ("client", "local"),
+    [
+        (("127.0.0.1", 5000), True),
+        (("127.255.0.9", 5000), True),
+        (("::1", 5000), True),
+        (("::ffff:127.0.0.1", 5000), True),  # a dual-stack listener's IPv4 loopback
+        (("203.0.113.5", 5000), False),
+        (("::ffff:203.0.113.5", 5000), False),
+        (("10.0.0.7", 5000), False),
+        (("fe80::1%eth0", 5000), False),
+        (("0.0.0.0", 5000), False),  # noqa: S104  # a peer address here, not a bind
+        (("localhost", 5000), False),  # a peer is an address, never a name
+        (None, False),  # unknown peer: not this machine
+        (("not-an-address", 1), False),
+    ],
+)
+def test_client_is_loopback(client: tuple[str, int] | None, local: bool) -> None:
+    """Only peers in 127.0.0.0/8, ::1 or ::ffff:127.0.0.0/104 count as this machine for protected mode."""
+    assert client_is_loopback(client) is local
+
+
+@pytest.mark.parametrize(
     ("origin", "host", "listed", "ok"),
     [
         (None, "localhost:8787", (), True),
@@ -105,8 +127,14 @@ def test_settings_from_env_and_secrets_out_of_repr() -> None:
             "ROUTER_QUEUE_TIMEOUT": "1.5",
             "ROUTER_ALLOW_PRIVATE_URLS": "1",
             "ROUTER_REFRESH_EVERY": "6",
+            "ROUTER_BODY_TIMEOUT": "2.5",
+            "ROUTER_LEND_KEY_TO_NETWORK": "1",
         }
     )
+    assert settings.lend_key_to_network is True
+    assert ProxySettings.from_env({}).lend_key_to_network is False  # protected mode by default
+    assert settings.body_timeout == 2.5
+    assert ProxySettings.from_env({}).body_timeout == 60  # nginx's client_body_timeout
     assert settings.base_url == "http://up.example/api/v1"
     assert settings.refresh_every == 6 * 3600
     assert ProxySettings.from_env({}).refresh_every == 24 * 3600  # the catalogue refreshes daily by default
@@ -115,6 +143,37 @@ def test_settings_from_env_and_secrets_out_of_repr() -> None:
     assert settings.allow_private_urls is True
     assert "secret" not in repr(settings)
     assert ProxySettings.from_env({}).allowed_hosts == LOOPBACK_HOSTS  # safe default
+
+
+OPENROUTER = "https://openrouter.ai/api/v1"
+STAND_IN = "http://127.0.0.1:9/api/v1"
+
+
+@pytest.mark.parametrize(
+    ("base_url", "told", "every", "catalogue"),
+    [
+        (OPENROUTER, False, 3600.0, (OPENROUTER, 3600.0)),
+        ("https://OpenRouter.ai:443/api/v1/", False, 3600.0, ("https://OpenRouter.ai:443/api/v1", 3600.0)),
+        (OPENROUTER, False, 0.0, (OPENROUTER, None)),
+        (STAND_IN, False, 3600.0, (OPENROUTER, None)),
+        ("https://openrouter.ai.example.net/api/v1", False, 3600.0, (OPENROUTER, None)),
+        (STAND_IN, True, 3600.0, (STAND_IN, 3600.0)),
+    ],
+)
+def test_the_catalogue_comes_from_the_upstream_only_when_it_is_openrouter_or_told(
+    base_url: str, told: bool, every: float, catalogue: tuple[str, float | None]
+) -> None:
+    """Behind OpenRouter (or with ``refresh_catalogue``) the proxy refreshes from its upstream; behind anything
+    else it keeps OpenRouter's data and never refreshes it from there."""
+    settings = ProxySettings(base_url=base_url, refresh_catalogue=told, refresh_every=every)
+    assert settings.catalogue() == catalogue
+
+
+def test_refresh_catalogue_is_read_from_the_environment() -> None:
+    """``ROUTER_REFRESH_CATALOGUE=1`` turns the setting on; it is off by default."""
+    assert ProxySettings.from_env({"ROUTER_REFRESH_CATALOGUE": "1"}).refresh_catalogue is True
+    assert ProxySettings.from_env({"ROUTER_REFRESH_CATALOGUE": "0"}).refresh_catalogue is False
+    assert ProxySettings.from_env({}).refresh_catalogue is False
 
 
 @pytest.mark.parametrize(("text", "size"), [("128MiB", 128 * 2**20), ("100MB", 10**8), ("1.5GB", 15 * 10**8), ("9", 9)])

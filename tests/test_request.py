@@ -9,9 +9,9 @@ import pytest
 from payloads import GEMINI, text_request
 
 import router
-from router._jsontext import locate
-from router._request import load_text
-from router._rules import Diagnostic
+from router._base.rules import Diagnostic
+from router._model.jsontext import locate
+from router._model.request import load_text
 
 
 def test_locate_points_at_the_value() -> None:

@@ -12,8 +12,8 @@ from clips import clip_bytes
 from payloads import video_request
 
 import router
-from router._output import describe
-from router._rewrite import Inlined, Outgoing, Routed, _Inline, encoded_size
+from router._report.output import describe
+from router._rewrite.outgoing import Inlined, Outgoing, Routed, _Inline, encoded_size
 
 
 def test_youtube_routes_to_ai_studio_and_is_normalised() -> None:

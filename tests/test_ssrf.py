@@ -1,4 +1,4 @@
-"""router._ssrf: the one address policy, for every range and every spelling (offline, no DNS)."""
+"""router._base.ssrf: the one address policy, for every range and every spelling (offline, no DNS)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import ipaddress
 
 import pytest
 
-from router._ssrf import address_refusal, embedded_ipv4, host_refusal, literal_ip
+from router._base.ssrf import address_refusal, embedded_ipv4, host_refusal, literal_ip
 
 PRIVATE = {
     "127.0.0.1": "loopback",

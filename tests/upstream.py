@@ -19,7 +19,8 @@ object, or ``response.*`` SSE events when streaming):
   without ``provider.only``, the model's first provider (``google/*`` -> ``google-vertex``): no fallback;
 - ``google-ai-studio`` takes YouTube ``watch?v=`` / ``youtu.be`` links and data URLs; ``google-vertex``
   and every other provider take data URLs only; Shorts links fail everywhere;
-- data URLs are decoded strictly (base64) and the bytes must be the declared video container
+- data URLs read exactly ``data:<type>;base64,`` (no parameters) and are decoded strictly (base64: no line
+  breaks), and the bytes must be the declared video container
   (``ftyp`` for mp4/mov, EBML for webm, an MPEG pack or sequence header for mpeg);
 - only ``google/*`` models take video; text-only requests go to any model.
 
@@ -110,7 +111,7 @@ def _decode_data_url(url: str) -> dict[str, Any]:
     head, comma, payload = url.partition(",")
     params = head[5:].split(";")
     mime = params[0].strip().lower()
-    if not comma or "base64" not in [p.strip().lower() for p in params[1:]]:
+    if not comma or params[1:] != ["base64"] or not head.startswith("data:"):  # no parameters, as documented
         raise UpstreamRejection("video data URLs must read data:video/<type>;base64,<payload>")
     if mime not in MIME_TYPES:
         raise UpstreamRejection(f"unsupported video MIME type {mime!r}")

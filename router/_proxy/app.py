@@ -3,10 +3,12 @@
 One API request, in order (each step answers in OpenRouter's error shape when it says no):
 
 1. the path is normalised and must sit under ``/api/v1`` or ``/v1`` (404), ``Host`` and ``Origin`` must be
-   allowed (421, 403), and the access token presented when one is configured (401);
+   allowed (421, 403), and the access token presented when one is configured (401); without one, a keyless
+   request from beyond loopback is refused rather than given the operator's key (401, protected mode);
 2. a declared ``Content-Length`` over the limit is refused before a byte is read (413, connection closed);
 3. the body streams into a ``Body`` spool (memory, then an anonymous temp file), bounded (413); a client that
-   leaves before the end of its body is gone, and nothing is forwarded;
+   leaves before the end of its body is gone, one that sends nothing for ``body_timeout`` gets 408 and its
+   connection closed, and nothing is forwarded for either;
 4. an upstream slot is taken (``max_upstream``), waiting at most ``queue_timeout`` (then 503 + Retry-After);
 5. the request goes through ``AsyncRouterTransport`` (check, route, inline, or a 400 made here) to a
    keep-alive upstream pool, and the answer is relayed chunk by chunk. Meanwhile the client is watched: if it
@@ -22,7 +24,6 @@ import asyncio
 import contextlib
 import functools
 import gc
-import hmac
 import json
 import logging
 import time
@@ -31,12 +32,12 @@ from typing import Any
 
 import httpx
 
-from .._body import Body
-from .._errors import BodyTooLarge
-from .._pipeline import Router
-from ..transport import AsyncRouterTransport, BodyStream
+from .._base.errors import BodyTooLarge
+from .._model.body import Body
+from .._rewrite.pipeline import Router
+from .._transports.httpx_transport import AsyncRouterTransport, BodyStream
 from .forward import HOP_BY_HOP, Forwarder, Record, Refusal, retry_after
-from .guard import PREFIXES, host_allowed, normalise_path, origin_allowed, split_prefix
+from .guard import PREFIXES, authorization_to_send, host_allowed, normalise_path, origin_allowed, split_prefix
 from .metrics import CONTENT_TYPE, Metrics
 from .settings import ProxySettings
 from .upstream import upstream_transport
@@ -154,7 +155,7 @@ class ProxyApp:
         self._forwarder = Forwarder(self.settings, self.metrics, self._transport)
         # What is loaded now (the capability table: tens of thousands of objects) lives as long as the process:
         # out of the collector's sight, a full collection takes microseconds instead of holding the loop for
-        # tens of milliseconds. A catalogue refresh thaws, collects and freezes again (router._refresh).
+        # tens of milliseconds. A catalogue refresh thaws, collects and freezes again (router._table.refresh).
         gc.collect()
         gc.freeze()
         self._ready.set()
@@ -163,13 +164,14 @@ class ProxyApp:
         s = self.settings
         try:
             tables = list(s.capabilities) or None
+            catalogue_url, every = s.catalogue()
             router = await asyncio.to_thread(
                 functools.partial(
                     Router,
                     tables,
                     allow_private_urls=s.allow_private_urls,
-                    refresh_every=s.refresh_every or None,
-                    base_url=s.base_url,
+                    refresh_every=every,
+                    base_url=catalogue_url,
                     fit=s.fit or False,  # type: ignore[arg-type]  # validated by ProxySettings
                 )
             )
@@ -227,7 +229,7 @@ class ProxyApp:
             await self._api(scope, receive, send, path, record)
         except Refusal as refusal:
             record.status, record.outcome = refusal.status, refusal.outcome
-            close = refusal.status == 413 or refusal.outcome == "cancelled"
+            close = refusal.status in (408, 413) or refusal.outcome == "cancelled"
             if refusal.outcome != "cancelled":
                 await _answer(send, refusal.status, refusal.message, refusal.headers, close=close)
         finally:
@@ -251,11 +253,11 @@ class ProxyApp:
             )
         if not origin_allowed(origin, host, s.allowed_origins):
             raise Refusal(403, "router proxy: requests from this Origin are refused (allow it with --allowed-origin)")
-        authorization = _authorization(s, found)
+        authorization = authorization_to_send(s, found, scope.get("client"))
         length = found.get(b"content-length")
         if length is not None and length.isdigit() and int(length) > s.max_body_size:
             raise Refusal(413, f"router proxy: the request body is over the {s.max_body_size:,}-byte limit")
-        body = await _read_body(receive, s.max_body_size, record)
+        body = await _read_body(receive, s.max_body_size, s.body_timeout, record)
         try:
             await self._wait_ready()
             query: bytes = scope.get("query_string") or b""
@@ -369,36 +371,19 @@ async def _answer(
     await _send(send, status, error_body(status, message), [_JSON, *headers, *extra])
 
 
-def _authorization(s: ProxySettings, found: dict[bytes, str]) -> str | None:
-    """The Authorization to send instead of the client's (``""``: none), or ``None`` to keep the client's.
-
-    With an access token, a client presents it as ``Authorization: Bearer <token>`` (the operator's key is
-    sent instead) or as ``X-Router-Token`` (its own ``Authorization`` goes through). Without one, a client
-    that sends no ``Authorization`` gets the operator's key.
-    """
-    key = f"Bearer {s.api_key}" if s.api_key else ""
-    auth = found.get(b"authorization")
-    if s.access_token is None:
-        return key if auth is None and key else None
-    token = s.access_token.encode()
-    presented = found.get(b"x-router-token")
-    if presented is not None and hmac.compare_digest(presented.encode("latin-1"), token):
-        return None
-    bearer = auth[7:] if auth is not None and auth[:7].lower() == "bearer " else None
-    if bearer is not None and hmac.compare_digest(bearer.encode("latin-1"), token):
-        return key
-    raise Refusal(
-        401,
-        "router proxy: this proxy needs its access token (Authorization: Bearer <token>, or X-Router-Token)",
-        headers=((b"www-authenticate", b'Bearer realm="router"'),),
-    )
-
-
-async def _read_body(receive: Receive, limit: int, record: Record) -> Body:
+async def _read_body(receive: Receive, limit: int, idle: float, record: Record) -> Body:
+    """The request body, spooled; a client that sends nothing for ``idle`` seconds (0: never) gets a 408."""
     body = Body(max_bytes=limit)
     try:
         while True:
-            message = await receive()
+            try:
+                async with asyncio.timeout(idle or None):  # between reads, like nginx's client_body_timeout
+                    message = await receive()
+            except TimeoutError:
+                record.body_bytes = body.size
+                raise Refusal(
+                    408, f"router proxy: the request body stalled: nothing for {idle:g} s (--body-timeout)"
+                ) from None
             if message["type"] == "http.disconnect":  # gone before the end of its body: nothing is forwarded
                 raise Refusal(499, "the client left during its upload", outcome="cancelled")
             if chunk := message.get("body"):

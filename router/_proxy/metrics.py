@@ -20,7 +20,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.multiprocess import MultiProcessCollector
 
 if TYPE_CHECKING:
-    from .._pipeline import Router
+    from .._rewrite.pipeline import Router
 
 __all__ = ["CONTENT_TYPE", "Metrics"]
 

@@ -39,7 +39,7 @@ try:
 except ImportError as exc:  # pragma: no cover - httptools is part of the serve extra
     raise ImportError("router serve needs httptools: pip install 'router[serve]'") from exc
 
-from .._pipeline import Router
+from .._rewrite.pipeline import Router
 from .app import ProxyApp, create_app, error_body
 from .settings import ProxySettings
 

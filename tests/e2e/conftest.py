@@ -16,8 +16,8 @@ from servers import MediaServer
 from upstream import FakeOpenRouter
 
 from router import Router
-from router._capabilities import CapabilityTable
-from router._fetch import Fetcher
+from router._fetch.fetcher import Fetcher
+from router._table.capabilities import CapabilityTable
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,7 @@ from servers import MediaServer
 from upstream import FakeOpenRouter
 
 import router
-from router._container import mp4_duration
+from router._model.container import mp4_duration
 from router.cli import main
 
 CaseUrl = Callable[[str], tuple[str, str]]
@@ -85,7 +85,7 @@ def test_a_data_url_too_large_is_re_encoded_within_the_limit(
         (video,) = sent_videos(json.loads(b"".join(out.iter_bytes())))
         assert 10_000 < len(video) <= 100_000
         assert duration(video) == pytest.approx(3.0, abs=0.3)
-        assert any("re-encoded" in router._output.describe(n) for n in out.notes)  # type: ignore[attr-defined]
+        assert any("re-encoded" in router._report.output.describe(n) for n in out.notes)  # type: ignore[attr-defined]
         http = httpx.Client(transport=router.RouterTransport(r))
         client = openai.OpenAI(base_url=upstream.base_url, api_key="test", http_client=http, max_retries=0)
         body = video_request(data_url(noisy))
@@ -105,7 +105,7 @@ def test_a_matroska_download_is_remuxed(media_server: MediaServer, case_url: Cas
         assert body["messages"][0]["content"][1]["video_url"]["url"].startswith("data:video/mp4;base64,")
         (video,) = sent_videos(body)
         assert video[4:8] == b"ftyp"
-        assert any("remuxed" in router._output.describe(n) for n in out.notes)  # type: ignore[attr-defined]
+        assert any("remuxed" in router._report.output.describe(n) for n in out.notes)  # type: ignore[attr-defined]
 
 
 def test_a_video_too_long_needs_trim_or_split(lecture: bytes) -> None:

@@ -39,7 +39,7 @@ FACTORY = """\
 import ssl
 
 import router
-from router._fetch import Fetcher
+from router._fetch.fetcher import Fetcher
 from router.litellm import VideoRouterCallback
 
 video = VideoRouterCallback(

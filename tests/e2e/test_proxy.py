@@ -10,6 +10,7 @@ it is done with a request.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import json
@@ -34,8 +35,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from servers import MediaServer
 from upstream import FakeOpenRouter
 
-from router._pipeline import Router
-from router.serve import ProxyServer, ProxySettings, make_server
+from router._model.body import MEMORY_LIMIT
+from router._rewrite.pipeline import Router
+from router.serve import ProxyServer, ProxySettings, create_app, make_server
 
 KEY = "sk-or-v1-e2e-test-key"
 SERVER_KEY = "sk-or-v1-operator-key"
@@ -499,16 +501,100 @@ def test_access_token(upstream: FakeOpenRouter) -> None:
     assert "WARNING" not in proxy.stderr_now()
 
 
-def test_open_bind_without_token_warns_loudly(upstream: FakeOpenRouter) -> None:
-    """Listening beyond loopback without an access token prints a loud warning naming the fix."""
-    proxy = Proxy(upstream, "--host", "0.0.0.0")  # noqa: S104  # the point of the test; no traffic is sent
+@pytest.mark.parametrize("lend", [False, True])
+def test_open_bind_without_token_warns_with_the_bound_port(upstream: FakeOpenRouter, lend: bool) -> None:
+    """Listening on 0.0.0.0 with --port 0 and no token, the warning names the port actually bound and what becomes
+    of the operator's key: protected mode (loopback clients only) by default, lent to anyone with
+    --lend-key-to-network; a loopback client gets the key either way."""
+    flags = ["--lend-key-to-network"] if lend else []
+    proxy = Proxy(upstream, "--host", "0.0.0.0", *flags, env={"OPENROUTER_API_KEY": SERVER_KEY})  # noqa: S104
     try:
         line = proxy.wait_for("no access token")
         assert line.startswith("router: WARNING")
-        proxy.wait_for("ROUTER_ACCESS_TOKEN")
-    finally:
+        assert f"listening on 0.0.0.0:{proxy.port} " in line
+        local = _post(f"http://127.0.0.1:{proxy.port}/v1/chat/completions", json=TEXT)  # loopback: key lent
         assert proxy.stop() == 0
+        proxy.wait_for("stopped accepting")  # everything written before it has been read
+    finally:
         proxy.close()
+    warning = " ".join(
+        line.removeprefix("router: WARNING ") for line in proxy.seen if line.startswith("router: WARNING")
+    )
+    if lend:
+        assert "anyone who can reach this port uses the proxy, and the operator's OPENROUTER_API_KEY" in warning
+    else:
+        assert "Protected mode: the operator's OPENROUTER_API_KEY is added only to requests from this machine" in (
+            warning
+        )
+        assert "--lend-key-to-network (ROUTER_LEND_KEY_TO_NETWORK=1)" in warning
+    assert "ROUTER_ACCESS_TOKEN" in warning
+    assert local.status_code == 200
+    assert [r.headers["authorization"] for r in upstream.requests] == [f"Bearer {SERVER_KEY}"]
+
+
+FOREIGN = ("203.0.113.5", 40000)  # TEST-NET-3: a client beyond this machine, in the scope only (no traffic)
+
+
+async def _from(
+    client: tuple[str, int], upstream: FakeOpenRouter, router: Router, headers: dict[str, str] | None = None, **kw: Any
+) -> tuple[httpx.Response, bytes]:
+    """One keyless-or-not request through the ASGI app as if from ``client`` (no access token; the operator has
+    a key), and the app's metrics afterwards."""
+    settings = ProxySettings(base_url=upstream.base_url, api_key=SERVER_KEY, loop_monitor_interval=0, **kw)
+    app = create_app(settings, router=router, close_router=False)
+    transport = httpx.ASGITransport(app, client=client)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1", timeout=60) as http:
+            answer = await http.post("/v1/chat/completions", json=TEXT, headers=headers)
+    finally:
+        await app.shutdown()
+    return answer, app.metrics.render()
+
+
+@pytest.mark.parametrize("client", [FOREIGN, ("::ffff:203.0.113.5", 40000), ("10.0.0.7", 40000)])
+async def test_protected_mode_refuses_a_keyless_client_beyond_loopback(
+    upstream: FakeOpenRouter, local_router: Router, client: tuple[str, int]
+) -> None:
+    """Without an access token, a keyless request from beyond loopback gets a 401 that says how to configure a
+    token or the opt-out, counted as refused; the operator's key is not sent and nothing reaches the upstream."""
+    answer, metrics = await _from(client, upstream, local_router)
+    assert answer.status_code == 401
+    assert answer.headers["www-authenticate"].startswith("Bearer")
+    error = answer.json()["error"]
+    assert (error["code"], error["metadata"]) == (401, {})
+    for hint in ("--access-token", "ROUTER_ACCESS_TOKEN", "--lend-key-to-network", "ROUTER_LEND_KEY_TO_NETWORK=1"):
+        assert hint in error["message"]
+    assert SERVER_KEY not in answer.text
+    assert b'router_proxy_requests_total{outcome="refused",status="401"} 1.0' in metrics
+    assert upstream.requests == []
+
+
+@pytest.mark.parametrize(
+    "client", [("127.0.0.1", 40000), ("127.8.9.10", 40000), ("::1", 40000), ("::ffff:127.0.0.1", 1)]
+)
+async def test_protected_mode_lends_the_key_to_loopback_clients(
+    upstream: FakeOpenRouter, local_router: Router, client: tuple[str, int]
+) -> None:
+    """A keyless request from this machine (127.0.0.0/8, ::1, IPv4-mapped loopback) gets the operator's key."""
+    answer, _ = await _from(client, upstream, local_router)
+    assert answer.status_code == 200
+    assert [r.headers["authorization"] for r in upstream.requests] == [f"Bearer {SERVER_KEY}"]
+
+
+async def test_protected_mode_passes_a_client_that_brings_its_own_key(
+    upstream: FakeOpenRouter, local_router: Router
+) -> None:
+    """A client beyond loopback with its own Authorization goes through with its own key, as before."""
+    answer, _ = await _from(FOREIGN, upstream, local_router, AUTH)
+    assert answer.status_code == 200
+    assert [r.headers["authorization"] for r in upstream.requests] == [f"Bearer {KEY}"]
+
+
+async def test_lend_key_to_network_gives_the_key_to_any_client(upstream: FakeOpenRouter, local_router: Router) -> None:
+    """With lend_key_to_network (--lend-key-to-network), a keyless client beyond loopback gets the operator's key."""
+    answer, _ = await _from(FOREIGN, upstream, local_router, lend_key_to_network=True)
+    assert answer.status_code == 200
+    assert [r.headers["authorization"] for r in upstream.requests] == [f"Bearer {SERVER_KEY}"]
 
 
 # -- bodies ----------------------------------------------------------------------------------------------------
@@ -555,6 +641,91 @@ def test_truncated_upload_is_never_forwarded(served: Proxy, upstream: FakeOpenRo
 
 
 AUTH_LINE = (f"Authorization: Bearer {KEY}",)
+
+
+@pytest.fixture(scope="module")
+def stalling(upstream: FakeOpenRouter, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Proxy, Path]]:
+    """A `router serve` process with --body-timeout 1, spooling request bodies into a temporary directory of its
+    own (TMPDIR), and that directory."""
+    tmp = tmp_path_factory.mktemp("spool")
+    proxy = Proxy(upstream, "--body-timeout", "1", env={"OPENROUTER_API_KEY": SERVER_KEY, "TMPDIR": str(tmp)})
+    yield proxy, tmp
+    proxy.close()
+
+
+def _spool_files(pid: int, directory: Path) -> list[str]:
+    """The files under ``directory`` that process ``pid`` holds open (a body spool is anonymous: only its open
+    descriptor shows it, as ``DIR/#inode (deleted)``)."""
+    held = []
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            if (target := os.readlink(fd)).startswith(str(directory)):
+                held.append(target)
+    return held
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="reads the proxy's open files from /proc")
+@pytest.mark.parametrize("framing", ["chunked", "content-length"])
+def test_stalled_body_is_408_and_frees_everything(
+    stalling: tuple[Proxy, Path], upstream: FakeOpenRouter, framing: str
+) -> None:
+    """A body that stops sending after 1.5 MiB (mid-way through a declared 64 MiB chunk, or short of its
+    Content-Length) gets a 408 once --body-timeout (1 s here) passes with nothing, not before; the connection is
+    closed, the spool file is gone, no request or upstream slot is held, and nothing reached the upstream."""
+    proxy, tmp = stalling
+    before = _scrape(proxy.url)
+    sent = b"x" * (MEMORY_LIMIT * 3 // 2)  # past the memory limit: the body is in a spool file
+    if framing == "chunked":
+        data = _head("/v1/chat/completions", "Transfer-Encoding: chunked", *AUTH_LINE) + b"%x\r\n" % (64 << 20) + sent
+    else:
+        data = _head("/v1/chat/completions", f"Content-Length: {3 * MEMORY_LIMIT}", *AUTH_LINE) + sent
+    with _connect(proxy.url) as sock:
+        port = sock.getsockname()[1]
+        sock.sendall(data)
+        start = time.monotonic()
+        while not (spooled := _spool_files(proxy.proc.pid, tmp)) and time.monotonic() < start + 0.9:
+            time.sleep(0.005)  # polling the proxy's open files: there is no event to wait for
+        answer = b""
+        while chunk := sock.recv(65536):  # until the proxy closes the connection
+            answer += chunk
+        waited = time.monotonic() - start
+    assert spooled, "the body never reached a spool file: the check below would prove nothing"
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408")
+    assert b"connection: close" in head.lower()
+    error = json.loads(body)["error"]
+    assert (error["code"], error["metadata"]) == (408, {})
+    assert "--body-timeout" in error["message"]
+    assert 0.9 <= waited < 10  # the timeout (1 s) less a timer's rounding; far below the socket's 20 s
+    assert _spool_files(proxy.proc.pid, tmp) == []
+    line = proxy.wait_for(f"client=127.0.0.1:{port}")
+    assert "status=408 outcome=refused" in line
+    assert f"body_bytes={len(sent)}" in line
+    after = _scrape(proxy.url)
+    key = "router_proxy_requests_total{outcome=refused,status=408}"
+    assert after[key] - before.get(key, 0) == 1
+    assert after["router_proxy_in_flight_requests{}"] == 0
+    assert after["router_proxy_upstream_in_flight{}"] == 0
+    assert upstream.requests == []
+
+
+def test_body_timeout_is_between_reads_not_a_total(stalling: tuple[Proxy, Path], upstream: FakeOpenRouter) -> None:
+    """A body that trickles in over more than --body-timeout (1 s here), but never pauses that long, is forwarded
+    whole: the timeout is an idle one, like nginx's client_body_timeout."""
+    proxy, _ = stalling
+    body = json.dumps(TEXT).encode()
+    pieces = [body[len(body) * i // 5 : len(body) * (i + 1) // 5] for i in range(5)]
+    with _connect(proxy.url) as sock:
+        sock.sendall(_head("/v1/chat/completions", f"Content-Length: {len(body)}", *AUTH_LINE))
+        start = time.monotonic()
+        for piece in pieces:
+            time.sleep(0.3)  # the client's own pace: 1.5 s in all, never 1 s without a byte
+            sock.sendall(piece)
+        answer = _response(sock)
+        assert time.monotonic() - start > 1
+    assert answer.startswith(b"HTTP/1.1 200")
+    (received,) = upstream.requests
+    assert received.body == body
 
 
 # -- malformed and slow clients ----------------------------------------------------------------------------------

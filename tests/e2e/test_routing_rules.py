@@ -22,9 +22,9 @@ from servers import MediaServer
 from upstream import FakeOpenRouter
 
 import router
-from router._capabilities import CapabilityTable
-from router._container import mp4_duration
-from router._fetch import Fetcher
+from router._fetch.fetcher import Fetcher
+from router._model.container import mp4_duration
+from router._table.capabilities import CapabilityTable
 
 QWEN = "qwen/qwen3.5-27b"  # served by alibaba only
 

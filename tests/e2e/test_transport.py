@@ -18,8 +18,8 @@ from servers import MediaServer
 from upstream import FakeOpenRouter
 
 import router
-from router._fetch import Fetcher, Media
-from router._transport_core import MARKERS, mentions_video
+from router._fetch.fetcher import Fetcher, Media
+from router._transports.core import MARKERS, mentions_video
 from router.transport import AsyncHttpx2RouterTransport, Httpx2RouterTransport
 
 AUTH = {"Authorization": "Bearer test"}
@@ -392,8 +392,8 @@ async def test_async_httpx2_transport_rejects_and_passes_through(
 def test_missing_httpx2_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
     """Without httpx2 the httpx2 transports fail with the pip command that fixes it."""
     monkeypatch.setitem(sys.modules, "httpx2", None)
-    monkeypatch.delitem(sys.modules, "router._httpx2_transport", raising=False)
-    monkeypatch.delattr(router, "_httpx2_transport", raising=False)
+    monkeypatch.delitem(sys.modules, "router._transports.httpx2_transport", raising=False)
+    monkeypatch.delattr(router._transports, "httpx2_transport", raising=False)
     from router import transport
 
     with pytest.raises(ImportError, match=r"pip install 'router\[httpx2\]'"):

@@ -323,7 +323,7 @@ def test_a_spooled_body_is_read_from_its_spool(
     upstream: FakeOpenRouter, local_router: router.Router, media_server: MediaServer
 ) -> None:
     """A body handed over as a `BodyStream` (the proxy's spool on disk) is checked and sent from the spool."""
-    from router._body import Body
+    from router._model.body import Body
     from router.transport import BodyStream
 
     video = _big_mp4(media_server)

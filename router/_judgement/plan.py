@@ -1,0 +1,288 @@
+"""Route plan: which providers can take the request, and for each video part keep, inline or reject.
+
+One judge (``_judge.Judge``) decides everything, before and after downloads: ``plan_route`` picks the
+smallest rewrite from what the request says, and ``settle`` runs the same judge again with what the
+downloaded bytes say (size, type, duration), narrowing the route to the providers that can still take it.
+
+The plan prefers the smallest rewrite: providers that take the request as it is win over providers that
+need downloads, and a part is inlined only when the chosen route needs it. Fallback models (``models``)
+stay reachable: the route is every provider of any of the request's models that takes the rewritten body.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+from .._base.rules import Diagnostic, shorten
+from .._model.media import canonical_mime
+from .._table.capabilities import CapabilityTable
+from .check import Checked, ModelRef, PartFacts
+from .judge import Downloaded, FitMode, Judge, Verdict, keep_verdict
+
+__all__ = ["DEFAULT_INLINE_CAP", "FIT_SOURCE_CAP", "RoutePlan", "plan_route", "settle"]
+
+Action = Literal["keep", "inline"]
+# When no provider on the route documents a limit: Gemini's documented 100 MB inline request cap, as bytes
+# of video once base64 is counted. Never a huge global number.
+DEFAULT_INLINE_CAP = 75_000_000
+FIT_SOURCE_CAP = 2_000_000_000  # the most router downloads of a video it will fit to the route
+
+
+@dataclass(slots=True)
+class RoutePlan:
+    providers: list[str] | None = None  # provider.only for the rewrite (None: leave routing alone)
+    order: list[str] | None = None  # the caller's provider.order, less the providers off the route
+    actions: dict[str, Action] = field(default_factory=dict)  # part pointer -> action
+    caps: dict[str, int] = field(default_factory=dict)  # part pointer -> byte cap for the download
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    route: list[str] = field(default_factory=list)  # table slugs that take the rewritten request, preferred first
+    fit: FitMode | None = None  # planned for a router that fits videos to the route
+    names: dict[str, list[str]] = field(default_factory=dict)  # slug -> what provider.only calls it
+    fallbacks: dict[str, list[str]] = field(default_factory=dict)  # fallback model pointer -> its candidates
+
+
+@dataclass(slots=True)
+class _Prefs:
+    pinned: list[tuple[str, str]]  # --provider, as (name, slug)
+    only: list[tuple[str, str]] | None  # provider.only (None: the key is absent)
+    order: list[tuple[str, str]]
+    ignore: set[str]
+    strict_order: bool  # allow_fallbacks: false with an order
+    spelling: dict[str, list[str]]  # slug -> the caller's names for it (region tags stay)
+
+
+def _names(value: Any) -> list[str]:
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        return []
+    return [v for v in value if isinstance(v, str)]
+
+
+def _prefs(checked: Checked, table: CapabilityTable, pins: Sequence[str], diags: list[Diagnostic]) -> _Prefs:
+    def resolve(names: list[str], pointer: str, where: str) -> list[tuple[str, str]]:
+        out = []
+        for i, name in enumerate(names):
+            slug = table.provider_slug(name)
+            if slug is None:
+                diags.append(
+                    Diagnostic(
+                        "unknown-provider",
+                        f"provider {name!r} ({where}) is not in the capability table",
+                        pointer=f"{pointer}/{i}" if pointer else "",
+                    )
+                )
+                continue
+            out.append((name, slug))
+        return out
+
+    request = checked.request or {}
+    prefs = request.get("provider") if isinstance(request.get("provider"), Mapping) else {}
+    assert isinstance(prefs, Mapping)
+    pinned = resolve(list(pins), "", "named on the command line")
+    only = resolve(_names(prefs.get("only")), "/provider/only", "in provider.only") if "only" in prefs else None
+    order = resolve(_names(prefs.get("order")), "/provider/order", "in provider.order")
+    # Ignoring one endpoint (`google-vertex/us-east5`) leaves the provider's others: only bare names rule it out.
+    ignore = {slug for name, slug in resolve(_names(prefs.get("ignore")), "/provider/ignore", "in provider.ignore")
+              if not table.narrows(name)}  # fmt: skip
+    # The names to send: the caller's own (a region tag narrows, and several tags of one provider all stay).
+    spelling: dict[str, list[str]] = {}
+    for name, slug in only or pinned:
+        spelling.setdefault(slug, []).append(name)
+    return _Prefs(pinned, only, order, ignore, prefs.get("allow_fallbacks") is False and bool(order), spelling)
+
+
+def _candidates(ref: ModelRef | None, prefs: _Prefs, table: CapabilityTable) -> list[str] | None:
+    """The providers that may serve one model after the preferences, preferred first (None: nothing known).
+
+    Service tiers (``google-vertex/flex``) are their own keys, reached only when the request names them.
+    """
+    mentioned = [slug for _, slug in (*prefs.pinned, *(prefs.only or []), *prefs.order)]
+    served = list(table.served_by(ref.model if ref is not None else None, mentioned))
+    named = [s for _, s in prefs.pinned or prefs.only or []]
+    if not served and not named:
+        return None
+    pool = served or list(dict.fromkeys(named))
+    if prefs.pinned:
+        pool = [p for p in pool if p in {s for _, s in prefs.pinned}]
+    if prefs.only is not None:
+        pool = [p for p in pool if p in {s for _, s in prefs.only}]
+    pool = [p for p in pool if p not in prefs.ignore]
+    preferred = list(dict.fromkeys(s for _, s in prefs.order))
+    ranked = [p for p in preferred if p in pool] + [p for p in pool if p not in preferred]
+    return [p for p in ranked if p in preferred] if prefs.strict_order else ranked
+
+
+# -- the judge ------------------------------------------------------------------------------------------
+
+
+# -- planning -------------------------------------------------------------------------------------------
+
+
+def plan_route(
+    checked: Checked, table: CapabilityTable, pins: Sequence[str] = (), fit: FitMode | None = None
+) -> RoutePlan:
+    """Pick the providers that can take the request and what each video part needs on the way.
+
+    ``fit``: the router fits videos to the route, so what fitting lifts (a format, a size, with trim or split a
+    duration) rules no provider out here; ``settle`` judges what the fitting made, strictly.
+    """
+    plan = RoutePlan(fit=fit)
+    if not checked.parts:
+        return plan
+    prefs = _prefs(checked, table, pins, plan.diagnostics)
+    parts = [f for f in checked.parts if f.sendable]
+    primary = _candidates(checked.primary, prefs, table)
+    if primary is None:
+        # No provider knowledge: send what is sendable as is, except private URLs nobody upstream can reach.
+        for f in parts:
+            plan.actions[f.part.pointer] = "inline" if f.private else "keep"
+            if f.private:
+                plan.caps[f.part.pointer] = DEFAULT_INLINE_CAP
+        return plan
+    where = checked.primary.pointer if checked.primary else "/model"
+    if not primary:
+        plan.diagnostics.append(Diagnostic("no-provider-accepts", _no_candidates(checked, pins), pointer=where))
+        return plan
+    judge = Judge(checked, table, parts, fit=fit)
+    natural = {s: judge.natural(s) for s in primary}
+    objections = {s: natural[s][1] or judge.objections(s, natural[s][0]) for s in primary}
+    accepting = [s for s in primary if not objections[s]]
+    if not accepting:
+        plan.diagnostics += _rejection(judge, objections, where)
+        return plan
+    best = min(accepting, key=lambda s: len(natural[s][0]))  # min() keeps the first of equals: preference order
+    chosen = natural[best][0]
+    for f in parts:
+        plan.actions[f.part.pointer] = "inline" if f.part.pointer in chosen else "keep"
+    fallbacks = {ref.pointer: _candidates(ref, prefs, table) or [] for ref in checked.models[1:]}
+    extra = [s for cands in fallbacks.values() for s in cands if s not in primary]
+    plan.names = {s: prefs.spelling.get(s, [s]) for s in dict.fromkeys(primary + extra)}
+    plan.fallbacks = fallbacks
+    _route(plan, judge, [s for s in plan.names if not judge.objections(s, chosen)])
+    if prefs.order:
+        plan.order = [name for name, slug in prefs.order if slug in plan.route]
+    for f in parts:
+        if f.part.pointer in chosen:
+            caps = [table.providers[s].inline_cap() or DEFAULT_INLINE_CAP for s in plan.route]
+            # The largest limit on the route (settle() narrows it later); a video router fits may be bigger.
+            plan.caps[f.part.pointer] = FIT_SOURCE_CAP if fit else max(caps)
+            reason = keep_verdict(f, best, table.providers[best], table).reason
+            plan.diagnostics.append(
+                Diagnostic(
+                    "url-needs-inline",
+                    f"{reason}: router will download {shorten(f.url)} and send it inline",
+                    pointer=f.part.url_pointer,
+                )
+            )
+    return plan
+
+
+def settle(
+    plan: RoutePlan, checked: Checked, table: CapabilityTable, got: Mapping[str, Downloaded], dry_run: bool = False
+) -> RoutePlan:
+    """The plan again with what the downloads said: the route narrowed to the providers that can take the
+    request as it will be sent, or a rejection with each provider's reason when none is left. A plan made to
+    fit videos is always judged again: its route counted on fitting. ``dry_run``: URLs were not downloaded,
+    and are judged as they were planned."""
+    if not got and not plan.fit:
+        return plan
+    parts = [f for f in checked.parts if f.sendable]
+    judge = Judge(checked, table, parts, got, unfetched=plan.fit if dry_run else None)
+    settled = replace(plan, diagnostics=[d for d in plan.diagnostics if d.rule != "fallback-unusable"])
+    if not plan.route:  # routing left alone: only OpenRouter's own list applies
+        accepted = {canonical_mime(m) for m in table.openrouter.mime_types}
+        for f in parts:
+            if (d := got.get(f.part.pointer)) is not None and canonical_mime(d.mime) not in accepted:
+                settled.diagnostics.append(
+                    Diagnostic(
+                        "unsupported-format",
+                        f"{shorten(f.url)} is {d.mime}; OpenRouter accepts {', '.join(table.openrouter.mime_types)}",
+                        pointer=f.part.url_pointer,
+                    )
+                )
+        return settled
+    inline = {ptr for ptr, action in plan.actions.items() if action == "inline"}
+    objections = {s: judge.objections(s, inline) for s in plan.route}
+    keep = [s for s in plan.route if not objections[s]]
+    if not keep:
+        settled.diagnostics += _rejection(judge, objections, checked.primary.pointer if checked.primary else "/model")
+        settled.route, settled.providers = [], None
+        return settled
+    _route(settled, judge, keep)
+    if plan.order is not None:
+        settled.order = [n for n in plan.order if table.provider_slug(n) in keep]
+    return settled
+
+
+def _route(plan: RoutePlan, judge: Judge, route: list[str]) -> None:
+    """Set the route (every provider, of any of the request's models, that takes the body as rewritten) and
+    the names for ``provider.only``, with a finding for each fallback model the route leaves without one."""
+    plan.route = route
+    plan.providers = list(dict.fromkeys(name for s in route for name in plan.names.get(s, [s])))
+    inline = {ptr for ptr, action in plan.actions.items() if action == "inline"}
+    for ref in judge.checked.models[1:]:
+        cands = plan.fallbacks.get(ref.pointer, [])
+        if ref.model is None or not ref.model.takes_video or any(s in route for s in cands):
+            continue
+        reasons = {s: "; ".join(v.reason for _, v in judge.objections(s, inline)) for s in cands}
+        why = "; ".join(f"{s}: {r}" for s, r in reasons.items()) or "the provider preferences leave it none"
+        plan.diagnostics.append(
+            Diagnostic(
+                "fallback-unusable",
+                f"fallback model {ref.id!r} cannot take the request as router sends it ({why})",
+                pointer=ref.pointer,
+                reasons=reasons,
+            )
+        )
+
+
+def _no_candidates(checked: Checked, pins: Sequence[str]) -> str:
+    served = ", ".join(checked.model.providers) if checked.model else "none known"
+    asked = f" and --provider {', '.join(pins)}" if pins else ""
+    return (
+        f"no provider is left for model {checked.model_id!r} after the request's provider preferences{asked} "
+        f"(it is served by: {served})"
+    )
+
+
+Objections = Mapping[str, list[tuple[PartFacts | None, Verdict]]]
+
+
+def _rejection(judge: Judge, objections: Objections, where: str) -> list[Diagnostic]:
+    """Name the part every provider refuses when there is one, the request-wide limit every provider refuses
+    when that is it, and otherwise what each provider objects to. Each carries every provider's reason."""
+    slugs = list(objections)
+    reasons = {s: "; ".join(dict.fromkeys(v.reason for _, v in objs)) for s, objs in objections.items()}
+    found: list[Diagnostic] = []
+    for f in [*judge.parts, None]:
+        refusals = {s: v for s in slugs for g, v in objections[s] if g is f}
+        if len(refusals) < len(slugs):
+            continue
+        first = next(iter(refusals.values()))
+        rule = "no-provider-accepts" if first.rule == "url-needs-inline" else first.rule
+        said = "; ".join(dict.fromkeys(v.reason for v in refusals.values()))
+        whole = "/input" if judge.checked.api == "responses" else "/messages"
+        message, pointer = (f"{shorten(f.url)}: {said}", f.part.url_pointer) if f else (said, whole)
+        by_fit = all(v.fit for v in refusals.values())
+        found.append(
+            Diagnostic(
+                rule,
+                message,
+                pointer=pointer,
+                reasons={s: v.reason for s, v in refusals.items()},
+                fit=by_fit,
+            )
+        )
+    if found:
+        return found
+    listed = "; ".join(f"{s}: {reasons[s]}" for s in slugs)
+    # Every provider objects to something different, but all for one reason (each limit is too small): say so.
+    rules = {v.rule for objs in objections.values() for _, v in objs}
+    rule = rules.pop() if len(rules) == 1 else "no-provider-accepts"
+    if rule == "url-needs-inline":
+        rule = "no-provider-accepts"
+    pointer = ("/input" if judge.checked.api == "responses" else "/messages") if rule == "too-large" else where
+    by_fit = all(v.fit for objs in objections.values() for _, v in objs)
+    message = f"no provider can take this request: {listed}"
+    return [Diagnostic(rule, message, pointer, reasons=reasons, fit=by_fit)]

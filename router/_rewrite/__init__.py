@@ -1,0 +1,4 @@
+"""The rewrite: the outgoing request as edited JSON text, streamed (``outgoing``), fixes written into files (``fix``),
+a local file as a data URL (``inline``), a request's media fitted to its route (``fitting``, the glue to ``_fit``),
+and the one pipeline behind every door, ``Router`` (``pipeline``). May import every part below it.
+"""

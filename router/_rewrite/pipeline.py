@@ -1,0 +1,405 @@
+"""The one pipeline behind every front door: parse -> check -> plan -> fetch -> settle -> rewrite.
+
+The CLI, the httpx transports and the proxy only call ``Router``; no business logic lives in them. An online
+``check`` and a rewrite run the very same steps (``prepare``, downloads, ``settle``), so they cannot disagree.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .._base.errors import FetchError, RequestRejected
+from .._base.redact import redacted, sized
+from .._base.rules import Diagnostic
+from .._judgement.check import Checked, check_request
+from .._judgement.judge import Downloaded, FitMode
+from .._judgement.plan import RoutePlan, plan_route, settle
+from .._model.request import Payload, PayloadLike, read_payloads
+from .._table.capabilities import CapabilityTable, load_table
+from .outgoing import Inlined, Outgoing, Refitted, Routed, build_outgoing
+
+if TYPE_CHECKING:
+    from .._fetch.fetcher import Fetcher, Media
+    from .._table.refresh import LiveTable
+
+__all__ = ["Prepared", "Report", "Router"]
+
+Progress = Callable[[int, int | None], None]
+FitProgress = Callable[[float], None]  # the share of a fitting job done, 0..1
+
+
+@dataclass(slots=True)
+class Report:
+    """What ``Router.check`` found. ``ok`` means no errors: warnings are fixed by the rewrite."""
+
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    requests: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not any(d.severity == "error" for d in self.diagnostics)
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "warning"]
+
+
+@redacted(table=sized)
+@dataclass(slots=True)
+class Prepared:
+    """A request checked and planned; after downloads (``Router.download``) also settled, with its media.
+
+    ``diagnostics`` are placed (file, line, column, pointer in the document) and complete: the request's own
+    problems, the checker's, the plan's, and those of the downloads.
+    """
+
+    payload: Payload
+    checked: Checked
+    plan: RoutePlan
+    table: CapabilityTable  # the table this request was judged by (a refresh may swap the router's meanwhile)
+    fetched: list[Diagnostic] = field(default_factory=list)  # download and fitting failures (unplaced)
+    media: dict[str, Media] = field(default_factory=dict)  # part pointer -> downloaded video
+    fitted: dict[str, list[Media]] = field(default_factory=dict)  # part pointer -> what fitting made of it
+    refits: list[Refitted] = field(default_factory=list)  # what fitting did, part by part
+    diagnostics: list[Diagnostic] = field(init=False)
+
+    def __post_init__(self) -> None:
+        found = [*self.checked.diagnostics, *self.plan.diagnostics, *self.fetched]
+        self.diagnostics = [*self.payload.problems, *(self.payload.place(d) for d in found)]
+
+    @property
+    def ok(self) -> bool:
+        return not any(d.severity == "error" for d in self.diagnostics)
+
+    @property
+    def sent(self) -> dict[str, list[Media]]:
+        """Part pointer -> the videos that go out inline in its place (fitted, or as downloaded)."""
+        return {**{ptr: [got] for ptr, got in self.media.items()}, **self.fitted}
+
+    @property
+    def downloads(self) -> dict[str, tuple[str, int]]:
+        """Part pointer -> (URL, byte cap) for every URL the plan downloads to inline."""
+        return {
+            f.part.pointer: (f.url, self.plan.caps[f.part.pointer])
+            for f in self.checked.parts
+            if self.plan.actions.get(f.part.pointer) == "inline" and f.part.pointer in self.plan.caps
+        }
+
+
+def _facts(items: Sequence[Media]) -> Downloaded:
+    """The facts of what fitting made: one video, or the parts of a split."""
+    longest = max((m.duration or 0.0 for m in items), default=0.0) or None
+    sizes = [m.size for m in items]
+    return Downloaded(max(sizes), items[0].mime, longest, len(items), sum(sizes))
+
+
+def _settled(
+    prepared: Prepared,
+    media: dict[str, Media],
+    failed: Mapping[str, FetchError],
+    workdir: Path,
+    fitting: FitProgress | None = None,
+    dry_run: bool = False,
+) -> Prepared:
+    """The request after its downloads: failures placed, videos fitted when the plan was made to fit (into
+    ``workdir``), and the route settled on what the bytes said."""
+    urls = {f.part.pointer: f.part.url_pointer for f in prepared.checked.parts}
+    fetched = [Diagnostic(exc.rule, str(exc), pointer=urls[ptr]) for ptr, exc in failed.items()]
+    plan, fitted, refits = prepared.plan, {}, []
+    if plan.fit and not failed:
+        from .fitting import fit_videos  # deferred: only a router that fits videos needs it
+
+        done = fit_videos(prepared.checked, plan, prepared.table, media, plan.fit, workdir, fitting)
+        fetched += done.problems
+        fitted, refits = done.media, done.notes
+        plan = replace(plan, actions={**plan.actions, **dict.fromkeys(fitted, "inline")})
+    got = {ptr: Downloaded(m.size, m.mime, m.duration) for ptr, m in media.items()}
+    got.update((ptr, _facts(items)) for ptr, items in fitted.items())
+    plan = settle(plan, prepared.checked, prepared.table, got, dry_run)
+    return Prepared(prepared.payload, prepared.checked, plan, prepared.table, fetched, media, fitted, refits)
+
+
+def _finish(prepared: Prepared, dry_run: bool) -> Outgoing:
+    """The outgoing request of a settled plan, with notes of what was done; raises when it cannot be sent."""
+    if not prepared.ok:
+        raise RequestRejected(prepared.diagnostics)
+    outgoing = build_outgoing(prepared.payload, prepared.checked, prepared.plan, prepared.sent)
+    outgoing.diagnostics = list(prepared.diagnostics)
+    outgoing.providers = prepared.plan.providers
+    for ptr, (url, cap) in prepared.downloads.items():
+        got = prepared.media.get(ptr)
+        outgoing.notes.append(Inlined(ptr, url, got.size if got else None, cap, dry_run))
+    outgoing.notes += prepared.refits
+    if prepared.plan.providers is not None:
+        outgoing.notes.append(Routed(tuple(prepared.plan.providers)))
+    return outgoing
+
+
+def _require_fit_engine() -> None:
+    """``Router(fit=...)`` without PyAV fails when the router is made, not on the first big video."""
+    import importlib.util
+
+    if importlib.util.find_spec("av") is None:
+        from .._fit.engine import INSTALL_HINT, FitUnavailable
+
+        raise FitUnavailable(f"fitting videos needs PyAV, which is not installed: {INSTALL_HINT}")
+
+
+def _pins(provider: str | Sequence[str] | None) -> tuple[str, ...]:
+    if provider is None:
+        return ()
+    names = [provider] if isinstance(provider, str) else list(provider)
+    return tuple(n.strip() for name in names for n in name.split(",") if n.strip())
+
+
+class Router:
+    """Checks, plans and rewrites chat-completion requests that carry video against a capability table.
+
+    ``allow_private_urls`` comes from ``fetcher`` when one is given (the fetcher is what connects), so the
+    checker and the fetcher can never disagree about a URL. ``close()`` (or ``with``) removes the spooled
+    downloads of the fetcher the router made.
+
+    ``base_url`` (default OpenRouter's) is the API the requests go to: the model data is the catalogue cached
+    for that base URL by ``router models --refresh``, else the bundled snapshot; a catalogue read from another
+    address never applies. ``refresh_every`` (seconds) keeps a long-running router's model data fresh: the
+    catalogue is read again from ``base_url`` in the background at that age, and the old data is kept when
+    that fails or the answer looks wrong.
+
+    ``fit`` (the ``fit`` extra) fits videos a provider would refuse to the route when rewriting: ``True`` remuxes
+    or re-encodes within the limits and never cuts content; ``"trim"`` also keeps only the first seconds a
+    duration limit allows, ``"split"`` cuts a long video into consecutive parts. ``check`` never fits: its
+    findings say when fitting would fix them.
+    """
+
+    def __init__(
+        self,
+        capabilities: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | CapabilityTable | None = None,
+        *,
+        allow_private_urls: bool | None = None,
+        fetcher: Fetcher | None = None,
+        refresh_every: float | None = None,
+        base_url: str | None = None,
+        fit: bool | FitMode = False,
+    ) -> None:
+        self.fit: FitMode | None = "fit" if fit is True else fit or None
+        if self.fit is not None:
+            _require_fit_engine()
+        self._live: LiveTable | None = None
+        if isinstance(capabilities, CapabilityTable):
+            self._table = capabilities
+        else:
+            paths: tuple[str | os.PathLike[str], ...] = (
+                () if capabilities is None
+                else (capabilities,) if isinstance(capabilities, str | os.PathLike)
+                else tuple(capabilities)
+            )  # fmt: skip
+            if refresh_every:
+                from .._table import refresh as _refresh  # deferred: only long-running routers refresh
+
+                self._live = _refresh.LiveTable(paths, base_url=base_url, ttl=refresh_every, stale_first=True)
+            self._table = self._live.table if self._live is not None else load_table(*paths, base_url=base_url)
+        if fetcher is not None and allow_private_urls is not None and allow_private_urls != fetcher.allow_private_urls:
+            raise ValueError(
+                f"allow_private_urls={allow_private_urls} but the fetcher has {fetcher.allow_private_urls}: "
+                "give it to the Fetcher only"
+            )
+        self.allow_private_urls = fetcher.allow_private_urls if fetcher is not None else bool(allow_private_urls)
+        self._fetcher = fetcher
+        self._owns_fetcher = fetcher is None
+        self._lock = threading.Lock()
+
+    @property
+    def table(self) -> CapabilityTable:
+        """The capability data in use (a refreshing router swaps in new data as it arrives)."""
+        return self._live.table if self._live is not None else self._table
+
+    @property
+    def fetcher(self) -> Fetcher:
+        with self._lock:  # one fetcher (one cache) per router, even when threads race to the first download
+            if self._fetcher is None:
+                from .._fetch.fetcher import Fetcher  # deferred: checking offline never needs the download machinery
+
+                self._fetcher = Fetcher(allow_private_urls=self.allow_private_urls)
+            return self._fetcher
+
+    @property
+    def active_fetcher(self) -> Fetcher | None:
+        """The fetcher if one exists yet (``fetcher`` makes one on first use): for metrics and shutdown."""
+        return self._fetcher
+
+    def close(self) -> None:
+        """Remove the downloads the router's own fetcher spooled (a fetcher you passed in stays yours)."""
+        with self._lock:
+            if self._owns_fetcher and self._fetcher is not None:
+                self._fetcher.close()
+                self._fetcher = None
+
+    def __enter__(self) -> Router:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- parse, check, plan --------------------------------------------------------------------------
+
+    # Read any accepted payload form into located requests (JSONL files give one per line).
+    payloads = staticmethod(read_payloads)
+
+    def prepare(
+        self,
+        payload: Payload,
+        provider: str | Sequence[str] | None = None,
+        *,
+        model: str | None = None,
+        fit: FitMode | None = None,
+    ) -> Prepared:
+        table = self.table  # once: the check and the plan see the same data, even if a refresh lands meanwhile
+        if payload.problems:  # not JSON: nothing more can be said about it
+            return Prepared(payload, Checked(None), RoutePlan(), table)
+        checked = check_request(
+            payload.request,
+            table,
+            model=model,
+            allow_private_urls=self.allow_private_urls,
+            holes=payload.holes,
+            api=payload.api,
+            fitting=fit is not None,
+        )
+        return Prepared(payload, checked, plan_route(checked, table, _pins(provider), fit), table)
+
+    def check(
+        self,
+        payload: PayloadLike,
+        provider: str | Sequence[str] | None = None,
+        *,
+        model: str | None = None,
+        online: bool = False,
+    ) -> Report:
+        """Validate a payload; ``online`` also downloads what would be inlined, as a rewrite would."""
+        report = Report()
+        for item in self.payloads(payload):
+            prepared = self.prepare(item, provider, model=model)
+            if online and prepared.ok:
+                prepared = self.download(prepared)
+            report.requests += 1
+            report.diagnostics += prepared.diagnostics
+        return report
+
+    # -- fetch, settle and rewrite --------------------------------------------------------------------
+
+    def download(
+        self, prepared: Prepared, progress: Progress | None = None, fitting: FitProgress | None = None
+    ) -> Prepared:
+        """Download what the plan inlines (cached for a later send), fit what must be fitted when the plan was
+        made to fit, and settle the route with what the bytes say."""
+        media: dict[str, Media] = {}
+        failed: dict[str, FetchError] = {}
+        for pointer, (url, cap) in prepared.downloads.items():
+            try:
+                media[pointer] = self.fetcher.fetch(url, max_bytes=cap, on_progress=progress)
+            except FetchError as exc:
+                failed[pointer] = exc
+        return _settled(prepared, media, failed, self.fetcher.spool_dir, fitting)
+
+    async def adownload(
+        self, prepared: Prepared, progress: Progress | None = None, fitting: FitProgress | None = None
+    ) -> Prepared:
+        """``download`` for event loops: the downloads run concurrently on the loop, fitting in a thread."""
+        import asyncio  # only async callers pay for it: `import router` stays light
+
+        items = list(prepared.downloads.items())
+        results = await asyncio.gather(
+            *(self.fetcher.afetch(url, max_bytes=cap, on_progress=progress) for _, (url, cap) in items),
+            return_exceptions=True,
+        )
+        media: dict[str, Media] = {}
+        failed: dict[str, FetchError] = {}
+        for (pointer, _), result in zip(items, results, strict=True):
+            if isinstance(result, FetchError):
+                failed[pointer] = result
+            elif isinstance(result, BaseException):
+                raise result
+            else:
+                media[pointer] = result
+        if prepared.plan.fit:  # encoding is CPU work: off the loop
+            return await asyncio.to_thread(_settled, prepared, media, failed, self.fetcher.spool_dir, fitting)
+        return _settled(prepared, media, failed, self.fetcher.spool_dir, fitting)
+
+    def _single(self, payload: PayloadLike) -> Payload:
+        items = self.payloads(payload)
+        if len(items) != 1:
+            raise RequestRejected([Diagnostic("invalid-request", f"expected one request, found {len(items)}")])
+        return items[0]
+
+    def _prepare_one(
+        self, payload: PayloadLike | Payload, provider: str | Sequence[str] | None, model: str | None
+    ) -> Prepared:
+        """One request, planned for sending: with the router's ``fit`` (``check`` plans without it)."""
+        prepared = self.prepare(
+            payload if isinstance(payload, Payload) else self._single(payload), provider, model=model, fit=self.fit
+        )
+        if not prepared.ok:
+            raise RequestRejected(prepared.diagnostics)
+        return prepared
+
+    def outgoing(
+        self,
+        payload: PayloadLike | Payload,
+        provider: str | Sequence[str] | None = None,
+        *,
+        model: str | None = None,
+        progress: Progress | None = None,
+        dry_run: bool = False,
+        fitting: FitProgress | None = None,
+    ) -> Outgoing:
+        """The request as it will be sent (streamable); raises ``RequestRejected`` when it cannot be.
+
+        ``dry_run`` downloads nothing and leaves URLs that would be inlined as they are (a router that fits
+        videos still fits its data URLs: that needs no download). ``progress`` follows the downloads, ``fitting``
+        the fitting of videos (``Router(fit=...)``).
+        """
+        prepared = self._prepare_one(payload, provider, model)
+        if not dry_run:
+            prepared = self.download(prepared, progress, fitting)
+        elif prepared.plan.fit:
+            prepared = _settled(prepared, {}, {}, self.fetcher.spool_dir, fitting, dry_run=True)
+        return _finish(prepared, dry_run)
+
+    async def aoutgoing(
+        self,
+        payload: PayloadLike | Payload,
+        provider: str | Sequence[str] | None = None,
+        *,
+        model: str | None = None,
+        progress: Progress | None = None,
+        fitting: FitProgress | None = None,
+    ) -> Outgoing:
+        import asyncio
+
+        # Checking decodes and sniffs inline base64 videos: CPU work that must not stall the event loop.
+        prepared = await asyncio.to_thread(self._prepare_one, payload, provider, model)
+        settled = await self.adownload(prepared, progress, fitting)
+        return await asyncio.to_thread(_finish, settled, False)
+
+    def rewrite(
+        self, payload: PayloadLike, provider: str | Sequence[str] | None = None, *, model: str | None = None
+    ) -> dict[str, Any]:
+        """A new request dict ready to send (nothing shared with the input); raises ``RequestRejected``."""
+        return self.outgoing(payload, provider, model=model).to_dict()
+
+    async def arewrite(
+        self, payload: PayloadLike, provider: str | Sequence[str] | None = None, *, model: str | None = None
+    ) -> dict[str, Any]:
+        import asyncio
+
+        outgoing = await self.aoutgoing(payload, provider, model=model)
+        return await asyncio.to_thread(outgoing.to_dict)
