@@ -119,7 +119,8 @@ def _report_diff(result: LintResult, out: IO[str]) -> int:
     """``--diff``: the patch on stdout, the tally on stderr; exit 1 when applying it would change files."""
     out.write("".join(result.diffs))
     other = len(result.diagnostics) - result.fixed
-    rest = f"; {_count(other, 'other problem')} need a manual fix (`router check`)" if other else ""
+    need = "needs" if other == 1 else "need"
+    rest = f"; {_count(other, 'other problem')} {need} a manual fix (`router check`)" if other else ""
     if result.fixed:
         sys.stderr.write(
             f"Would fix {_count(result.fixed, 'problem')} in {_count(result.fixed_files, 'file')}{rest}.\n"

@@ -350,7 +350,7 @@ def _content_parts(
     if api == "responses" and isinstance(messages, str):
         return  # a plain text input
     if not isinstance(messages, list):
-        what = "an `input` string or list" if api == "responses" else "a `messages` list"
+        what = "`input` string or list" if api == "responses" else "`messages` list"
         problems.append(Diagnostic("invalid-request", f"the request has no {what}", pointer=""))
         return
     for m, message in enumerate(messages):
