@@ -321,7 +321,9 @@ def _limit(value: object, unit: str = "") -> str:
 
 
 def _refresh(args: argparse.Namespace, out: IO[str]) -> int:
-    from .._table.refresh import CountBar, RefreshError, RefreshRefused, refresh  # deferred: needs the HTTP client
+    from .._table.refresh import refresh  # deferred: needs the HTTP client
+    from .._table.remote import RefreshError, RefreshRefused
+    from .progress import CountBar
 
     with CountBar(sys.stderr, "endpoints") as bar:
         try:
