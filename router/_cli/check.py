@@ -12,8 +12,9 @@ from typing import IO
 
 from .._base.rules import RULES, Rule
 from .._base.version import __version__
-from .._report.lint import FixMode, LintOptions, LintResult, discover, lint, patterns
+from .._report.lint import FixMode, LintOptions, LintResult, lint
 from .._report.output import Summary, render
+from .._report.walk import discover, patterns
 from .._rewrite.pipeline import Router
 from .common import UsageError, base_url_of, io_message
 from .config import find_config, load_config, parse_rules, rule_set
