@@ -30,9 +30,9 @@ from payloads import video_request
 
 import router
 from router._cli.progress import CountBar
-from router._table.capabilities import load_table
 from router._table.catalogue import DEFAULT_BASE_URL, cache_path, write_cached
 from router._table.listing import details_path, from_api
+from router._table.load import load_table
 from router._table.refresh import LiveTable, refresh
 from router._table.remote import RefreshError, RefreshRefused
 

@@ -27,8 +27,9 @@ from typing import Any, Literal
 import cachetools
 
 from .._base.errors import CapabilityError
-from .capabilities import CapabilityTable, load_table
+from .capabilities import CapabilityTable
 from .catalogue import Catalogue, cache_path, normalise_base_url, read_cached, warn, write_cached
+from .load import load_table
 from .refresh_check import dropped, label, summary
 from .remote import RefreshError, RefreshRefused, fetch
 
