@@ -7,6 +7,7 @@ import gzip
 import json
 import sys
 import threading
+import tracemalloc
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -15,7 +16,7 @@ import openai
 import pytest
 from httpx_aiohttp.httpx2 import AiohttpTransport
 from payloads import GEMINI, TEXT_ONLY, video_messages, video_request
-from servers import MediaServer
+from servers import MediaServer, Sink
 from upstream import FakeOpenRouter
 
 import router
@@ -235,6 +236,28 @@ async def test_session_other_endpoints_pass_through(local_router: router.Router,
     async with _session(local_router) as session, session.post(f"{upstream.base_url}/embeddings", data=body) as r:
         assert r.status == 404
     assert upstream.requests[-1].body == body
+
+
+async def test_session_inlines_a_60_mb_video_in_flat_memory(
+    local_router: router.Router, media_server: MediaServer
+) -> None:
+    """Inlining a 60 MB video (80 MB of base64) through the middleware allocates a few megabytes at most: the body
+    is streamed from the spool with its exact Content-Length, never joined."""
+    size = 60_000_000
+    request = video_request(media_server.url(f"/big?n={size}"), model=GEMINI, only=["google-vertex"])
+    with Sink() as sink:
+        async with _session(local_router) as session:
+            tracemalloc.start()
+            try:
+                async with session.post(sink.chat_url, json=request) as response:
+                    assert response.status == 200
+                _, peak = tracemalloc.get_traced_memory()
+            finally:
+                tracemalloc.stop()
+    [(got, headers)] = sink.received
+    assert got == int(headers["content-length"]) > size * 4 // 3
+    assert "transfer-encoding" not in headers
+    assert peak < 12 * 2**20, f"peak {peak / 2**20:.1f} MiB"
 
 
 def test_missing_aiohttp_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,13 +8,12 @@ import sys
 import threading
 import tracemalloc
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 import requests
 from payloads import GEMINI, TEXT_ONLY, video_request
-from servers import MediaServer
+from servers import MediaServer, Sink
 from upstream import FakeOpenRouter
 
 import router
@@ -210,50 +209,21 @@ def test_missing_requests_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch
 # -- memory -------------------------------------------------------------------------------------------------
 
 
-class _Sink(BaseHTTPRequestHandler):
-    """Reads a body in 1 MiB pieces and keeps only its count: the client's memory is all tracemalloc sees."""
-
-    protocol_version = "HTTP/1.1"
-    received: list[tuple[int, dict[str, str]]]
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def do_POST(self) -> None:
-        left = int(self.headers.get("Content-Length") or 0)
-        size = 0
-        while left > 0 and (piece := self.rfile.read(min(left, 1 << 20))):
-            size += len(piece)
-            left -= len(piece)
-        self.received.append((size, {k.lower(): v for k, v in self.headers.items()}))
-        body = json.dumps({"choices": [{"message": {"content": "{}"}}]}).encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-
 def test_a_60_mb_video_is_inlined_in_flat_memory(local_router: router.Router, media_server: MediaServer) -> None:
     """Inlining a 60 MB video (80 MB of base64) through the adapter allocates a few megabytes at most: the body is
     streamed from the spool, never joined."""
     size = 60_000_000
-    received: list[tuple[int, dict[str, str]]] = []
-    handler = type("Sink", (_Sink,), {"received": received})
-    with ThreadingHTTPServer(("127.0.0.1", 0), handler) as sink:
-        threading.Thread(target=sink.serve_forever, daemon=True).start()
-        origin = f"http://127.0.0.1:{sink.server_address[1]}"
-        request = video_request(media_server.url(f"/big?n={size}"), model=GEMINI, only=["google-vertex"])
-        with requests.Session() as s:
-            s.mount(f"{origin}/", router.RequestsAdapter(local_router))
-            tracemalloc.start()
-            try:
-                response = s.post(f"{origin}/api/v1/chat/completions", json=request, timeout=30)
-                _, peak = tracemalloc.get_traced_memory()
-            finally:
-                tracemalloc.stop()
-        sink.shutdown()
+    request = video_request(media_server.url(f"/big?n={size}"), model=GEMINI, only=["google-vertex"])
+    with Sink() as sink, requests.Session() as s:
+        s.mount(f"{sink.origin}/", router.RequestsAdapter(local_router))
+        tracemalloc.start()
+        try:
+            response = s.post(sink.chat_url, json=request, timeout=30)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
     assert response.status_code == 200
-    [(got, headers)] = received
+    [(got, headers)] = sink.received
     assert got == int(headers["content-length"]) > size * 4 // 3
     assert "transfer-encoding" not in headers
 
