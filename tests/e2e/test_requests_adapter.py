@@ -13,11 +13,14 @@ from typing import Any
 import pytest
 import requests
 from payloads import GEMINI, TEXT_ONLY, video_request
+from requests.adapters import HTTPAdapter
 from servers import MediaServer, Sink
 from upstream import FakeOpenRouter
+from urllib3.util.retry import Retry
 
 import router
 
+AUTH = {"Authorization": "Bearer test"}
 CaseUrl = Callable[[str], tuple[str, str]]
 
 
@@ -175,7 +178,7 @@ def test_wrapped_adapter_sends(upstream: FakeOpenRouter, local_router: router.Ro
     """``wrapped`` is the adapter that sends: it gets the rewritten request, with one exact Content-Length."""
     sent: list[requests.PreparedRequest] = []
 
-    class Recording(requests.adapters.HTTPAdapter):
+    class Recording(HTTPAdapter):
         def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
             sent.append(request)
             return super().send(request, *args, **kwargs)
@@ -195,6 +198,23 @@ def test_wrapped_adapter_sends(upstream: FakeOpenRouter, local_router: router.Ro
     assert not isinstance(request.body, bytes)  # streamed, not materialised
     assert original.body is body  # the caller's request is unchanged
     assert original.headers["Content-Length"] == str(len(body or b""))
+
+
+def test_a_retry_of_the_wrapped_adapter_resends_the_whole_body(
+    upstream: FakeOpenRouter, local_router: router.Router, case_url: CaseUrl, media_server: MediaServer
+) -> None:
+    """urllib3's retries (a ``wrapped`` adapter's) send the whole rewritten body each time; the video downloads once."""
+    url, target = case_url("/clip.mp4")
+    upstream.fail_with = (502, "bad gateway")
+    retry = Retry(total=2, status_forcelist=[502], allowed_methods=None, raise_on_status=False, backoff_factor=0)
+    with requests.Session() as s:
+        s.mount(f"{upstream.origin}/", router.RequestsAdapter(local_router, wrapped=HTTPAdapter(max_retries=retry)))
+        response = s.post(upstream.chat_url, json=video_request(url, only=["google-vertex"]), headers=AUTH)
+    assert response.status_code == 502
+    assert [r.status for r in upstream.requests] == [502, 502, 502]
+    assert len({r.body for r in upstream.requests}) == 1
+    assert all(r.content_length == r.body_size > 1000 for r in upstream.requests)
+    assert media_server.hits(target) == 1
 
 
 def test_missing_requests_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
