@@ -1,6 +1,7 @@
 """One inline measurement in a fresh process: send a request whose video URL must be inlined, report memory and time.
 
-    python bench/inline.py router|naive VIDEO_URL SINK_URL [--capabilities YAML] [--verify SHA256]
+    python bench/inline.py router|naive|requests|seed VIDEO_URL SINK_URL [--capabilities YAML] [--verify SHA256]
+                           [--file PATH]
 
 Prints one JSON object. Memory is the peak resident set (``VmHWM``) reset just before the request
 (``/proc/self/clear_refs`` 5), minus the resident set at that moment: imports, ``Router()`` and the clients
@@ -12,6 +13,12 @@ downloads the video to a spooled file and streams the body as base64 with its ex
 
 ``naive``: what a team writes today without it: download the video, base64 it, put the data URL in the
 request and ``client.post(url, json=request)`` (``json.dumps`` and ``.encode()`` inside httpx).
+
+``requests``: a ``requests.Session`` with ``router.RequestsAdapter(router)`` mounted posts the request with the URL
+(``bench/requests_inline.py`` runs it against ``seed``).
+
+``seed``: the recipe the project started from: read the local file (``--file``, the one the media server serves),
+base64 it in memory, ``requests.post(url, headers=..., json=payload)``.
 """
 
 from __future__ import annotations
@@ -56,6 +63,15 @@ def naive(client: httpx.Client, video_url: str, sink: str, headers: dict[str, st
     return client.post(sink, json=request, headers=headers)
 
 
+def seed(path: str, sink: str, headers: dict[str, str]) -> Any:
+    import requests
+
+    with open(path, "rb") as fh:
+        video = fh.read()
+    data_url = "data:video/mp4;base64," + base64.b64encode(video).decode("ascii")
+    return requests.post(sink, headers=headers, json=request_for(data_url), timeout=120)
+
+
 def status_kb(field: str) -> int:
     with open("/proc/self/status") as fh:
         for line in fh:
@@ -76,12 +92,15 @@ def reset_peak() -> bool:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=["router", "naive"])
+    parser.add_argument("mode", choices=["router", "naive", "requests", "seed"])
     parser.add_argument("video_url")
     parser.add_argument("sink")
     parser.add_argument("--capabilities", action="append", default=[])
     parser.add_argument("--verify", metavar="SHA256")
+    parser.add_argument("--file", help="seed: the video file to read (the one VIDEO_URL serves)")
     args = parser.parse_args()
+    if args.mode == "seed" and not args.file:
+        parser.error("seed needs --file")
 
     r = router.Router(args.capabilities or None, allow_private_urls=True)
     timeout = httpx.Timeout(120)
@@ -89,6 +108,12 @@ def main() -> None:
         client = httpx.Client(transport=RouterTransport(r), timeout=timeout)
     else:
         client = httpx.Client(timeout=timeout)
+    if args.mode in ("requests", "seed"):
+        import requests  # only these modes pay for it, before the measurement starts
+
+        session = requests.Session()
+        if args.mode == "requests":
+            session.mount(args.sink.split("/api/", 1)[0] + "/", router.RequestsAdapter(r))
     headers = {"Authorization": "Bearer bench"}
     if args.verify:
         headers["X-Bench-Verify"] = args.verify
@@ -96,8 +121,13 @@ def main() -> None:
     reset = reset_peak()
     rss_setup = status_kb("VmRSS")
     start = time.perf_counter()
+    response: Any
     if args.mode == "router":
         response = client.post(args.sink, json=request_for(args.video_url), headers=headers)
+    elif args.mode == "requests":
+        response = session.post(args.sink, json=request_for(args.video_url), headers=headers, timeout=120)
+    elif args.mode == "seed":
+        response = seed(args.file, args.sink, headers)
     else:
         response = naive(client, args.video_url, args.sink, headers)
     seconds = time.perf_counter() - start

@@ -8,10 +8,10 @@
 
 Everything a user touches, and every type a public method returns, is importable from here; the parts behind
 it are private packages (``router._model``, ``router._judgement``, ...) and may change. Public submodules:
-``router.transport``
-(the httpx and httpx2 transports), ``router.serve`` (the proxy: ``create_app``, ``make_server``),
-``router.litellm`` (the LiteLLM plugin), ``router.fit`` (remux, re-encode and cut a video to a budget, with
-the ``fit`` extra) and ``router.cli`` (the ``router`` command).
+``router.transport`` (the httpx and httpx2 transports, the requests adapter, the aiohttp middleware),
+``router.serve`` (the proxy: ``create_app``, ``make_server``), ``router.litellm`` (the LiteLLM plugin),
+``router.fit`` (remux, re-encode and cut a video to a budget, with the ``fit`` extra) and ``router.cli`` (the
+``router`` command).
 """
 
 from __future__ import annotations
@@ -48,16 +48,19 @@ if TYPE_CHECKING:
     from ._table.refresh import LiveTable, RefreshResult, refresh
     from ._table.remote import RefreshError, RefreshRefused
     from .transport import (
+        AiohttpMiddleware,
         AsyncHttpx2RouterTransport,
         AsyncRouterTransport,
         BodyStream,
         Httpx2RouterTransport,
+        RequestsAdapter,
         RouterTransport,
     )
 
 
 __all__ = [
     "RULES",
+    "AiohttpMiddleware",
     "AsyncHttpx2RouterTransport",
     "AsyncRouterTransport",
     "BlockedURL",
@@ -87,6 +90,7 @@ __all__ = [
     "RefreshResult",
     "Report",
     "RequestRejected",
+    "RequestsAdapter",
     "Routed",
     "Router",
     "RouterError",
@@ -106,6 +110,8 @@ _LAZY = {
     "AsyncRouterTransport": "transport",
     "Httpx2RouterTransport": "transport",
     "AsyncHttpx2RouterTransport": "transport",
+    "RequestsAdapter": "transport",
+    "AiohttpMiddleware": "transport",
     "BodyStream": "transport",
     "Body": "_model.body",
     "Fetcher": "_fetch.fetcher",

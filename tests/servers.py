@@ -307,3 +307,47 @@ def _handler(server: MediaServer) -> type[BaseHTTPRequestHandler]:
                 time.sleep(every)
 
     return Handler
+
+
+class Sink:
+    """A chat-completion endpoint that reads each body in 1 MiB pieces and keeps only its size and headers, so a
+    test measuring a client's memory (tracemalloc sees every thread) counts the client's alone.
+
+        with Sink() as sink:
+            client.post(sink.chat_url, ...)
+            [(size, headers)] = sink.received        # headers with lower-cased names
+    """
+
+    def __init__(self) -> None:
+        self.received: list[tuple[int, dict[str, str]]] = []
+        received = self.received
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                left, size = int(self.headers.get("Content-Length") or 0), 0
+                while left > 0 and (piece := self.rfile.read(min(left, 1 << 20))):
+                    size, left = size + len(piece), left - len(piece)
+                received.append((size, {k.lower(): v for k, v in self.headers.items()}))
+                body = b'{"choices": [{"message": {"role": "assistant", "content": "{}"}}]}'
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self._httpd = _QuietServer(("127.0.0.1", 0), Handler)
+        self.origin = f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        self.chat_url = f"{self.origin}/api/v1/chat/completions"
+
+    def __enter__(self) -> Sink:
+        threading.Thread(target=self._httpd.serve_forever, name="sink", daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()

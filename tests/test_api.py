@@ -7,7 +7,8 @@ import sys
 
 import router
 
-HEAVY = ("httpx", "httpx2", "av", "litellm", "uvicorn", "starlette", "prometheus_client")
+HEAVY = ("httpx", "httpx2", "requests", "urllib3", "aiohttp", "av", "litellm", "uvicorn", "starlette",
+         "prometheus_client")  # fmt: skip
 
 
 def test_every_public_name_resolves_from_router() -> None:

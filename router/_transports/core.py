@@ -1,6 +1,7 @@
 """What a router transport does with one request, free of any HTTP library.
 
-The httpx and httpx2 transports are thin adapters over :func:`route` / :func:`aroute`, which answer one of
+The httpx and httpx2 transports, the requests adapter and the aiohttp middleware are thin adapters over
+:func:`route` / :func:`aroute`, which answer one of
 
 - ``None``: send the request as it is (not a chat completion, or no video in it: never parsed);
 - :class:`Reply`: answer it here without touching the network (the router rejected it: HTTP 400);
@@ -113,6 +114,7 @@ class Reply:
     headers: list[tuple[str, str]]
     body: bytes
     rules: tuple[str, ...] = ()
+    message: str = ""  # the error's message, for clients whose errors carry one (requests, aiohttp)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +140,7 @@ def error_reply(status: int, message: str, metadata: Mapping[str, object] | None
     """An answer in OpenRouter's error shape, ``{"error": {"code", "message", "metadata"}}``."""
     body = {"error": {"code": status, "message": message, "metadata": dict(metadata or {})}}
     headers = [("Content-Type", "application/json"), ("X-Should-Retry", "false")]
-    return Reply(status, headers, json.dumps(body).encode())
+    return Reply(status, headers, json.dumps(body).encode(), message=message)
 
 
 def rejection(diagnostics: list[Diagnostic]) -> dict[str, Any]:
@@ -162,7 +164,8 @@ def reject(diagnostics: list[Diagnostic]) -> Reply:
     """An OpenRouter-shaped 400: SDKs raise their ordinary bad-request error, and never retry a 400."""
     error = rejection(diagnostics)
     reply = error_reply(400, error["message"], error["metadata"])
-    return Reply(reply.status, reply.headers, reply.body, tuple(dict.fromkeys(d.rule for d in diagnostics)))
+    rules = tuple(dict.fromkeys(d.rule for d in diagnostics))
+    return Reply(reply.status, reply.headers, reply.body, rules, reply.message)
 
 
 _PASSED = Outcome("passed")

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import aiohttp
 import httpx
 import httpx2
 import openai
+import requests
+from httpx_aiohttp.httpx2 import AiohttpTransport
 
 import router
 
@@ -37,6 +40,29 @@ def clients(r: router.Router) -> None:
     httpx.AsyncClient(transport=router.AsyncRouterTransport(r))
     openai.OpenAI(api_key="k", http_client=httpx2.Client(transport=router.Httpx2RouterTransport(r)))
     openai.AsyncOpenAI(api_key="k", http_client=httpx2.AsyncClient(transport=router.AsyncHttpx2RouterTransport(r)))
+    aio = router.AsyncHttpx2RouterTransport(r, wrapped=AiohttpTransport())
+    openai.AsyncOpenAI(api_key="k", http_client=openai.DefaultAioHttpClient(transport=aio))
+
+
+def requests_usage(r: router.Router) -> int:
+    session = requests.Session()
+    session.mount("https://openrouter.ai/", router.RequestsAdapter(r))
+    session.mount("https://openrouter.ai/api/", router.RequestsAdapter(r, wrapped=requests.adapters.HTTPAdapter()))
+    try:
+        response = session.post("https://openrouter.ai/api/v1/chat/completions", json={})
+        response.raise_for_status()
+        return response.status_code
+    except requests.HTTPError as exc:
+        return exc.response.status_code if exc.response is not None else 0
+
+
+async def aiohttp_usage(r: router.Router) -> int:
+    async with aiohttp.ClientSession(middlewares=[router.AiohttpMiddleware(r)]) as session:
+        try:
+            async with session.post("https://openrouter.ai/api/v1/chat/completions", json={}) as response:
+                return response.status
+        except aiohttp.ClientResponseError as exc:
+            return exc.status
 
 
 def errors() -> None:
