@@ -177,6 +177,19 @@ def test_sync_client_refuses_youtube_pinned_to_vertex(
     assert upstream.requests == []
 
 
+def test_a_litellm_router_hands_the_sync_client_on(video: Any, upstream: FakeOpenRouter) -> None:
+    """A LiteLLM Router's sync ``completion`` passes ``client=`` on to its deployment call: refused there too."""
+    import litellm
+
+    deployment = {"model": MODEL, "api_base": upstream.base_url, "api_key": "sk-or-test"}
+    balancer = litellm.Router(model_list=[{"model_name": "gemini", "litellm_params": deployment}], num_retries=0)
+    with pytest.raises(litellm.BadRequestError, match="request rejected: url-not-accepted"):
+        balancer.completion(
+            model="gemini", messages=video_messages(YOUTUBE), extra_body=VERTEX, client=video.sync_client()
+        )
+    assert upstream.requests == []
+
+
 @pytest.mark.parametrize("stream", [False, True])
 def test_sync_completion_sends_an_https_mp4_inlined(
     video: Any,
