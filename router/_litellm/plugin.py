@@ -8,8 +8,9 @@ import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import httpx
+
 try:
-    import httpx
     from fastapi import HTTPException
     from litellm.integrations.custom_logger import CustomLogger
     from litellm.llms.custom_httpx.http_handler import HTTPHandler
