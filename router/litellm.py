@@ -1,4 +1,5 @@
-"""A LiteLLM callback: video requests to OpenRouter deployments are checked, routed and inlined by router.
+"""A LiteLLM callback: video requests to OpenRouter deployments are checked, routed and inlined by router
+(chat completions and the Responses API).
 
 Register it in the LiteLLM proxy's ``config.yaml`` (``pip install 'router[litellm]'``)::
 
@@ -14,11 +15,19 @@ addresses while developing). For anything else, make your own in a module beside
     from router.litellm import VideoRouterCallback
     video = VideoRouterCallback(router.Router(capabilities="mine.yaml"))
 
-The work happens in ``async_pre_call_deployment_hook``, which LiteLLM calls once its router has picked a
-deployment and before it transforms the request for that provider; what it decides is in ``router/_litellm/core.py``.
-A request the router rejects raises :class:`VideoRequestRejected`, a FastAPI ``HTTPException``: the proxy
-answers it with status 400 (an SDK raises its bad-request error and does not retry), and LiteLLM's router
-neither retries it, nor falls back on it, nor cools the deployment down.
+The work happens in ``async_pre_call_deployment_hook``, which LiteLLM calls on its async path (the proxy's
+``/v1/chat/completions`` and ``/v1/responses``, ``litellm.acompletion``, ``litellm.aresponses``) once the
+deployment is known and before it transforms the request for that provider; what it decides is in
+``router/_litellm/core.py``. A request the router rejects raises :class:`VideoRequestRejected`, a FastAPI
+``HTTPException``: the proxy answers it with status 400 (an SDK raises its bad-request error and does not retry),
+and LiteLLM's router neither retries it, nor falls back on it, nor cools the deployment down.
+
+LiteLLM's synchronous ``litellm.completion`` and ``litellm.responses`` run no hook that can change or refuse a
+request, so there the router goes into the HTTP client LiteLLM sends with::
+
+    video = VideoRouterCallback(router.Router())
+    litellm.callbacks = [video]
+    litellm.completion(model="openrouter/google/gemini-2.5-flash", messages=..., client=video.sync_client())
 
 Importing ``router`` never imports this module, nor LiteLLM.
 """

@@ -39,6 +39,12 @@ def _video(url: str = YOUTU_BE, key: str = "video_url", kind: str = "video_url")
     return {"type": kind, key: {"url": url}}
 
 
+def _responses_call(url: str, **extra: Any) -> dict[str, Any]:
+    """aresponses hook kwargs: the deployment merged with a Responses API input carrying one ``input_video`` item."""
+    content = [{"type": "input_text", "text": PROMPT}, {"type": "input_video", "video_url": url}]
+    return {**DEPLOYMENT, "input": [{"role": "user", "content": content}], **extra}
+
+
 class _Untouchable(Router):
     """A router that fails the test if it is asked to judge anything."""
 
@@ -97,10 +103,19 @@ async def test_a_text_only_call_is_left_alone_without_parsing(table: CapabilityT
     assert await route(_Untouchable(table), call, "acompletion") is None
 
 
-@pytest.mark.parametrize("call_type", ["aembedding", "aresponses", "atext_completion", None])
+@pytest.mark.parametrize("call_type", ["aembedding", "responses", "atext_completion", None])
 async def test_other_call_types_are_left_alone(table: CapabilityTable, call_type: str | None) -> None:
-    """Only chat completions are routed; embeddings, Responses and unknown call types pass untouched."""
+    """Only chat completions and async Responses calls are routed; embeddings, the sync Responses hook (which sees
+    no ``extra_body``) and unknown call types pass untouched."""
     assert await route(_Untouchable(table), _call(_video()), call_type) is None
+    assert await route(_Untouchable(table), _responses_call(YOUTU_BE), call_type) is None
+
+
+async def test_a_text_only_responses_call_is_left_alone_without_parsing(table: CapabilityTable) -> None:
+    """An aresponses call whose input is a string, or holds no video item, returns None unparsed."""
+    text_items = [{"role": "user", "content": [{"type": "input_text", "text": "what is input_video?"}]}]
+    for value in ("what is an input_video?", text_items):
+        assert await route(_Untouchable(table), {**DEPLOYMENT, "input": value}, "aresponses") is None
 
 
 # -- which deployments are OpenRouter's ----------------------------------------------------------------------------
@@ -193,6 +208,30 @@ async def test_keyword_provider_wins_over_extra_body(offline: Router) -> None:
     out = await route(offline, call, "acompletion")
     assert out is not None
     assert out["extra_body"]["provider"] == {"only": ["google-ai-studio"]}
+
+
+async def test_a_responses_call_is_routed_through_extra_body(offline: Router) -> None:
+    """An aresponses call's youtu.be item is normalised in ``input`` and its route goes to ``extra_body`` (LiteLLM
+    drops a ``provider`` keyword on the Responses path), the caller's kwargs untouched."""
+    call = _responses_call(YOUTU_BE, provider={"sort": "price"})
+    before = copy.deepcopy(call)
+    out = await route(offline, call, "aresponses")
+    assert out is not None
+    assert out["input"][0]["content"][1] == {"type": "input_video", "video_url": YOUTUBE}
+    assert out["extra_body"] == {"provider": {"sort": "price", "only": ["google-ai-studio"]}}
+    assert "provider" not in out
+    assert "messages" not in out
+    assert call == before
+
+
+async def test_a_responses_call_pinned_to_vertex_is_rejected(offline: Router) -> None:
+    """A YouTube item on an aresponses call pinned to Vertex in ``extra_body`` is refused at its ``input`` pointer."""
+    call = _responses_call(YOUTUBE, extra_body={"provider": {"only": ["google-vertex"]}})
+    with pytest.raises(RequestRejected) as caught:
+        await route(offline, call, "aresponses")
+    assert [(d.rule, d.pointer) for d in caught.value.diagnostics] == [
+        ("url-not-accepted", "/input/0/content/1/video_url")
+    ]
 
 
 # -- reject --------------------------------------------------------------------------------------------------------

@@ -26,7 +26,8 @@ object, or ``response.*`` SSE events when streaming):
 
 It answers 200 with a ``chat.completion`` whose message content is a JSON summary of what it received
 (provider, and per video part: kind, sha256 of the decoded bytes, MIME type), or the same content as
-SSE ``chat.completion.chunk`` events when ``"stream": true``. Rule violations get an OpenRouter-shaped
+SSE ``chat.completion.chunk`` events when ``"stream": true``; both name the provider that answered in a
+top-level ``provider`` field, as OpenRouter's do. Rule violations get an OpenRouter-shaped
 400. ``fail_with`` forces an error answer; ``stream_gate`` holds a stream after its first content chunk;
 ``hold`` holds a request before any byte of the answer. While held, the server watches its client's connection:
 a client that hangs up sets ``hung_up``, so a test can tell that a proxy in front cancelled its request.
@@ -312,9 +313,9 @@ class _Handler(BaseHTTPRequestHandler):
         elif path == RESPONSES_PATH:
             self._send(200, json.dumps(_response(model, content)).encode())
         elif streaming:
-            self._stream(model, content)
+            self._stream(model, received.summary["provider"], content)
         else:
-            self._send(200, json.dumps(_completion(model, content)).encode())
+            self._send(200, json.dumps(_completion(model, received.summary["provider"], content)).encode())
 
     def _stream_response(self, model: str, content: str) -> None:
         """The Responses API's SSE: `response.created`, text deltas, `response.completed`."""
@@ -332,7 +333,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
 
-    def _stream(self, model: str, content: str) -> None:
+    def _stream(self, model: str, provider: str, content: str) -> None:
         owner = self.server.owner
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
@@ -340,9 +341,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
         pieces = [content[i : i + 16] for i in range(0, len(content), 16)]
-        events = [_chunk(model, {"role": "assistant", "content": ""}, None)]
-        events += [_chunk(model, {"content": piece}, None) for piece in pieces]
-        events.append(_chunk(model, {}, "stop"))
+        events = [_chunk(model, provider, {"role": "assistant", "content": ""}, None)]
+        events += [_chunk(model, provider, {"content": piece}, None) for piece in pieces]
+        events.append(_chunk(model, provider, {}, "stop"))
         for number, event in enumerate(events):
             gated = number == 1 and owner.stream_gate is not None  # the first content chunk
             if gated:  # paused before the chunk leaves: a client that sees it sees the pause too
@@ -374,12 +375,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
 
 
-def _completion(model: str, content: str) -> dict[str, Any]:
+def _completion(model: str, provider: str, content: str) -> dict[str, Any]:
     return {
         "id": "gen-fake-1",
         "object": "chat.completion",
         "created": int(time.time()),
         "model": model,
+        "provider": provider,  # OpenRouter names the provider that answered (pydantic-ai requires it)
         "system_fingerprint": "fp_fake",
         "choices": [
             {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"},
@@ -410,12 +412,13 @@ def _response(model: str, content: str, status: str = "completed") -> dict[str, 
     }
 
 
-def _chunk(model: str, delta: dict[str, Any], finish: str | None) -> dict[str, Any]:
+def _chunk(model: str, provider: str, delta: dict[str, Any], finish: str | None) -> dict[str, Any]:
     return {
         "id": "gen-fake-1",
         "object": "chat.completion.chunk",
         "created": int(time.time()),
         "model": model,
+        "provider": provider,
         "system_fingerprint": "fp_fake",
         "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
     }

@@ -1,17 +1,25 @@
 """What the LiteLLM plugin does with one deployment call, free of LiteLLM itself (so it is tested without it).
 
-LiteLLM calls ``async_pre_call_deployment_hook(kwargs, call_type)`` once its router has picked a deployment and
-before the request is transformed and sent. ``kwargs`` are ``litellm.acompletion``'s: the deployment's
-``litellm_params`` (``model``, ``api_base``, ``extra_body``, ...) merged with the client's request (``messages``,
-``provider``, ...). :func:`route` answers
+LiteLLM calls ``async_pre_call_deployment_hook(kwargs, call_type)`` on its async path (``acompletion``,
+``aresponses``: the proxy's calls, and the SDK's async ones) once the deployment is known and before the request is
+transformed and sent. ``kwargs`` are the call's: the deployment's ``litellm_params`` (``model``, ``api_base``,
+``extra_body``, ...) merged with the client's request (``messages`` or the Responses API's ``input``, ``provider``,
+...). :func:`route` answers
 
-- ``None``: leave the call alone (not a chat completion, no video part in it: never parsed; or a deployment that
-  is not OpenRouter's);
-- a new kwargs dict: the call as the router rewrote it (``messages`` with videos inlined, links normalised, keys
-  and MIME types renamed; the routing field in ``extra_body["provider"]``, where LiteLLM forwards
-  OpenRouter-specific parameters);
+- ``None``: leave the call alone (not a chat completion nor an async Responses call, no video part in it: never
+  parsed; or a deployment that is not OpenRouter's);
+- a new kwargs dict: the call as the router rewrote it (``messages`` or ``input`` with videos inlined, links
+  normalised, keys and MIME types renamed; the routing field in ``extra_body["provider"]``, where LiteLLM forwards
+  OpenRouter-specific parameters on both APIs);
 
 or raises :class:`router.RequestRejected`, which the plugin turns into an HTTP 400 (see :func:`rejection`).
+
+LiteLLM's synchronous calls are another matter (LiteLLM 1.108): ``litellm.completion`` runs no hook that may change
+or refuse a request (``log_pre_api_call`` only logs, and swallows errors; a LiteLLM Router's sync
+``pre_call_check`` sees the deployment, not the messages), and ``litellm.responses`` runs this hook (call type
+``responses``) without the call's ``extra_body`` and without a way to set it, so the router could neither see a
+``provider`` pin nor write one. Such calls are left alone here; the plugin's ``sync_client()`` puts the router in
+LiteLLM's HTTP client instead, where it sees the very body OpenRouter would get.
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ from .._transports.core import rejection
 __all__ = [
     "CHAT_CALLS",
     "OPENROUTER_HOSTS",
+    "RESPONSES_CALLS",
     "apply",
     "has_video_parts",
     "openrouter_model",
@@ -40,8 +49,11 @@ __all__ = [
     "settings_from_env",
 ]
 
-# LiteLLM's call types (``CallTypes`` values) that carry chat ``messages``. The proxy only ever makes the async one.
+# LiteLLM's call types (``CallTypes`` values) the router judges, and the field holding their media parts. The
+# proxy only ever makes the async ones; sync `responses` is left to the HTTP client (see above).
 CHAT_CALLS = frozenset({"acompletion", "completion"})
+RESPONSES_CALLS = frozenset({"aresponses"})
+_FIELDS = {**dict.fromkeys(CHAT_CALLS, "messages"), **dict.fromkeys(RESPONSES_CALLS, "input")}
 # An OpenAI-compatible deployment (``openai/...``) whose api_base is on one of these hosts talks to OpenRouter.
 OPENROUTER_HOSTS = ("openrouter.ai",)
 # Model prefixes LiteLLM strips before sending: its OpenRouter provider, and its generic OpenAI-compatible one.
@@ -56,7 +68,8 @@ _warned: set[str] = set()  # deployments already warned about (once each: a busy
 def has_video_parts(messages: object) -> bool:
     """The cheap screen: does any content part look like a video part, in any spelling? Nothing is parsed.
 
-    LiteLLM hands over ``messages`` already decoded, so this walks the parts' keys instead of scanning bytes
+    ``messages`` is a chat call's ``messages`` or a Responses call's ``input`` (its message items hold ``content``
+    lists too). LiteLLM hands them over already decoded, so this walks the parts' keys instead of scanning bytes
     (``_transport_core.mentions_video``); text-only requests cost a loop over their parts.
     """
     if not isinstance(messages, list):
@@ -102,15 +115,16 @@ def openrouter_model(kwargs: Mapping[str, Any], hosts: Collection[str] = OPENROU
     return None
 
 
-def request_view(kwargs: Mapping[str, Any], model: str) -> dict[str, Any]:
-    """The parts of the call that OpenRouter will receive and the router judges, as a chat-completion request.
+def request_view(kwargs: Mapping[str, Any], model: str, field: str = "messages") -> dict[str, Any]:
+    """The parts of the call that OpenRouter will receive and the router judges, as a chat-completion request
+    (``field="messages"``) or a Responses API one (``field="input"``).
 
     ``provider`` and ``models`` reach OpenRouter either as keyword arguments or inside ``extra_body``; LiteLLM
     lets the keyword argument win when both are given, and so does this view.
     """
     extra = kwargs.get("extra_body")
     extra = extra if isinstance(extra, Mapping) else {}
-    view: dict[str, Any] = {"model": model, "messages": kwargs.get("messages")}
+    view: dict[str, Any] = {"model": model, field: kwargs.get(field)}
     for key in _ROUTING_KEYS:
         value = kwargs[key] if kwargs.get(key) is not None else extra.get(key)
         if value is not None:
@@ -118,14 +132,15 @@ def request_view(kwargs: Mapping[str, Any], model: str) -> dict[str, Any]:
     return view
 
 
-def apply(kwargs: Mapping[str, Any], rewritten: Mapping[str, Any]) -> dict[str, Any]:
-    """New call kwargs with the rewritten messages and routing field; ``kwargs`` and what it holds stay untouched.
+def apply(kwargs: Mapping[str, Any], rewritten: Mapping[str, Any], field: str = "messages") -> dict[str, Any]:
+    """New call kwargs with the rewritten ``field`` and routing field; ``kwargs`` and what it holds stay untouched.
 
     The routing field goes into a new ``extra_body`` (LiteLLM merges that into the body it sends to OpenRouter);
-    a ``provider`` keyword argument is dropped, since LiteLLM would let it override ``extra_body``.
+    a ``provider`` keyword argument is dropped, since LiteLLM would let it override ``extra_body`` on chat calls
+    (and drops it on Responses calls, where the router's judgement would then not be what is sent).
     """
     call = dict(kwargs)
-    call["messages"] = rewritten["messages"]
+    call[field] = rewritten[field]
     if "provider" in rewritten:
         call.pop("provider", None)
         extra = kwargs.get("extra_body")
@@ -148,15 +163,16 @@ async def route(
     router: Router, kwargs: Mapping[str, Any], call_type: str | None, hosts: Collection[str] = OPENROUTER_HOSTS
 ) -> dict[str, Any] | None:
     """Decide for one deployment call: ``None`` (leave it alone), new kwargs, or ``RequestRejected``."""
-    if call_type not in CHAT_CALLS or not has_video_parts(kwargs.get("messages")):
+    field = _FIELDS.get(call_type or "")
+    if field is None or not has_video_parts(kwargs.get(field)):
         return None
     model = openrouter_model(kwargs, hosts)
     if model is None:
         _left_alone(kwargs)
         return None
-    outgoing = await router.aoutgoing(request_view(kwargs, model))  # raises RequestRejected
+    outgoing = await router.aoutgoing(request_view(kwargs, model, field))  # raises RequestRejected
     log.info("routed a video request: %s", "; ".join(map(describe, outgoing.notes)) or "checked, sent unchanged")
-    return apply(kwargs, await asyncio.to_thread(outgoing.to_dict))
+    return apply(kwargs, await asyncio.to_thread(outgoing.to_dict), field)
 
 
 _TRUE = frozenset({"1", "true", "yes", "on"})

@@ -8,15 +8,19 @@ import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import httpx
+
 try:
     from fastapi import HTTPException
     from litellm.integrations.custom_logger import CustomLogger
+    from litellm.llms.custom_httpx.http_handler import HTTPHandler
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError(f"router.litellm needs LiteLLM's proxy ({exc}): pip install 'router[litellm]'") from exc
 
 from .._base.errors import RequestRejected
 from .._base.rules import Diagnostic
 from .._rewrite.pipeline import Router
+from .._transports.httpx_transport import RouterTransport
 from .core import OPENROUTER_HOSTS, rejection, route, settings_from_env
 
 __all__ = ["VideoRequestRejected", "VideoRouterCallback", "callback"]
@@ -53,11 +57,28 @@ class VideoRouterCallback(CustomLogger):  # type: ignore[misc]  # see VideoReque
         super().__init__()
         self.router = router if router is not None else Router()
         self.openrouter_hosts = tuple(openrouter_hosts)
+        self._sync_client: HTTPHandler | None = None
+        self._sync_lock = threading.Lock()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> VideoRouterCallback:
         """A callback whose router is configured by ``ROUTER_CAPABILITIES`` and ``ROUTER_ALLOW_PRIVATE_URLS``."""
         return cls(Router(**settings_from_env(os.environ if environ is None else environ)))
+
+    def sync_client(self) -> HTTPHandler:
+        """LiteLLM's HTTP client with this router in it, for ``client=`` on synchronous calls to OpenRouter.
+
+        ``litellm.completion`` and ``litellm.responses`` run no hook that can change or refuse the request (see
+        ``router/_litellm/core.py``), so the router sits where those calls send it: a ``RouterTransport`` under the
+        ``HTTPHandler`` LiteLLM posts with. It sees the body OpenRouter would get (``extra_body`` merged in) and
+        answers a rejection with the transports' 400, which LiteLLM raises as ``litellm.BadRequestError``. One
+        client per callback, made on first use; pass it to OpenRouter deployments only (it judges every chat
+        completion and Responses call it carries as OpenRouter's).
+        """
+        with self._sync_lock:
+            if self._sync_client is None:
+                self._sync_client = HTTPHandler(client=httpx.Client(transport=RouterTransport(self.router)))
+            return self._sync_client
 
     async def async_pre_call_deployment_hook(self, kwargs: dict[str, Any], call_type: Any) -> dict[str, Any] | None:
         """LiteLLM's hook after the deployment is chosen: ``None`` (untouched), new kwargs, or a 400."""

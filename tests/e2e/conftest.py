@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from servers import MediaServer
+from servers import MediaServer, serving_tls
 from upstream import FakeOpenRouter
 
 from router import Router
@@ -64,6 +64,13 @@ def case_url(media_server: MediaServer) -> Callable[[str], tuple[str, str]]:
         return media_server.url(target), target
 
     return make
+
+
+@pytest.fixture(scope="session")
+def https_media(clips: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[MediaServer]:
+    """The media server over HTTPS, its certificate issued for 127.0.0.1 by a throwaway CA (``.cafile``)."""
+    with serving_tls(clips, tmp_path_factory.mktemp("https-media"), "127.0.0.1") as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

@@ -25,7 +25,7 @@ import httpx
 import openai
 import pytest
 from payloads import GEMINI, PROMPT, YOUTUBE
-from servers import MediaServer, serving_tls
+from servers import MediaServer
 from upstream import FakeOpenRouter
 
 pytestmark = [
@@ -110,13 +110,6 @@ def _wait_ready(process: subprocess.Popen[bytes], origin: str, log: Path, deadli
             pass
         time.sleep(0.2)
     pytest.fail(f"the LiteLLM proxy did not get ready in time:\n{log.read_text()[-4000:]}")
-
-
-@pytest.fixture(scope="module")
-def https_media(clips: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[MediaServer]:
-    """The media server over HTTPS, its certificate issued for 127.0.0.1 by a throwaway CA (``.cafile``)."""
-    with serving_tls(clips, tmp_path_factory.mktemp("litellm-tls"), "127.0.0.1") as server:
-        yield server
 
 
 @pytest.fixture(scope="module")
@@ -292,3 +285,43 @@ def test_other_deployments_are_left_alone(proxies: dict[str, Proxy], upstream: F
     assert sent["messages"][0]["content"][1] == video
     assert "provider" not in sent
     assert "not an OpenRouter deployment: router leaves it to LiteLLM" in proxies["env"].log.read_text()
+
+
+def _responses_input(url: str) -> Any:
+    """A Responses API input: one user message with a text item and an ``input_video`` item."""
+    return [
+        {"role": "user", "content": [{"type": "input_text", "text": PROMPT}, {"type": "input_video", "video_url": url}]}
+    ]
+
+
+@pytest.mark.parametrize("door", ["env", "factory"])
+def test_responses_youtube_to_vertex_is_refused_with_the_routers_400(
+    proxies: dict[str, Proxy], upstream: FakeOpenRouter, door: str
+) -> None:
+    """/v1/responses refuses a YouTube item pinned to Vertex with the router's 400; nothing goes upstream."""
+    with pytest.raises(openai.BadRequestError) as caught:
+        proxies[door].client().responses.create(
+            model="gemini", input=_responses_input(YOUTUBE), extra_body={"provider": {"only": ["google-vertex"]}}
+        )
+    body: Any = caught.value.body
+    assert body["message"].startswith("request rejected: url-not-accepted: https://www.youtube.com/watch?")
+    assert body["param"] == "/input/0/content/1/video_url"
+    assert body["provider_specific_fields"]["metadata"]["rule"] == "url-not-accepted"
+    assert upstream.requests == []
+
+
+def test_responses_https_mp4_arrives_inlined_and_routed(
+    proxies: dict[str, Proxy], upstream: FakeOpenRouter, https_media: MediaServer, clip_sha: dict[str, str]
+) -> None:
+    """An https mp4 sent to the proxy's /v1/responses reaches OpenRouter's /responses as a data URL of the clip,
+    routed to both Google providers with Vertex first."""
+    target = "/clip.mp4?case=litellm-proxy-responses"
+    reply = (
+        proxies["factory"].client().responses.create(model="gemini", input=_responses_input(https_media.url(target)))
+    )
+    summary = json.loads(reply.output_text)
+    assert [(v["kind"], v["mime"], v["sha256"]) for v in summary["videos"]] == [("data", "video/mp4", clip_sha["mp4"])]
+    sent = upstream.completions[-1]
+    assert sent.path == "/api/v1/responses"
+    assert sent.json()["provider"] == {"only": ["google-vertex", "google-ai-studio"]}
+    assert https_media.hits(target) == 1

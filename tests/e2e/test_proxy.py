@@ -15,7 +15,6 @@ import gzip
 import hashlib
 import json
 import os
-import queue
 import shutil
 import signal
 import socket
@@ -32,6 +31,7 @@ import openai
 import pytest
 from payloads import GEMINI, YOUTU_BE, text_request, video_messages, video_request
 from prometheus_client.parser import text_string_to_metric_families
+from proxy_process import Proxy
 from servers import MediaServer
 from upstream import FakeOpenRouter
 
@@ -58,69 +58,6 @@ AUTH = {"Authorization": f"Bearer {KEY}"}
 
 
 # -- the proxy as a process ---------------------------------------------------------------------------------
-
-
-class Proxy:
-    """``router serve`` in a subprocess: ``url``, its stderr lines as they come, signals, exit status."""
-
-    def __init__(self, upstream: FakeOpenRouter, *args: str, env: dict[str, str] | None = None) -> None:
-        environ = {k: v for k, v in os.environ.items() if not k.startswith(("OPENROUTER_", "ROUTER_"))}
-        environ.update(env or {})
-        argv = [sys.executable, "-m", "router", "serve", "--port", "0", "--base-url", upstream.base_url, *args]
-        self.proc = subprocess.Popen(argv, env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        assert self.proc.stdout is not None
-        assert self.proc.stderr is not None
-        self.lines: queue.Queue[str] = queue.Queue()
-        self.seen: list[str] = []
-        threading.Thread(target=self._pump, args=(self.proc.stderr,), daemon=True).start()
-        first = self.proc.stdout.readline()
-        assert first.startswith("router proxy on "), first + self.stderr_now()
-        self.url = first.split(" on ", 1)[1].split(" -> ", 1)[0]
-        self.port = int(self.url.rsplit(":", 1)[1])
-
-    def _pump(self, stream: Any) -> None:
-        for line in stream:
-            self.lines.put(line.rstrip("\n"))
-
-    def stderr_now(self) -> str:
-        while not self.lines.empty():
-            self.seen.append(self.lines.get_nowait())
-        return "\n".join(self.seen)
-
-    def wait_for(self, text: str, timeout: float = 30) -> str:
-        """The first stderr line (from now on, or already seen) that contains ``text``."""
-        for line in self.seen:
-            if text in line:
-                return line
-        deadline = time.monotonic() + timeout
-        while (left := deadline - time.monotonic()) > 0:
-            try:
-                line = self.lines.get(timeout=left)
-            except queue.Empty:
-                break
-            self.seen.append(line)
-            if text in line:
-                return line
-        raise AssertionError(f"no stderr line with {text!r} in {timeout} s:\n{self.stderr_now()}")
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 60) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        try:
-            return self.proc.wait(timeout)
-        finally:
-            if self.proc.poll() is None:
-                self.proc.kill()
-                self.proc.wait()
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait()
-        for stream in (self.proc.stdout, self.proc.stderr):
-            if stream is not None:
-                stream.close()
-
 
 # Both upstream clients: aiohttp's (the serve extra's) and httpx's pools (without aiohttp, or when told).
 UPSTREAM_CLIENTS = ["aiohttp", "httpx"]
