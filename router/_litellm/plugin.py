@@ -47,7 +47,8 @@ class VideoRequestRejected(HTTPException, RequestRejected):  # type: ignore[misc
 
 
 class VideoRouterCallback(CustomLogger):  # type: ignore[misc]  # see VideoRequestRejected
-    """Checks, routes and inlines the video parts of chat completions bound for OpenRouter deployments.
+    """Checks, routes and inlines the video parts of chat completions and Responses API calls bound for OpenRouter
+    deployments.
 
     ``openrouter_hosts``: an OpenAI-compatible deployment whose ``api_base`` is on one of these hosts counts as
     OpenRouter's too. Requests to other deployments, and requests without video parts, are left alone.

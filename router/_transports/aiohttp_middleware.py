@@ -48,7 +48,12 @@ class _Outgoing(payload.Payload):
 
 
 class AiohttpMiddleware:
-    """Routes the requests of an ``aiohttp.ClientSession`` through ``router``; responses are the session's own."""
+    """Routes the requests of an ``aiohttp.ClientSession`` through ``router``; responses are the session's own.
+
+    ``aiohttp.ClientSession(middlewares=[AiohttpMiddleware(router)])`` (aiohttp >= 3.12). A rejected request never
+    reaches the network: it raises ``aiohttp.ClientResponseError`` with status 400 and the router's message, the
+    error ``raise_for_status()`` raises. Needs the ``aiohttp`` extra.
+    """
 
     def __init__(self, router: Router) -> None:
         self.router = router

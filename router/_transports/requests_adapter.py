@@ -69,7 +69,10 @@ def _collect(body: object) -> Body | bytes:
 class RequestsAdapter(HTTPAdapter):
     """Routes requests through ``router``, then hands them to ``wrapped`` (by default, this ``HTTPAdapter`` itself).
 
-    Mount it on the prefix the router should look at; every other request of the session never sees it.
+    Mount it on the prefix the router should look at (``session.mount("https://openrouter.ai/", adapter)``); every
+    other request of the session never sees it. A rejected request never reaches the network: it is answered here
+    with a 400 ``requests.Response`` in OpenRouter's error shape, whose reason phrase is the router's message (so
+    ``raise_for_status()`` carries it). Needs the ``requests`` extra.
     """
 
     def __init__(self, router: Router, wrapped: BaseAdapter | None = None) -> None:
