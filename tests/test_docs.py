@@ -20,17 +20,15 @@ import re
 import shlex
 import shutil
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from docblocks import DOCS, REPO, Block, blocks
 
 import router
 from router.cli import main
 
-REPO = Path(__file__).resolve().parent.parent
 README = REPO / "README.md"
-DOCS = REPO / "docs"
 PAGES = [README, *sorted(DOCS.rglob("*.md"))]
 
 # The first screen of the README: these two commands, byte for byte, and nothing else to run.
@@ -40,60 +38,7 @@ TRY_IT = (
 )
 TEST_SUITE = "python3 -m venv .venv && .venv/bin/pip install -q -e '.[test]' && .venv/bin/pytest -n 2"
 
-_FENCE = re.compile(r"^(?P<indent>\s*)(?P<fence>```+|~~~+)\s*(?P<lang>[\w+-]*)(?P<rest>.*)$")
-_MARKER = re.compile(r"^\s*<!--\s*(?P<word>[\w-]+)[^>]*-->\s*$")
 _LINK = re.compile(r"(?<!!)\[[^\]]*\]\(([^)\s]+)\)|!\[[^\]]*\]\(([^)\s]+)\)")
-
-
-@dataclass(frozen=True)
-class Block:
-    """A fenced code block of a page: its language, title, text, where it starts and ends, and its marker."""
-
-    page: Path
-    lang: str
-    title: str | None
-    text: str
-    line: int  # 1-based line of the opening fence
-    end: int  # 0-based index of the line after the closing fence
-    marker: str | None
-
-    @property
-    def id(self) -> str:
-        return f"{self.page.relative_to(REPO)}:{self.line}"
-
-
-def blocks(page: Path) -> list[Block]:
-    """Every fenced block of a Markdown page, indented ones (in lists) dedented."""
-    lines = page.read_text(encoding="utf-8").split("\n")
-    found: list[Block] = []
-    i = 0
-    while i < len(lines):
-        m = _FENCE.match(lines[i])
-        if m is None:
-            i += 1
-            continue
-        indent, fence = m["indent"], m["fence"]
-        body: list[str] = []
-        j = i + 1
-        while j < len(lines) and not lines[j].strip().startswith(fence):
-            body.append(lines[j][len(indent) :] if lines[j].startswith(indent) else lines[j].lstrip())
-            j += 1
-        before = next((lines[k] for k in range(i - 1, -1, -1) if lines[k].strip()), "")
-        marker = _MARKER.match(before)
-        title = re.search(r'title="([^"]+)"', m["rest"])
-        found.append(
-            Block(
-                page=page,
-                lang=m["lang"],
-                title=title[1] if title else None,
-                text="\n".join(body) + "\n",
-                line=i + 1,
-                end=j + 1,
-                marker=marker["word"] if marker else None,
-            )
-        )
-        i = j + 1
-    return found
 
 
 def _lines_between(page: Path, start: int, stop: int) -> list[str]:
