@@ -14,6 +14,7 @@ from typing import Any
 import aiohttp
 import openai
 import pytest
+from docblocks import execute, snippet
 from httpx_aiohttp.httpx2 import AiohttpTransport
 from payloads import GEMINI, TEXT_ONLY, video_messages, video_request
 from servers import MediaServer, Sink
@@ -39,6 +40,25 @@ def _openai(r: router.Router, upstream: FakeOpenRouter, **kwargs: Any) -> tuple[
     transport = router.AsyncHttpx2RouterTransport(r, wrapped=aio)
     http_client = openai.DefaultAioHttpClient(transport=transport)
     return openai.AsyncOpenAI(base_url=upstream.base_url, api_key="test", http_client=http_client, **kwargs), aio
+
+
+async def test_the_docs_example_of_openais_aiohttp_client_sends_the_clip_inlined(
+    upstream: FakeOpenRouter, case_url: CaseUrl, clip_sha: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The client docs/clients-http.md builds for openai's aiohttp client, made as written with OpenRouter on
+    loopback, sends a clip's URL inlined through aiohttp."""
+    url, _ = case_url("/clip.mp4")
+    monkeypatch.setenv("OPENROUTER_API_KEY", "sk-or-docs")
+    swaps = {
+        "https://openrouter.ai": upstream.origin,
+        "router.Router()": "router.Router(allow_private_urls=True)",  # the clip is on loopback
+    }
+    client = execute(snippet("clients-http.md", "openai's aiohttp client", swaps))["client"]
+    async with client:
+        completion = await client.chat.completions.create(model=GEMINI, messages=video_messages(url))
+    answer = json.loads(completion.choices[0].message.content or "")
+    assert [(v["kind"], v["sha256"]) for v in answer["videos"]] == [("data", clip_sha["mp4"])]
+    assert upstream.requests[-1].headers["authorization"] == "Bearer sk-or-docs"
 
 
 async def test_openai_aiohttp_client_inlines_a_video_url(
@@ -104,6 +124,30 @@ async def test_openai_aiohttp_client_streams_chunk_by_chunk(
 def _session(r: router.Router) -> aiohttp.ClientSession:
     """What a user writes: the router's middleware on the session."""
     return aiohttp.ClientSession(middlewares=[router.AiohttpMiddleware(r)], headers=AUTH)
+
+
+def test_the_docs_example_sends_the_clip_inlined(
+    upstream: FakeOpenRouter,
+    case_url: CaseUrl,
+    clip_sha: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The lines docs/clients-http.md gives aiohttp users, run as written with OpenRouter and the clip on loopback,
+    send the clip inlined with the key from the environment and print the answer."""
+    url, _ = case_url("/clip.mp4")
+    monkeypatch.setenv("OPENROUTER_API_KEY", "sk-or-docs")
+    swaps = {
+        "https://openrouter.ai": upstream.origin,
+        "https://example.com/clip.mp4": url,
+        "router.Router()": "router.Router(allow_private_urls=True)",  # the clip is on loopback
+    }
+    execute(snippet("clients-http.md", "aiohttp", swaps))
+    answer = json.loads(capsys.readouterr().out)
+    assert [(v["kind"], v["sha256"]) for v in answer["videos"]] == [("data", clip_sha["mp4"])]
+    seen = upstream.requests[-1]
+    assert seen.headers["authorization"] == "Bearer sk-or-docs"
+    assert seen.content_length == seen.body_size
 
 
 async def test_session_inlines_a_video_url_with_an_exact_length(

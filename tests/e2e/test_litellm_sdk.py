@@ -17,6 +17,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from docblocks import execute, snippet
 from payloads import GEMINI, PROMPT, YOUTUBE, video_messages
 from servers import MediaServer
 from upstream import FakeOpenRouter
@@ -145,6 +146,35 @@ def video(plugin: ModuleType, https_media: MediaServer) -> Iterator[Any]:
 def wire(upstream: FakeOpenRouter) -> dict[str, Any]:
     """What every call here passes LiteLLM: the fake OpenRouter, a key, no retries."""
     return {"api_base": upstream.base_url, "api_key": "sk-or-test", "num_retries": 0}
+
+
+def test_the_docs_example_sends_the_clip_inlined_sync_and_async(
+    plugin: ModuleType,
+    upstream: FakeOpenRouter,
+    media_server: MediaServer,
+    clip_sha: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The lines docs/clients-frameworks.md gives LiteLLM users, run as written with OpenRouter (LiteLLM's
+    ``OPENROUTER_API_BASE``) and the clip on loopback: sync completion through ``sync_client()`` and async
+    ``aresponses`` through the hook both send the clip inlined."""
+    import litellm
+
+    monkeypatch.setattr(litellm, "callbacks", [])  # the snippet registers its callback; restored afterwards
+    monkeypatch.setenv("OPENROUTER_API_KEY", "sk-or-docs")
+    monkeypatch.setenv("OPENROUTER_API_BASE", upstream.base_url)
+    swaps = {
+        "https://example.com/clip.mp4": media_server.url("/clip.mp4?case=litellm-docs"),
+        "router.Router()": "router.Router(allow_private_urls=True)",  # the clip is on loopback
+    }
+    execute(snippet("clients-frameworks.md", "LiteLLM", swaps))
+    answers = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [[(v["kind"], v["sha256"]) for v in a["videos"]] for a in answers] == [[("data", clip_sha["mp4"])]] * 2
+    chat, responses = upstream.completions
+    assert chat.json()["provider"] == {"only": ["google-vertex"]}
+    assert responses.path.endswith("/responses")
+    assert chat.headers["authorization"] == responses.headers["authorization"] == "Bearer sk-or-docs"
 
 
 def test_sync_completion_alone_is_not_hooked(video: Any, upstream: FakeOpenRouter, wire: dict[str, Any]) -> None:

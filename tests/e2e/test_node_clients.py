@@ -7,6 +7,7 @@ Needs Node and ``npm install --prefix tests/node --no-package-lock`` (CI's own s
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import threading
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from docblocks import snippet
 from payloads import GEMINI, PROMPT, YOUTU_BE, YOUTUBE
 from proxy_process import Proxy
 from servers import MediaServer
@@ -69,6 +71,38 @@ def _run(spec: dict[str, Any]) -> dict[str, Any]:
     assert process.returncode == 0, err
     event: dict[str, Any] = json.loads(out.splitlines()[-1])
     return event
+
+
+@pytest.mark.parametrize(
+    "heading",
+    [
+        "The Vercel AI SDK, through `router serve`",
+        "The openai npm package, through `router serve`",
+    ],
+    ids=["ai-sdk", "openai"],
+)
+def test_the_docs_example_sends_the_clip_inlined(
+    heading: str,
+    served: Proxy,
+    upstream: FakeOpenRouter,
+    case_url: CaseUrl,
+    clip_sha: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    """The lines docs/clients-frameworks.md gives Node users, run as written by Node against `router serve` (the
+    clip on loopback), send the clip inlined to Vertex with the key from the environment, and print the answer."""
+    assert NODE is not None
+    url, _ = case_url("/clip.mp4")
+    swaps = {"http://127.0.0.1:8787": served.url, "https://example.com/clip.mp4": url}
+    (tmp_path / "example.mjs").write_text(snippet("clients-frameworks.md", heading, swaps, lang="js"))
+    (tmp_path / "node_modules").symlink_to(NODE_DIR / "node_modules")  # the packages tests/node installs
+    env = {**os.environ, "OPENROUTER_API_KEY": KEY}
+    done = subprocess.run([NODE, "example.mjs"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert answer["provider"] == "google-vertex"
+    assert [(v["kind"], v["sha256"]) for v in answer["videos"]] == [("data", clip_sha["mp4"])]
+    assert upstream.requests[-1].headers["authorization"] == f"Bearer {KEY}"
 
 
 @pytest.mark.parametrize("video_urls", ["as-urls", "download-hook"])
