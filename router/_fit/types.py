@@ -41,6 +41,12 @@ class DamagedVideo(FitError):
     rule = "format-mismatch"
 
 
+class DamagedAudio(FitError):
+    """The file is not whole, readable audio (a cut ``data`` chunk, no audio stream, nothing decodable)."""
+
+    rule = "format-mismatch"
+
+
 Reason = Literal["too-long", "too-many-parts", "budget", "container"]
 
 
@@ -49,7 +55,8 @@ class CannotFit(FitError):
 
     ``reason``: "too-long" (over the duration limit and the mode may not cut: trim or split would fix it),
     "too-many-parts" (split needs more parts than allowed), "budget" (no bitrate gets under it),
-    "container" (a re-encode is needed and the route takes neither mp4 nor mov).
+    "container" (a re-encode is needed and the route takes neither mp4 nor mov; for audio, no format the route
+    takes can be written).
     """
 
     rule = "too-large"
@@ -99,8 +106,28 @@ class Probe:
 
 
 @dataclass(frozen=True, slots=True)
+class AudioProbe:
+    """What an audio file is: ``format`` is the OpenRouter ``input_audio.format`` its bytes show (None: none of
+    those, though FFmpeg may still read it), ``duration`` in seconds; ``damage`` says why it is unusable."""
+
+    name: str
+    size: int
+    format: str | None = None
+    duration: float = 0.0
+    codec: str | None = None
+    channels: int = 0
+    rate: int = 0
+    bit_rate: int = 0
+    damage: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.damage is None
+
+
+@dataclass(frozen=True, slots=True)
 class Fitted:
-    """One output video. ``action`` "kept" means ``path`` is the source itself: do not delete it.
+    """One output video (or audio file). ``action`` "kept" means ``path`` is the source itself: do not delete it.
 
     Every other ``path`` is a new file in ``workdir`` that the caller owns. ``start`` is where the part
     begins in the source (seconds), for telling the model which part it sees.
