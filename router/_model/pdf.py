@@ -31,13 +31,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .._base.errors import RouterError
 from .container import Read
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
     from pypdf import PdfReader
 
-__all__ = ["REPAIR_MAX", "TIMEOUT", "PdfInfo", "PdfUnreadable", "pdf_info", "reading"]
+__all__ = ["REPAIR_MAX", "TIMEOUT", "PdfInfo", "PdfUnreadable", "facts", "pdf_info", "reading"]
 
 TIMEOUT = 10.0  # seconds of reading to find the pages: a 1,200-page file takes 0.2 s, a 50 MB one 0.3 s
 REPAIR_MAX = 32 * 1024 * 1024  # bytes pypdf may read at once to rebuild a broken cross-reference table
@@ -73,20 +74,23 @@ def pdf_info(read: Read, size: int, *, timeout: float = TIMEOUT) -> PdfInfo:
 
     Never raises for bad content (``damage`` says what is wrong); ``OSError`` from ``read`` propagates.
     """
-    from pypdf.errors import FileNotDecryptedError
-
     try:
         with reading(read, size, timeout=timeout) as pdf:
-            encrypted = bool(pdf.is_encrypted)
-            try:
-                pages = len(pdf.pages)
-            except FileNotDecryptedError:  # a user password locks the page tree too
-                return PdfInfo(None, True)
+            return facts(pdf)
     except PdfUnreadable as exc:
         return PdfInfo(None, False, str(exc))
-    if not pages:
-        return PdfInfo(0, encrypted, "it has no pages")
-    return PdfInfo(pages, encrypted)
+
+
+def facts(pdf: PdfReader) -> PdfInfo:
+    """What an open reader says; pypdf's exceptions propagate (inside :func:`reading`: as PdfUnreadable)."""
+    from pypdf.errors import FileNotDecryptedError
+
+    encrypted = bool(pdf.is_encrypted)
+    try:
+        pages = len(pdf.pages)
+    except FileNotDecryptedError:  # a user password locks the page tree too
+        return PdfInfo(None, True)
+    return PdfInfo(pages, encrypted, None if pages else "it has no pages")
 
 
 @contextmanager
@@ -95,7 +99,8 @@ def reading(read: Read, size: int, *, timeout: float = TIMEOUT) -> Iterator[PdfR
 
     Raises :class:`PdfUnreadable` when the file is not a whole PDF or pypdf fails on it, opening it or inside the
     block (pypdf raises many kinds of exception on hostile input; the original is chained); the deadline covers
-    the block too. ``OSError`` passes through: that is the file system, not the PDF.
+    the block too, and the reader's objects are dropped after it. ``OSError`` (the file system) and ``RouterError``
+    (the caller's own) pass through.
     """
     problem = _frame(read, size)
     if problem:
@@ -104,15 +109,20 @@ def reading(read: Read, size: int, *, timeout: float = TIMEOUT) -> Iterator[PdfR
 
     source = _Source(read, size, time.monotonic() + timeout, timeout)
     with _quiet():
+        pdf = None
         try:
-            yield PdfReader(io.BufferedReader(source, _BLOCK), strict=False)
+            pdf = PdfReader(io.BufferedReader(source, _BLOCK), strict=False)
+            yield pdf
         except _Stop as stop:
             raise PdfUnreadable(str(stop)) from None
-        except (PdfUnreadable, OSError):
+        except (PdfUnreadable, OSError, RouterError):  # not the PDF's fault: the file system, or the caller's own
             raise
         except Exception as exc:
             log.debug("pypdf could not read a PDF: %r", exc)
             raise PdfUnreadable(_describe(exc)) from exc
+        finally:
+            if pdf is not None:
+                pdf.close()  # drops the objects it read now, not when the collector finds their cycles
 
 
 def _frame(read: Read, size: int) -> str | None:
