@@ -7,7 +7,7 @@ import sys
 
 import router
 
-HEAVY = ("httpx", "httpx2", "av", "litellm", "uvicorn", "starlette", "prometheus_client")
+HEAVY = ("httpx", "httpx2", "av", "pypdf", "litellm", "uvicorn", "starlette", "prometheus_client")
 
 
 def test_every_public_name_resolves_from_router() -> None:

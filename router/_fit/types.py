@@ -13,7 +13,8 @@ from typing import ClassVar, Literal
 from .._base.errors import RouterError
 
 Mode = Literal["fit", "trim", "split"]
-Action = Literal["kept", "remuxed", "cut", "re-encoded"]
+# "split": a part of a PDF split by page ("cut" is a video cut on keyframes, or a PDF trimmed to its first pages).
+Action = Literal["kept", "remuxed", "cut", "re-encoded", "split"]
 Progress = Callable[[float], None]
 Span = tuple[float, float]
 
@@ -22,7 +23,7 @@ Span = tuple[float, float]
 
 
 class FitError(RouterError):
-    """Fitting a video failed; ``tried`` lists what was attempted, in order (also in the message)."""
+    """Fitting a video or a PDF failed; ``tried`` lists what was attempted, in order (also in the message)."""
 
     rule: ClassVar[str | None] = None
 
@@ -47,6 +48,19 @@ class DamagedAudio(FitError):
     rule = "format-mismatch"
 
 
+class DamagedPdf(FitError):
+    """The file is not a whole, readable PDF (truncated, a structure pypdf cannot read, not a PDF at all)."""
+
+    rule = "format-mismatch"
+
+
+class EncryptedPdf(FitError):
+    """The PDF is encrypted (a password, or permissions only) and would have to be split: router never strips
+    a document's protection to rewrite it."""
+
+    rule = "unsupported-format"
+
+
 Reason = Literal["too-long", "too-many-parts", "budget", "container"]
 
 
@@ -54,9 +68,9 @@ class CannotFit(FitError):
     """The budget, duration limit or part count cannot be met in the requested mode.
 
     ``reason``: "too-long" (over the duration limit and the mode may not cut: trim or split would fix it),
-    "too-many-parts" (split needs more parts than allowed), "budget" (no bitrate gets under it),
-    "container" (a re-encode is needed and the route takes neither mp4 nor mov; for audio, no format the route
-    takes can be written).
+    "too-many-parts" (split needs more parts than allowed), "budget" (no bitrate gets under it; for a PDF: one
+    page alone is over the byte limit), "container" (a re-encode is needed and the route takes neither mp4 nor
+    mov; for audio, no format the route takes can be written).
     """
 
     rule = "too-large"
@@ -127,10 +141,12 @@ class AudioProbe:
 
 @dataclass(frozen=True, slots=True)
 class Fitted:
-    """One output video (or audio file). ``action`` "kept" means ``path`` is the source itself: do not delete it.
+    """One output file (a video, an audio file, a PDF). ``action`` "kept" means ``path`` is the source itself: do
+    not delete it.
 
     Every other ``path`` is a new file in ``workdir`` that the caller owns. ``start`` is where the part
-    begins in the source (seconds), for telling the model which part it sees.
+    begins in the source (seconds; for a PDF the index of its first page, ``duration`` 0), for telling the
+    model which part it sees.
     """
 
     path: Path
