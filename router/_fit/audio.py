@@ -20,9 +20,10 @@ from pathlib import Path
 
 from .._model.audio import AUDIO_MIME, canonical_format
 from .audioplan import MUXERS, PREFERENCE, Target, ladder, too_tight
-from .engine import INSTALL_HINT, _Workdir
+from .engine import INSTALL_HINT
 from .plan import EPS, MARGIN, mb
 from .types import Action, AudioProbe, CannotFit, DamagedAudio, FitError, Fitted, FitUnavailable, Mode
+from .workdir import Workdir
 
 __all__ = ["fit_audio", "probe_audio"]
 
@@ -98,7 +99,7 @@ class _Job:
     ) -> None:
         self.src, self.info, self.accepted = src, info, accepted
         self.budget, self.limit, self.mode, self.max_parts = budget, limit, mode, max_parts
-        self.files = _Workdir(workdir)
+        self.files = Workdir(workdir)
         self.tried: list[str] = []
 
     def run(self) -> list[Fitted]:
