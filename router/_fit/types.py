@@ -1,4 +1,4 @@
-"""The types ``router.fit`` speaks in: its errors, its records and its literals.
+"""The types ``router.fit`` speaks in, for videos and images: its errors, its records and its literals.
 
 Below every other fit module (they all import it, it imports none of them); ``router.fit`` re-exports them.
 """
@@ -13,7 +13,7 @@ from typing import ClassVar, Literal
 from .._base.errors import RouterError
 
 Mode = Literal["fit", "trim", "split"]
-Action = Literal["kept", "remuxed", "cut", "re-encoded"]
+Action = Literal["kept", "remuxed", "cut", "re-encoded", "converted", "downscaled"]
 Progress = Callable[[float], None]
 Span = tuple[float, float]
 
@@ -22,7 +22,7 @@ Span = tuple[float, float]
 
 
 class FitError(RouterError):
-    """Fitting a video failed; ``tried`` lists what was attempted, in order (also in the message)."""
+    """Fitting a video or an image failed; ``tried`` lists what was attempted, in order (also in the message)."""
 
     rule: ClassVar[str | None] = None
 
@@ -41,15 +41,23 @@ class DamagedVideo(FitError):
     rule = "format-mismatch"
 
 
-Reason = Literal["too-long", "too-many-parts", "budget", "container"]
+class DamagedImage(FitError):
+    """The file is not a whole image Pillow can read (cut short, damaged, not an image at all)."""
+
+    rule = "format-mismatch"
+
+
+Reason = Literal["too-long", "too-many-parts", "budget", "container", "format", "pixels"]
 
 
 class CannotFit(FitError):
     """The budget, duration limit or part count cannot be met in the requested mode.
 
     ``reason``: "too-long" (over the duration limit and the mode may not cut: trim or split would fix it),
-    "too-many-parts" (split needs more parts than allowed), "budget" (no bitrate gets under it),
-    "container" (a re-encode is needed and the route takes neither mp4 nor mov).
+    "too-many-parts" (split needs more parts than allowed), "budget" (no bitrate, or for an image no quality
+    and size down to the smallest sent, gets under it), "container" (a re-encode is needed and the route takes
+    neither mp4 nor mov), "format" (an image must change and the route takes no format Pillow writes),
+    "pixels" (an image too large to decode safely: Pillow's decompression-bomb limit).
     """
 
     rule = "too-large"
@@ -100,10 +108,10 @@ class Probe:
 
 @dataclass(frozen=True, slots=True)
 class Fitted:
-    """One output video. ``action`` "kept" means ``path`` is the source itself: do not delete it.
+    """One output video or image. ``action`` "kept" means ``path`` is the source itself: do not delete it.
 
     Every other ``path`` is a new file in ``workdir`` that the caller owns. ``start`` is where the part
-    begins in the source (seconds), for telling the model which part it sees.
+    begins in the source (seconds), for telling the model which part it sees; an image's ``duration`` is 0.
     """
 
     path: Path
