@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -327,13 +328,17 @@ def test_without_pillow_a_kept_image_needs_nothing(tmp_path: Path, work: Path) -
     assert fitted.action == "kept"
 
 
-def test_importing_the_module_does_not_import_pillow() -> None:
-    """Pillow loads on the first fit that decodes, never at import (a fresh interpreter proves it)."""
-    import subprocess
-
-    code = "import router._fit.image, sys; print('PIL' in sys.modules)"
+def test_pillow_loads_on_the_first_decode_and_libheif_only_for_heif(tmp_path: Path) -> None:
+    """Importing loads no Pillow; fitting a JPEG loads Pillow but not pillow-heif (libheif), which only a HEIF
+    file or a HEIF output needs (a fresh interpreter proves it)."""
+    src = make_image(tmp_path / "a.jpg", size=(400, 300))
+    code = (
+        "import sys; from pathlib import Path; import router._fit.image as m; seen = ['PIL' in sys.modules]; "
+        f"m.fit_image(Path({str(src)!r}), accepted=['image/png'], max_bytes=None, max_side=None, max_pixels=None, "
+        f"workdir=Path({str(tmp_path)!r})); print(seen + ['PIL' in sys.modules, 'pillow_heif' in sys.modules])"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+    assert out.stdout.strip() == "[False, True, False]"
 
 
 def test_limits_must_be_positive(tmp_path: Path, work: Path) -> None:

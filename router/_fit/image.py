@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import importlib.util
 import io
 import math
 from collections.abc import Sequence
@@ -68,6 +69,7 @@ _SUFFIX = {"image/jpeg": "jpg", "image/tiff": "tif"}
 _FROM_PILLOW = {name: mime for mime, name in reversed(_PILLOW.items())} | {"MPO": "image/jpeg"}
 _LOSSY = frozenset({"image/jpeg", "image/webp", "image/avif", "image/heic", "image/heif"})
 _NO_ALPHA = frozenset({"image/jpeg", "image/bmp"})
+_NEEDS_HEIF = frozenset({"image/heic", "image/heif", "image/avif"})
 # EXIF orientation -> the transpose that shows the picture upright (Pillow's ImageOps.exif_transpose table)
 _TRANSPOSE = {2: 0, 3: 3, 4: 1, 5: 5, 6: 4, 7: 6, 8: 2}
 _METADATA = ("exif", "xmp", "XML:com.adobe.xmp", "comment", "Raw profile type exif")
@@ -139,21 +141,37 @@ def target_size(size: tuple[int, int], max_side: int | None, max_pixels: int | N
 
 @functools.cache
 def _pillow() -> frozenset[str]:
-    """Pillow, with HEIF (and AVIF where this Pillow lacks it) registered once: the MIME types it can write."""
+    """The types this Pillow writes; HEIC/HEIF when pillow-heif is installed (registered only when a file needs it)."""
     try:
-        from PIL import Image, features
+        from PIL import features
     except ImportError:
         raise FitUnavailable(f"fitting images needs Pillow, which is not installed: {INSTALL_HINT}") from None
+    found = {"image/png", "image/jpeg", "image/gif", "image/bmp", "image/tiff"}  # every Pillow writes these
+    found |= {"image/webp"} if features.check_module("webp") else set()
+    found |= {"image/avif"} if _native_avif() else set()
+    found |= {"image/heic", "image/heif"} if importlib.util.find_spec("pillow_heif") else set()
+    return frozenset(found)
+
+
+def _native_avif() -> bool:
+    from PIL import features
+
+    try:
+        return bool(features.check_module("avif"))
+    except ValueError:  # a Pillow older than 11.2 does not know the module
+        return False
+
+
+@functools.cache
+def _register_heif() -> None:
+    """pillow-heif's opener (and its AVIF one where this Pillow has no AVIF of its own), once, when installed."""
     try:
         heif: Any = importlib.import_module("pillow_heif")
     except ImportError:
-        heif = None
-    if heif is not None:
-        heif.register_heif_opener()
-        if not features.check("avif") and hasattr(heif, "register_avif_opener"):
-            heif.register_avif_opener()
-    Image.init()
-    return frozenset(mime for mime, name in _PILLOW.items() if name in Image.SAVE)
+        return
+    heif.register_heif_opener()
+    if not _native_avif() and hasattr(heif, "register_avif_opener"):
+        heif.register_avif_opener()
 
 
 class _Job:
@@ -185,6 +203,8 @@ class _Job:
             raise CannotFit(
                 f"{self.name} must change and the route takes {names}: none can be written", reason="format"
             )
+        if self.info is None or self.info.mime in _NEEDS_HEIF:  # libheif loads for the files that need it
+            _register_heif()
         try:
             with Image.open(self.src) as img:
                 source = (self.info.mime if self.info else None) or _FROM_PILLOW.get(img.format or "")
@@ -348,6 +368,8 @@ def _encode(picture: Image.Image, mime: str, quality: int | None, alpha: bool, i
         params["quality"] = quality
     if mime == "image/tiff":
         params["compression"] = "tiff_adobe_deflate"
+    if _PILLOW[mime] == "HEIF":
+        _register_heif()
     buffer = io.BytesIO()
     out.save(buffer, _PILLOW[mime], **params)
     return buffer.getvalue()
