@@ -79,6 +79,29 @@ def test_a_9000_px_wide_image_comes_down_to_an_8000_px_side(tmp_path: Path, work
     assert fitted.note.startswith("downscaled 9000x3000 -> 8000x2667: ")
 
 
+def test_a_jpeg_shrunk_a_lot_is_decoded_at_a_reduced_scale(
+    tmp_path: Path, work: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """JPEG draft mode: a 4000x3000 photo going to 400 px is decoded at 1/4 scale (still twice the goal), as
+    Pillow's thumbnail does it, not whole."""
+    from PIL import JpegImagePlugin
+
+    drafts: list[object] = []
+    draft = JpegImagePlugin.JpegImageFile.draft
+
+    def spy(self: JpegImagePlugin.JpegImageFile, mode: str | None, size: tuple[int, int] | None) -> object:
+        drafts.append(draft(self, mode, size))
+        drafts.append(self.size)
+        return drafts[-2]
+
+    monkeypatch.setattr(JpegImagePlugin.JpegImageFile, "draft", spy)
+    src = make_image(tmp_path / "big.jpg", size=(4000, 3000))
+    fitted = fit_image(src, accepted=WEB, max_bytes=None, max_side=400, max_pixels=None, workdir=work)
+    assert drafts[1] == (1000, 750)
+    with Image.open(fitted.path) as img:
+        assert img.size == (400, 300)
+
+
 def test_a_pixel_limit_is_met_with_the_aspect_kept(tmp_path: Path, work: Path) -> None:
     """``max_pixels`` bounds width times height (a megapixel cap), not a side."""
     src = make_image(tmp_path / "a.jpg", size=(3000, 2000))
