@@ -46,7 +46,7 @@ from .types import Action, CannotFit, DamagedImage, Fitted, FitUnavailable
 if TYPE_CHECKING:
     from PIL import Image, ImageFile
 
-__all__ = ["LADDER", "MIN_SIDE", "fit_image"]
+__all__ = ["LADDER", "MIN_SIDE", "fit_image", "target_size"]
 
 LADDER = (90, 85, 75, 60)  # qualities tried for a lossy format, best first
 MIN_SIDE = 256  # pixels on the long side: shrinking for bytes stops here
