@@ -39,9 +39,10 @@ from typing import TYPE_CHECKING, Any
 
 from .._model.container import reader
 from .._model.image import IMAGE_MIMES, ImageInfo, canonical_image_mime, image_damage, image_info
-from .engine import INSTALL_HINT, _Workdir
+from .engine import INSTALL_HINT
 from .plan import mb
 from .types import Action, CannotFit, DamagedImage, Fitted, FitUnavailable
+from .workdir import Workdir
 
 if TYPE_CHECKING:
     from PIL import Image, ImageFile
@@ -318,7 +319,7 @@ class _Job:
         action = "downscaled" if size != upright else "converted" if mime != source else "re-encoded"
         note = " and ".join(what) + (f" (quality {quality})" if quality else "")
         note += f": {mb(self.size)} -> {mb(len(data))}" + "".join(f"; {extra}" for extra in self.extras)
-        files = _Workdir(self.workdir)
+        files = Workdir(self.workdir)
         path = files.new(_SUFFIX.get(mime, _short(mime)))
         try:
             path.write_bytes(data)
