@@ -18,7 +18,8 @@ from payloads import video_request
 
 import router
 from router._base.errors import CapabilityError
-from router._table.capabilities import BUNDLED, CapabilityTable, load_table
+from router._table.capabilities import CapabilityTable
+from router._table.load import BUNDLED, load_table
 
 REPO = Path(__file__).resolve().parents[1]
 SNAPSHOT = Path(__file__).resolve().parent / "data" / "openrouter-models-2026-08.json"

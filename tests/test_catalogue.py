@@ -16,7 +16,7 @@ from payloads import video_request
 import router
 from router._base.errors import CapabilityError
 from router._table import catalogue as catalogue_module
-from router._table.capabilities import CapabilityTable, Model, load_table
+from router._table.capabilities import CapabilityTable, Model
 from router._table.catalogue import (
     DEFAULT_BASE_URL,
     Catalogue,
@@ -27,6 +27,7 @@ from router._table.catalogue import (
     read_cached,
     write_cached,
 )
+from router._table.load import load_table
 
 TIERS = {"flex": "flex", "priority": "priority", "fast": "priority"}
 

@@ -300,7 +300,7 @@ def cmd_inline(args: argparse.Namespace, out: IO[str]) -> int:
         raise UsageError(f"{args.file}: is a directory; give one video file")
     if not Path(args.file).is_file():
         raise UsageError(f"{args.file}: no such file")
-    from .._table.capabilities import load_table
+    from .._table.load import load_table
 
     try:
         chunks = iter_data_url(args.file, args.mime, load_table().openrouter.mime_types)

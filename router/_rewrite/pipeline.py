@@ -20,7 +20,8 @@ from .._judgement.check import Checked, check_request
 from .._judgement.judge import Downloaded, FitMode
 from .._judgement.plan import RoutePlan, plan_route, settle
 from .._model.request import Payload, PayloadLike, read_payloads
-from .._table.capabilities import CapabilityTable, load_table
+from .._table.capabilities import CapabilityTable
+from .._table.load import load_table
 from .outgoing import Inlined, Outgoing, Refitted, Routed, build_outgoing
 
 if TYPE_CHECKING:

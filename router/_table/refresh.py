@@ -37,7 +37,7 @@ import httpx
 from .._base.errors import CapabilityError, RouterError
 from .._base.rules import shorten
 from .._base.version import __version__
-from .capabilities import CapabilityTable, load_table
+from .capabilities import CapabilityTable
 from .catalogue import (
     DEFAULT_BASE_URL,
     Catalogue,
@@ -50,6 +50,7 @@ from .catalogue import (
     warn,
     write_cached,
 )
+from .load import load_table
 from .refresh_check import changes, dropped, label, models_of, not_a_listing, summary
 
 __all__ = [
