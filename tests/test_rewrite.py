@@ -13,7 +13,8 @@ from payloads import video_request
 
 import router
 from router._report.output import describe
-from router._rewrite.outgoing import Inlined, Outgoing, Routed, _Inline, encoded_size
+from router._rewrite.outgoing import Inlined, Outgoing, Routed
+from router._rewrite.pieces import Inline, encoded_size
 
 
 def test_youtube_routes_to_ai_studio_and_is_normalised() -> None:
@@ -108,7 +109,7 @@ def test_streamed_body_matches_its_dict(tmp_path: Path, size: int) -> None:
     path = tmp_path / "blob.bin"
     path.write_bytes((clip_bytes("mp4") * (size // 1000 + 1))[:size])
     media = _FileMedia(path, "video/mp4")
-    pieces = [b'{"messages":[{"content":[{"video_url":{"url":"data:video/mp4;base64,', _Inline(media), b'"}}]}]}']
+    pieces = [b'{"messages":[{"content":[{"video_url":{"url":"data:video/mp4;base64,', Inline(media), b'"}}]}]}']
     out = Outgoing(pieces)  # type: ignore[arg-type]
     body = b"".join(out.iter_bytes())
     assert len(body) == out.content_length

@@ -23,7 +23,7 @@ from collections.abc import Collection, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from .._model.request import VIDEO_KEYS, VIDEO_TYPES
+from .._model.parts import is_media_part
 from .._report.output import describe
 from .._rewrite.pipeline import Router
 from .._transports.core import rejection
@@ -32,7 +32,7 @@ __all__ = [
     "CHAT_CALLS",
     "OPENROUTER_HOSTS",
     "apply",
-    "has_video_parts",
+    "has_media_parts",
     "openrouter_model",
     "rejection",
     "request_view",
@@ -53,11 +53,11 @@ log = logging.getLogger("router")
 _warned: set[str] = set()  # deployments already warned about (once each: a busy proxy must not flood its log)
 
 
-def has_video_parts(messages: object) -> bool:
-    """The cheap screen: does any content part look like a video part, in any spelling? Nothing is parsed.
+def has_media_parts(messages: object) -> bool:
+    """The cheap screen: does any content part look like a media part, in any spelling? Nothing is parsed.
 
     LiteLLM hands over ``messages`` already decoded, so this walks the parts' keys instead of scanning bytes
-    (``_transport_core.mentions_video``); text-only requests cost a loop over their parts.
+    (the transports' ``mentions_media``); text-only requests cost a loop over their parts.
     """
     if not isinstance(messages, list):
         return False
@@ -66,9 +66,7 @@ def has_video_parts(messages: object) -> bool:
         if not isinstance(content, list):
             continue
         for part in content:
-            if isinstance(part, Mapping) and (
-                part.get("type") in VIDEO_TYPES or any(key in part for key in VIDEO_KEYS)
-            ):
+            if is_media_part(part):
                 return True
     return False
 
@@ -148,7 +146,7 @@ async def route(
     router: Router, kwargs: Mapping[str, Any], call_type: str | None, hosts: Collection[str] = OPENROUTER_HOSTS
 ) -> dict[str, Any] | None:
     """Decide for one deployment call: ``None`` (leave it alone), new kwargs, or ``RequestRejected``."""
-    if call_type not in CHAT_CALLS or not has_video_parts(kwargs.get("messages")):
+    if call_type not in CHAT_CALLS or not has_media_parts(kwargs.get("messages")):
         return None
     model = openrouter_model(kwargs, hosts)
     if model is None:

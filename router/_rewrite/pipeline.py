@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._base.errors import FetchError, RequestRejected
+from .._base.kinds import Kind
 from .._base.redact import redacted, sized
 from .._base.rules import Diagnostic
 from .._judgement.check import Checked, check_request
@@ -75,7 +76,14 @@ class Prepared:
 
     def __post_init__(self) -> None:
         found = [*self.checked.diagnostics, *self.plan.diagnostics, *self.fetched]
-        self.diagnostics = [*self.payload.problems, *(self.payload.place(d) for d in found)]
+        self.diagnostics = [*self.payload.problems, *(self.payload.place(self._kind(d)) for d in found)]
+
+    def _kind(self, diagnostic: Diagnostic) -> Diagnostic:
+        """A finding about a part names the part's kind, whoever made it."""
+        if diagnostic.kind is not None:
+            return diagnostic
+        owner = [f.part for f in self.checked.parts if f"{diagnostic.pointer}/".startswith(f"{f.part.pointer}/")]
+        return replace(diagnostic, kind=owner[0].kind) if owner else diagnostic
 
     @property
     def ok(self) -> bool:
@@ -83,24 +91,26 @@ class Prepared:
 
     @property
     def sent(self) -> dict[str, list[Media]]:
-        """Part pointer -> the videos that go out inline in its place (fitted, or as downloaded)."""
+        """Part pointer -> the files that go out inline in its place (fitted, or as downloaded)."""
         return {**{ptr: [got] for ptr, got in self.media.items()}, **self.fitted}
 
     @property
-    def downloads(self) -> dict[str, tuple[str, int]]:
-        """Part pointer -> (URL, byte cap) for every URL the plan downloads to inline."""
+    def downloads(self) -> dict[str, tuple[str, int, Kind]]:
+        """Part pointer -> (URL, byte cap, kind of media) for every URL the plan downloads to inline."""
         return {
-            f.part.pointer: (f.url, self.plan.caps[f.part.pointer])
+            f.part.pointer: (f.url, self.plan.caps[f.part.pointer], f.kind)
             for f in self.checked.parts
             if self.plan.actions.get(f.part.pointer) == "inline" and f.part.pointer in self.plan.caps
         }
 
 
 def _facts(items: Sequence[Media]) -> Downloaded:
-    """The facts of what fitting made: one video, or the parts of a split."""
+    """The facts of what fitting made: one file, or the parts of a split (judged by the largest of each)."""
     longest = max((m.duration or 0.0 for m in items), default=0.0) or None
     sizes = [m.size for m in items]
-    return Downloaded(max(sizes), items[0].mime, longest, len(items), sum(sizes))
+    contents = [m.content for m in items if m.content is not None]
+    most = max(contents, key=lambda c: (c.pages or 0, c.side or 0), default=None)
+    return Downloaded(max(sizes), items[0].mime, longest, len(items), sum(sizes), most)
 
 
 def _settled(
@@ -117,13 +127,13 @@ def _settled(
     fetched = [Diagnostic(exc.rule, str(exc), pointer=urls[ptr]) for ptr, exc in failed.items()]
     plan, fitted, refits = prepared.plan, {}, []
     if plan.fit and not failed:
-        from .fitting import fit_videos  # deferred: only a router that fits videos needs it
+        from .fitting import fit_media  # deferred: only a router that fits media needs it
 
-        done = fit_videos(prepared.checked, plan, prepared.table, media, plan.fit, workdir, fitting)
+        done = fit_media(prepared.checked, plan, prepared.table, media, plan.fit, workdir, fitting)
         fetched += done.problems
         fitted, refits = done.media, done.notes
         plan = replace(plan, actions={**plan.actions, **dict.fromkeys(fitted, "inline")})
-    got = {ptr: Downloaded(m.size, m.mime, m.duration) for ptr, m in media.items()}
+    got = {ptr: Downloaded(m.size, m.mime, m.duration, content=m.content) for ptr, m in media.items()}
     got.update((ptr, _facts(items)) for ptr, items in fitted.items())
     plan = settle(plan, prepared.checked, prepared.table, got, dry_run)
     return Prepared(prepared.payload, prepared.checked, plan, prepared.table, fetched, media, fitted, refits)
@@ -136,7 +146,7 @@ def _finish(prepared: Prepared, dry_run: bool) -> Outgoing:
     outgoing = build_outgoing(prepared.payload, prepared.checked, prepared.plan, prepared.sent)
     outgoing.diagnostics = list(prepared.diagnostics)
     outgoing.providers = prepared.plan.providers
-    for ptr, (url, cap) in prepared.downloads.items():
+    for ptr, (url, cap, _) in prepared.downloads.items():
         got = prepared.media.get(ptr)
         outgoing.notes.append(Inlined(ptr, url, got.size if got else None, cap, dry_run))
     outgoing.notes += prepared.refits
@@ -304,9 +314,9 @@ class Router:
         made to fit, and settle the route with what the bytes say."""
         media: dict[str, Media] = {}
         failed: dict[str, FetchError] = {}
-        for pointer, (url, cap) in prepared.downloads.items():
+        for pointer, (url, cap, kind) in prepared.downloads.items():
             try:
-                media[pointer] = self.fetcher.fetch(url, max_bytes=cap, on_progress=progress)
+                media[pointer] = self.fetcher.fetch(url, max_bytes=cap, on_progress=progress, kind=kind)
             except FetchError as exc:
                 failed[pointer] = exc
         return _settled(prepared, media, failed, self.fetcher.spool_dir, fitting)
@@ -319,7 +329,10 @@ class Router:
 
         items = list(prepared.downloads.items())
         results = await asyncio.gather(
-            *(self.fetcher.afetch(url, max_bytes=cap, on_progress=progress) for _, (url, cap) in items),
+            *(
+                self.fetcher.afetch(url, max_bytes=cap, on_progress=progress, kind=kind)
+                for _, (url, cap, kind) in items
+            ),
             return_exceptions=True,
         )
         media: dict[str, Media] = {}

@@ -21,21 +21,21 @@ from .._base.errors import BodyTooLarge, RequestRejected
 from .._base.rules import Diagnostic
 from .._model.body import Body
 from .._model.coding import CodingError, decode_body, encodings
-from .._model.request import Api, Payload, find_video_parts, load_body
+from .._model.parts import MARKERS, Api, find_media_parts
+from .._model.request import Payload, load_body
 from .._report.output import describe
 from .._rewrite.outgoing import Outgoing
 from .._rewrite.pipeline import Router
 
 __all__ = [
     "EXTENSION",
-    "MARKERS",
     "Outcome",
     "Reply",
     "Rewrite",
     "aroute",
     "error_reply",
     "intercepts",
-    "mentions_video",
+    "mentions_media",
     "outcome",
     "reject",
     "rejection",
@@ -46,8 +46,9 @@ __all__ = [
 # The key under which a transport records what it did in ``response.extensions`` (metrics, access logs).
 EXTENSION = "router"
 
-# Every spelling of a video part. A body without any of these is forwarded without being parsed.
-MARKERS = (b"video_url", b"videoUrl", b"input_video")
+# Every marker (``parts.MARKERS``: the keys and types of every media part) holds one of these: a few fast scans
+# rule out most bodies before the markers themselves are looked for. A body without a marker is forwarded unparsed.
+_STEMS = (b"video", b"image", b"audio", b"Audio", b"file")
 
 # `"vide\u006f_url"` is `"video_url"` to a JSON parser. Encoders escape non-ASCII and control characters (and
 # Go's `<>&`), never ASCII letters: a body that escapes one (U to z, `_`) is parsed rather than trusted.
@@ -76,10 +77,9 @@ def intercepts(method: str, path: str) -> Api | None:
     return "chat" if path.endswith("/chat/completions") else "responses" if path.endswith("/responses") else None
 
 
-def mentions_video(body: bytes) -> bool:
+def mentions_media(body: bytes) -> bool:
     """A cheap byte scan, before any JSON parsing."""
-    # Every marker contains "video": one scan rules out most bodies (a third of the cost of three).
-    if b"video" in body and any(marker in body for marker in MARKERS):
+    if any(stem in body for stem in _STEMS) and any(marker in body for marker in MARKERS):
         return True
     return _ESCAPED_LETTER.search(body) is not None
 
@@ -88,11 +88,11 @@ _OVERLAP = max(len(m) for m in MARKERS)
 
 
 def _mentions(body: Body) -> bool:
-    """``mentions_video`` over a body in memory or spooled to disk (windows overlap so no marker is split)."""
+    """``mentions_media`` over a body in memory or spooled to disk (windows overlap so no marker is split)."""
     if body.in_memory:
-        return mentions_video(body.getvalue())
+        return mentions_media(body.getvalue())
     window = 1 << 20
-    return any(mentions_video(body.read(at, window + _OVERLAP)) for at in range(0, body.size, window))
+    return any(mentions_media(body.read(at, window + _OVERLAP)) for at in range(0, body.size, window))
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,10 +193,10 @@ def _screen(body: Body | bytes, encoding: str | None, api: Api) -> Payload | Rep
     """The request to route, an answer for a body that cannot be read, or ``None`` to pass it through.
 
     A compressed body is decoded (bounded) and checked like any other; it is passed through, still
-    compressed, only when there is no video in it.
+    compressed, only when there is no media in it.
     """
     if isinstance(body, bytes):  # the client's own bytes: the byte scan first, before anything is built
-        if not encoding and not mentions_video(body):
+        if not encoding and not mentions_media(body):
             return None
         body = Body.of(body)
     if encoding and encodings(encoding):
@@ -212,7 +212,7 @@ def _screen(body: Body | bytes, encoding: str | None, api: Api) -> Payload | Rep
         return reject(payload.problems)
     problems: list[Diagnostic] = []
     request = payload.request
-    found = isinstance(request, Mapping) and any(find_video_parts(request, problems, payload.holes, api))
+    found = isinstance(request, Mapping) and any(find_media_parts(request, problems, payload.holes, api))
     if isinstance(request, Mapping) and not found and not problems:
         return None  # the word appears in text only: nothing to route
     return payload
