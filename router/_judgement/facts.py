@@ -197,9 +197,9 @@ def _data_facts(
     if not data.base64:
         return reject("malformed-data-url", "the data URL is not base64-encoded (expected `;base64,`)")
     if kind == "audio":  # `input_audio.data` carries bare base64: the prefix goes, the type names the format
-        diags.append(_nonstandard(part, "`input_audio.data` holds a data URL, not bare base64"))
         declared = canonical_format(part.format) if part.format else format_of_mime(data.mime)
-        return _audio_facts(part, info, url, data, declared, table, diags, fitting)
+        odd = ["`input_audio.data` holds a data URL, not bare base64"]
+        return _audio_facts(part, info, url, data, declared, table, diags, fitting, odd)
     family = {"video": "video/", "image": "image/"}.get(kind)
     if family and not data.mime.startswith(family):
         what = f"a {data.mime}" if data.mime else "an untyped"
@@ -266,7 +266,10 @@ def _audio_facts(
     table: CapabilityTable,
     diags: list[Diagnostic],
     fitting: bool,
+    odd: list[str] | None = None,
 ) -> PartFacts:
+    """The facts of inline audio; ``odd`` says how its shape departs from the documented one already."""
+    odd = list(odd or [])
     at = part.url_pointer
     fmt_at = f"{part.holder}/format" if part.format is not None else at
     size = data.decoded_size
@@ -276,9 +279,9 @@ def _audio_facts(
         said = f"declared {part.format}" if part.format else "no format declared"
         diags.append(Diagnostic("format-mismatch", str(exc) if exc.damaged else f"{said}, but {exc}", at, kind="audio"))
         return PartFacts(part, info, url, size=size, data=data, sendable=False)
-    reshape = url[:5].lower() == "data:" or data.breaks > 0
+    reshape = bool(odd) or data.breaks > 0
     if part.format is None:
-        diags.append(_nonstandard(part, "`input_audio` names no `format`"))
+        odd.append("`input_audio` names no `format`")
         reshape = True
     elif declared is None:
         diags.append(
@@ -312,6 +315,8 @@ def _audio_facts(
             )
         )
         reshape = True
+    if odd:
+        diags.append(_nonstandard(part, "; ".join(odd)))
     _wrapped(data, at, diags, "audio")
     accepted = accepted_types(table, "audio")
     if content.format not in accepted and not fitting:
