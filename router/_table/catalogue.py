@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from .._base.kinds import KINDS
 from .._base.redact import redacted, short_url
 
 __all__ = [
@@ -48,6 +49,7 @@ FORMAT = 1
 DEFAULT_BASE_URL = "https://openrouter.ai/api/v1"
 # The page that documents video inputs: a provider the table has no rules for is handled the way it describes
 # for every provider (base64 data URLs), and nothing more is assumed.
+_MEDIA = frozenset(KINDS)  # models taking any of these have their endpoints read
 VIDEO_GUIDE = "https://openrouter.ai/docs/guides/overview/multimodal/videos"
 
 
@@ -67,7 +69,7 @@ class Endpoint:
 class CatalogueModel:
     """One model as the catalogue lists it. ``input`` None: the entry had no ``architecture.input_modalities``
     this reader understands, so what the model takes is unknown (not "text only"). ``endpoints`` None: not
-    fetched (only video models' endpoints are), or the answer was missing or malformed."""
+    fetched (only the endpoints of models taking media are), or the answer was missing or malformed."""
 
     input: tuple[str, ...] | None = None
     output: tuple[str, ...] = ("text",)
@@ -102,7 +104,7 @@ class Catalogue:
         """The ``models`` section this catalogue stands for, in the capability table's shape.
 
         What the catalogue does not say is taken from ``known`` (the bundled ``models`` section), never guessed:
-        a model without modalities keeps its known entry, a video model whose endpoints are unknown keeps its
+        a model without modalities keeps its known entry, a media model whose endpoints are unknown keeps its
         known providers. A model without modalities that ``known`` lacks too is left out (see :meth:`unknown`).
         """
         out: dict[str, dict[str, Any]] = {}
@@ -113,11 +115,11 @@ class Catalogue:
                     out[mid] = dict(before)
                 continue
             entry: dict[str, Any] = {"input": list(m.input), "output": list(m.output)}
-            if "video" in m.input and m.endpoints is not None:
+            if _MEDIA & set(m.input) and m.endpoints is not None:
                 keys = list(dict.fromkeys(endpoint_key(e.tag, e.tier, service_tiers) for e in m.endpoints))
                 entry["providers"] = [k for k in keys if k and "/" not in k]
                 entry["tiers"] = [k for k in keys if "/" in k]
-            elif "video" in m.input:
+            elif _MEDIA & set(m.input):
                 entry.update({k: before[k] for k in ("providers", "tiers") if k in before})
             out[mid] = entry
         return out
@@ -270,7 +272,7 @@ def from_api(
 ) -> Catalogue:
     """Build a catalogue from ``GET /models`` entries, ``GET .../endpoints`` documents keyed by
     :func:`details_path` (None: the answer was a 404), and ``GET /providers`` entries. A model without readable
-    modalities gets ``input=None``; a video model whose endpoints were not fetched, or came back missing or
+    modalities gets ``input=None``; a media model whose endpoints were not fetched, or came back missing or
     malformed, keeps ``endpoints=None``; one whose endpoints document lists none gets an empty tuple.
     """
     out: dict[str, CatalogueModel] = {}
@@ -280,7 +282,7 @@ def from_api(
             continue
         inputs = input_modalities(entry)
         found = None
-        path = details_path(entry) if inputs is not None and "video" in inputs else None
+        path = details_path(entry) if inputs is not None and _MEDIA & set(inputs) else None
         if path is not None and path in endpoints:
             found = _endpoints(endpoints[path])
         outputs = _strings(_architecture(entry).get("output_modalities")) or ("text",)

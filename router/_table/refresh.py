@@ -2,9 +2,10 @@
 
 :func:`refresh` reads, from the base URL (default ``https://openrouter.ai/api/v1``, no API key needed),
 ``GET /models?output_modalities=all``, then ``GET /models/{author}/{slug}/endpoints`` for every model that
-takes video (a few at a time), and ``GET /providers``; checks that the table still loads with it and that the
-answer looks like OpenRouter's catalogue (``router._table.refresh_check``); stores it in the user cache directory,
-in the file of that base URL (atomically); and says in one line what changed against the data in use. Every
+takes media (video, audio, images, files; a few at a time), and ``GET /providers``; checks that the table still
+loads with it and that the answer looks like OpenRouter's catalogue (``router._table.refresh_check``); stores it
+in the user cache directory, in the file of that base URL (atomically); and says in one line what changed against
+the data in use. Every
 call has a timeout; 408, 429 and 5xx answers and dropped connections are retried with capped exponential
 backoff (a ``Retry-After`` of up to 30 s is honoured, a longer one ends the refresh). Any failure is one
 :class:`RefreshError` (:class:`RefreshRefused` when the answer looks wrong) and leaves the cache as it was.
@@ -35,6 +36,7 @@ import cachetools
 import httpx
 
 from .._base.errors import CapabilityError, RouterError
+from .._base.kinds import KINDS
 from .._base.rules import shorten
 from .._base.version import __version__
 from .capabilities import CapabilityTable
@@ -198,8 +200,8 @@ async def afetch(
                 f"refused the answer of {shorten(base)}/models: it is not OpenRouter's catalogue ({wrong})",
                 forceable=bool(models),
             )
-        video = [m for m in models if "video" in (input_modalities(m) or ())]
-        paths = list(dict.fromkeys(p for m in video if (p := details_path(m))))
+        media = [m for m in models if set(KINDS) & set(input_modalities(m) or ())]
+        paths = list(dict.fromkeys(p for m in media if (p := details_path(m))))
         done = 0
         if progress:
             progress(0, len(paths))
