@@ -22,6 +22,7 @@ from .._report.lint import FixMode, LintOptions, LintResult, discover, lint, pat
 from .._report.output import Summary, describe, render
 from .._rewrite.pipeline import Router
 from .._table.catalogue import DEFAULT_BASE_URL
+from .._table.rules import Rules
 from .config import find_config, load_config, parse_rules, rule_set
 
 __all__ = [
@@ -377,6 +378,9 @@ def cmd_providers(args: argparse.Namespace, out: IO[str]) -> int:
             f"  limits: video {_limit(p.max_video_bytes, 'B')}, request {_limit(p.max_request_bytes, 'B')}, "
             f"videos {_limit(p.max_videos)}, duration {_limit(p.max_duration_s, 's')}\n"
         )
+        for kind in ("image", "audio", "file"):
+            if getattr(p, kind) is not None:
+                out.write(_kind_line(table.rules(slug, kind), getattr(p, kind).source or p.source))
         tiers = [k.split("/", 1)[1] for k in table.providers if k.startswith(slug + "/")]
         if tiers:
             out.write(f"  service tiers (opt-in, same rules): {', '.join(f'{slug}/{t}' for t in tiers)}\n")
@@ -389,6 +393,30 @@ def cmd_providers(args: argparse.Namespace, out: IO[str]) -> int:
         if p.notes:
             out.write(f"  notes: {p.notes.strip()}\n")
     return 0
+
+
+def _kind_line(rules: Rules, source: str) -> str:
+    """One line of what a provider takes of a kind of media, as resolved over OpenRouter's own rules."""
+    urls = ", ".join(rules.url_kinds) or "none (router inlines them)"
+    limits = [
+        f"{label} {value:,}{unit}"
+        for label, value, unit in (
+            ("bytes", rules.max_bytes, " B"),
+            ("base64", rules.max_base64_bytes, " B"),
+            ("all together", rules.max_total_bytes, " B"),
+            ("side", rules.max_side, " px"),
+            (f"side past {rules.many_over}", rules.max_side_many, " px"),
+            ("pages", rules.max_pages, ""),
+            ("duration", rules.max_duration_s, " s"),
+            ("per request", rules.max_count, ""),
+        )
+        if value is not None
+    ]
+    formats = ", ".join(rules.formats) or "any"
+    return (
+        f"  {rules.kind}: URLs {urls}; formats {formats}; limits: {', '.join(limits) or 'unknown'}; "
+        f"source: {source}\n"
+    )
 
 
 def _fixed_by(rule: Rule) -> str:
