@@ -13,16 +13,15 @@ refused (:class:`CannotFit`, reason "too-long"). ``av`` loads on the first call,
 
 from __future__ import annotations
 
-import importlib
 import math
 from collections.abc import Sequence
 from pathlib import Path
 
 from .._model.audio import AUDIO_MIME, canonical_format
 from .audioplan import MUXERS, PREFERENCE, Target, ladder, too_tight
-from .engine import INSTALL_HINT
+from .engine import require_av
 from .plan import EPS, MARGIN, mb
-from .types import Action, AudioProbe, CannotFit, DamagedAudio, FitError, Fitted, FitUnavailable, Mode
+from .types import Action, AudioProbe, CannotFit, DamagedAudio, FitError, Fitted, Mode
 from .workdir import Workdir
 
 __all__ = ["fit_audio", "probe_audio"]
@@ -34,7 +33,7 @@ SLACK = 0.2  # seconds: longer than any audio packet (FLAC's are 0.1 s), kept fr
 def probe_audio(src: Path) -> AudioProbe:
     """What ``src`` is (format, duration, codec, channels, rate; ``damage`` when unusable). Never raises for bad
     content; raises :class:`FitUnavailable` without PyAV, :class:`FitError` when the file cannot be read."""
-    _require_av()
+    require_av("audio")
     from . import audiocodec
 
     return audiocodec.probe(Path(src))
@@ -76,13 +75,6 @@ def fit_audio(
     except BaseException:
         job.files.discard()
         raise
-
-
-def _require_av() -> None:
-    try:
-        importlib.import_module("av")
-    except ImportError:
-        raise FitUnavailable(f"fitting audio needs PyAV, which is not installed: {INSTALL_HINT}") from None
 
 
 class _Job:

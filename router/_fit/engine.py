@@ -64,7 +64,7 @@ def probe(path: Path) -> Probe:
     video stream, nothing decodable). Raises :class:`FitUnavailable` without PyAV, :class:`FitError` when
     the file cannot be read at all.
     """
-    _require_av()
+    require_av()
     from . import probe as _fitprobe
 
     return _fitprobe.probe(Path(path))
@@ -100,7 +100,7 @@ def fit(
     if mode not in ("fit", "trim", "split"):
         raise ValueError(f"mode must be 'fit', 'trim' or 'split', got {mode!r}")
     src = Path(src)
-    _require_av()
+    require_av()
     from . import probe as _fitprobe
 
     # Headers first, from a container kept open: a whole-file remux probes the packets while it copies them.
@@ -134,11 +134,12 @@ def _accepted(accepted: Sequence[str]) -> dict[str, str]:
     return out
 
 
-def _require_av() -> None:
+def require_av(what: str = "video") -> None:
+    """PyAV is imported on the first fit: without it, an error that says what to install."""
     try:
         importlib.import_module("av")
     except ImportError:
-        raise FitUnavailable(f"fitting video needs PyAV, which is not installed: {INSTALL_HINT}") from None
+        raise FitUnavailable(f"fitting {what} needs PyAV, which is not installed: {INSTALL_HINT}") from None
 
 
 class _Job:

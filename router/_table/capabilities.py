@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from .._base.kinds import Kind
-from .rules import Limit, MediaRules, Rules, UrlKind, resolve, size
+from .rules import Limit, MediaRules, Rules, UrlKind, name_fields, resolve, size
 from .rules import Strict as _Strict
 
 __all__ = ["CapabilityTable", "Model", "OpenRouterRules", "Provider", "Snapshot"]
@@ -51,28 +51,18 @@ class Provider(_Strict):
 
     _sized = field_validator("max_video_bytes", "max_request_bytes", mode="before")(size)
 
-    @field_validator("sources", "unknown")
-    @classmethod
-    def _name_fields(cls, value: dict[str, str]) -> dict[str, str]:
-        unknown = sorted(set(value) - set(cls.model_fields))
-        if unknown:
-            raise ValueError(f"names unknown field(s): {', '.join(unknown)}")
-        return value
+    _named = field_validator("sources", "unknown")(name_fields)
 
     def source_of(self, field: str) -> str:
         return self.sources.get(field, self.source)
 
     def inline_cap(self) -> int | None:
-        """Largest video (decoded bytes) this provider can take inline, from its documented limits.
-
-        Base64 grows the payload by a third, so a limit on the encoded request caps the video at 3/4 of it.
-        """
-        caps = []
-        if isinstance(self.max_video_bytes, int):
-            caps.append(self.max_video_bytes)
-        if isinstance(self.max_request_bytes, int):
-            caps.append(self.max_request_bytes * 3 // 4)
-        return min(caps) if caps else None
+        """Largest video (decoded bytes) this provider can take inline, from its documented limits (every kind:
+        ``CapabilityTable.rules(...).inline_cap``). Base64 grows the payload by a third, so a limit on the encoded
+        request caps the video at 3/4 of it."""
+        return Rules("video", (), True, (), max_bytes=_known(self.max_video_bytes)).inline_cap(
+            _known(self.max_request_bytes)
+        )
 
 
 class Model(_Strict):

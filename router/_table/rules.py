@@ -36,6 +36,15 @@ def size(value: Any) -> Any:
     return value
 
 
+@classmethod  # type: ignore[misc]  # pydantic binds it to each model that validates with it
+def name_fields(cls: type[BaseModel], value: dict[str, str]) -> dict[str, str]:
+    """``sources:`` and ``unknown:`` may only name the entry's own fields."""
+    unknown = sorted(set(value) - set(cls.model_fields))
+    if unknown:
+        raise ValueError(f"names unknown field(s): {', '.join(unknown)}")
+    return value
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -69,13 +78,7 @@ class MediaRules(Strict):
 
     _sized = field_validator("max_bytes", "max_base64_bytes", "max_total_bytes", mode="before")(size)
 
-    @field_validator("sources", "unknown")
-    @classmethod
-    def _name_fields(cls, value: dict[str, str]) -> dict[str, str]:
-        unknown = sorted(set(value) - set(cls.model_fields))
-        if unknown:
-            raise ValueError(f"names unknown field(s): {', '.join(unknown)}")
-        return value
+    _named = field_validator("sources", "unknown")(name_fields)
 
 
 _LIMITS = (
