@@ -224,11 +224,11 @@ def _value(
     """(key, value, pointer of the value, the object holding it) of a part, or None with the problem said."""
     if not keys and "file_id" in part:
         return None  # an uploaded file's id: nothing to check
+    if not keys:
+        fix = f"Add `{_example(shape)}` to the part."
+        problems.append(_problem(f"the `{part.get('type')}` part has no `{shape.keys[0]}`", pointer, fix))
+        return None
     if shape.api == "responses" and shape.field is None:  # the value is a string on the part itself
-        if not keys:
-            fix = f'Add `"{shape.keys[0]}": "https://..."`.'
-            problems.append(_problem(f"the `{part.get('type')}` part has no `{shape.keys[0]}`", pointer, fix))
-            return None
         key = keys[0]
         value = part[key]
         if not isinstance(value, str):
@@ -236,10 +236,6 @@ def _value(
             problems.append(_problem(f"`{key}` must be a URL string", f"{pointer}/{escape(key)}", fix))
             return None
         return key, value, f"{pointer}/{escape(key)}", part
-    if not keys:
-        fix = f"Add `{_example(shape)}` to the part."
-        problems.append(_problem(f"the `{part.get('type')}` part has no `{shape.keys[0]}`", pointer, fix))
-        return None
     key = keys[0]
     holder = part[key]
     assert shape.field is not None
