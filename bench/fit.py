@@ -256,7 +256,7 @@ def goals(res: dict[str, Any]) -> list[dict[str, Any]]:
         r, f = enc["hard-60"]["router"], enc["hard-60"]["ffmpeg"]
         rows.append(
             {
-                "goal": "6. fit: re-encode 60 s 1080p to 18 MB, wall time",
+                "goal": "7. fit: re-encode 60 s 1080p to 18 MB, wall time",
                 "router": f"{r['fit_s']:.2f} s ({r['seconds']:.2f} s process)",
                 "baseline": f"{f['seconds']:.2f} s (ffmpeg)",
                 "ratio": r["fit_s"] / f["seconds"],
@@ -269,7 +269,7 @@ def goals(res: dict[str, Any]) -> list[dict[str, Any]]:
         cli = max(s["size"] / v["budget"] for v in enc.values() for s in v["ffmpeg"]["samples"])
         rows.append(
             {
-                "goal": f"6. fit: output / budget, {len(enc)} sources, {len(shares)} runs",
+                "goal": f"7. fit: output / budget, {len(enc)} sources, {len(shares)} runs",
                 "router": f"{min(shares) * 100:.1f}-{max(shares) * 100:.1f} %",
                 "baseline": f"max {cli * 100:.1f} % (ffmpeg)",
                 "ratio": max(shares),
@@ -281,7 +281,7 @@ def goals(res: dict[str, Any]) -> list[dict[str, Any]]:
         cli_peak = max(v["ffmpeg"]["peak_rss_bytes"] for v in enc.values())
         rows.append(
             {
-                "goal": "6. fit: re-encode peak RSS (all sources)",
+                "goal": "7. fit: re-encode peak RSS (all sources)",
                 "router": f"{peak / 2**20:.0f} MiB",
                 "baseline": f"{cli_peak / 2**20:.0f} MiB (ffmpeg)",
                 "ratio": peak / cli_peak,
@@ -291,12 +291,12 @@ def goals(res: dict[str, Any]) -> list[dict[str, Any]]:
         )
         hard = sorted((v["seconds"], v["router"]["peak_rss_bytes"]) for v in enc.values() if v["kind"] == "hard")
         if len(hard) >= 2:
-            rows.append(_flat("6. fit: re-encode RSS", hard))
+            rows.append(_flat("7. fit: re-encode RSS", hard))
     if "60" in rmx:
         r, f = rmx["60"]["router"], rmx["60"]["ffmpeg"]
         rows.append(
             {
-                "goal": f"6. fit: remux mkv -> mp4, 60 s ({rmx['60']['source_bytes'] / MB:.0f} MB), wall time",
+                "goal": f"7. fit: remux mkv -> mp4, 60 s ({rmx['60']['source_bytes'] / MB:.0f} MB), wall time",
                 "router": f"{r['fit_s']:.2f} s ({r['seconds']:.2f} s process)",
                 "baseline": f"{f['seconds']:.2f} s (ffmpeg)",
                 "ratio": r["fit_s"] / f["seconds"],
@@ -306,7 +306,7 @@ def goals(res: dict[str, Any]) -> list[dict[str, Any]]:
         )
     points = sorted((v["seconds"], v["router"]["peak_rss_bytes"]) for v in rmx.values())
     if len(points) >= 2:
-        rows.append(_flat("6. fit: remux RSS", points))
+        rows.append(_flat("7. fit: remux RSS", points))
     return rows
 
 

@@ -1,8 +1,9 @@
-"""Run every router benchmark side by side and publish the figures against the issue-4 goals.
+"""Run every router benchmark side by side and publish the figures against their goals.
 
-    python bench/run.py            # full run (a few minutes): writes bench/results.json and bench/results.md
+    python bench/run.py            # full run (a few minutes): writes bench/results.json and bench/results.md,
+                                   # and redraws the figures of docs/performance.md (bench/plots.py)
     python bench/run.py --quick    # fewer repetitions and sizes, same table (a smoke test of the benchmarks)
-    python bench/run.py --only fit # router.fit against the ffmpeg CLI (issue 12; not in the default run)
+    python bench/run.py --only fit # router.fit against the ffmpeg CLI (not in the default run)
 
 Every measurement runs in a fresh child process, next to its baseline measured in the same run on the same
 machine, interleaved with it. The media server and the upstream sink are child processes of their own, so
@@ -542,7 +543,7 @@ def goals(res: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def proxy_goals(p: dict[str, Any]) -> list[dict[str, Any]]:
-    """The issue-9 goals: proxy vs the same upstream reached directly, same run."""
+    """The proxy's goals: proxy vs the same upstream reached directly, same run."""
     t = p["text"]
     errors = {k: v["proxy"]["errors"] for k, v in t.items() if k.endswith(("_c256", "_c1000"))}
     best = max((t["w1_c256"], t["w2_c256"]), key=lambda r: r["ratio"])
@@ -554,7 +555,7 @@ def proxy_goals(p: dict[str, Any]) -> list[dict[str, Any]]:
     growth = own["peak_rss"] - own["rss_before"]
     return [
         {
-            "goal": "9. proxy errors at c=256 and c=1000 (text, 1 and 2 workers)",
+            "goal": "6. proxy errors at c=256 and c=1000 (text, 1 and 2 workers)",
             "router": str(sum(errors.values())),
             "baseline": "0",
             "ratio": float(sum(errors.values())),
@@ -562,7 +563,7 @@ def proxy_goals(p: dict[str, Any]) -> list[dict[str, Any]]:
             "pass": sum(errors.values()) == 0 and p["sse"]["proxy"]["errors"] == 0,
         },
         {
-            "goal": "9. proxy text throughput at c=256 (best of 1 and 2 workers)",
+            "goal": "6. proxy text throughput at c=256 (best of 1 and 2 workers)",
             "router": f"{best['proxy']['rps']:.0f} req/s",
             "baseline": f"{best['direct']['rps']:.0f} req/s (direct)",
             "ratio": best["ratio"],
@@ -570,7 +571,7 @@ def proxy_goals(p: dict[str, Any]) -> list[dict[str, Any]]:
             "pass": best["ratio"] >= 0.5,
         },
         {
-            "goal": "9. ceiling: uvicorn around a do-nothing ASGI app, c=256",
+            "goal": "6. ceiling: uvicorn around a do-nothing ASGI app, c=256",
             "router": f"{p['ceiling']['c256']['rps']:.0f} req/s",
             "baseline": f"{best['direct']['rps']:.0f} req/s (direct)",
             "ratio": p["ceiling"]["c256"]["rps"] / best["direct"]["rps"],
@@ -578,7 +579,7 @@ def proxy_goals(p: dict[str, Any]) -> list[dict[str, Any]]:
             "pass": None,
         },
         {
-            "goal": "9. proxy p99 latency at c=32",
+            "goal": "6. proxy p99 latency at c=32",
             "router": f"{c32['proxy']['p99_ms']:.1f} ms",
             "baseline": f"{c32['direct']['p99_ms']:.1f} ms (direct)",
             "ratio": c32["proxy"]["p99_ms"] / c32["direct"]["p99_ms"],
@@ -586,7 +587,7 @@ def proxy_goals(p: dict[str, Any]) -> list[dict[str, Any]]:
             "pass": added <= 20,
         },
         {
-            "goal": "9. SSE relayed event by event (first event vs whole 50 ms stream, c=4)",
+            "goal": "6. SSE relayed event by event (first event vs whole 50 ms stream, c=4)",
             "router": f"{s['first_event_p50_ms']:.1f} ms",
             "baseline": f"{s['p50_ms']:.1f} ms (whole stream)",
             "ratio": s["first_event_p50_ms"] / s["p50_ms"],
@@ -594,7 +595,7 @@ def proxy_goals(p: dict[str, Any]) -> list[dict[str, Any]]:
             "pass": s["first_event_p50_ms"] < 0.5 * s["p50_ms"] and s["errors"] == 0,
         },
         {
-            "goal": f"9. proxy peak RSS, {m['count']} concurrent {m['clip_bytes'] / MB:.0f} MB URL inlines",
+            "goal": f"6. proxy peak RSS, {m['count']} concurrent {m['clip_bytes'] / MB:.0f} MB URL inlines",
             "router": f"{url['peak_rss'] / 2**20:.0f} MiB",
             "baseline": "200 MiB (goal)",
             "ratio": url["peak_rss"] / (200 * 2**20),
@@ -602,15 +603,15 @@ def proxy_goals(p: dict[str, Any]) -> list[dict[str, Any]]:
             "pass": url["peak_rss"] <= 200 * 2**20 and url["ok"] == m["count"],
         },
         {
-            "goal": "9. proxy RSS growth, client-inlined video (body size)",
+            "goal": "6. proxy RSS growth, client-inlined video (body size)",
             "router": f"{growth / 2**20:.0f} MiB",
             "baseline": f"{own['body_bytes'] / 2**20:.0f} MiB (body)",
             "ratio": growth / own["body_bytes"],
-            "target": "<= 1.5x (core: issue 9 item 2)",
+            "target": "<= 1.5x (core goal)",
             "pass": growth <= 1.5 * own["body_bytes"],
         },
         {
-            "goal": "9. worst event-loop stall during one 60 MB URL inline",
+            "goal": "6. worst event-loop stall during one 60 MB URL inline",
             "router": f"<= {m['inline_worst_lag_s'] * 1e3:g} ms",
             "baseline": "5 ms (goal)",
             "ratio": m["inline_worst_lag_s"] / 0.005,
@@ -803,6 +804,19 @@ def proxy_markdown(p: dict[str, Any]) -> list[str]:
     ]
 
 
+def redraw() -> None:
+    """docs/img/*.svg from the results just written (bench/plots.py; needs matplotlib, the `bench` extra)."""
+    try:
+        import plots
+    except ModuleNotFoundError as exc:
+        if exc.name != "matplotlib":
+            raise
+        log("figures not redrawn: matplotlib is missing (pip install -e '.[bench]'), then python bench/plots.py")
+        return
+    for path in plots.draw(BENCH, plots.DOCS_IMG):
+        log(f"drew {path.relative_to(REPO)}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer sizes and repetitions (about a minute)")
@@ -861,6 +875,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     (out / f"{stem}.json").write_text(json.dumps(res, indent=2) + "\n")
     (out / f"{stem}.md").write_text(markdown(res, rows))
     log(f"wrote {out / stem}.json and {out / stem}.md ({res['elapsed_s']:.0f} s)")
+    if not args.quick and args.out is None:  # a published run: redraw the performance page's figures
+        redraw()
     return 0 if all(r["pass"] is not False for r in rows) else 1
 
 

@@ -109,6 +109,19 @@ def test_invalid_request(r: router.Router, payload: Any, pointer: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        ({"model": GEMINI, "prompt": "What happens in this video?"}, "the request has no `messages` list"),
+        ({"model": GEMINI, "input": 5}, "the request has no `input` string or list"),
+    ],
+)
+def test_a_request_without_messages_says_what_it_lacks(r: router.Router, payload: Any, message: str) -> None:
+    """A chat request without `messages`, or a Responses request whose `input` is neither text nor a list, is
+    `invalid-request` with a sentence that names the missing field."""
+    assert [(d.rule, d.message) for d in r.check(payload).diagnostics] == [("invalid-request", message)]
+
+
+@pytest.mark.parametrize(
     ("extra", "pointer"),
     [
         ({"model": 5}, "/model"),

@@ -348,9 +348,40 @@ def test_diff_shows_the_fix_without_writing(capsys: pytest.CaptureFixture[str]) 
     assert Path("c.json").read_text() == before
     assert out.startswith("--- c.json\n+++ c.json\n@@ ")
     assert '-          "videoUrl": {\n+          "video_url": {\n' in out
-    assert err == "Would fix 1 problem in 1 file; 1 other problem need a manual fix (`router check`).\n"
+    assert err == "Would fix 1 problem in 1 file; 1 other problem needs a manual fix (`router check`).\n"
     assert run(capsys, "--offline", "--fix", "c.json")[0] == 0
     assert run(capsys, "--offline", "--diff", "c.json") == (0, "", "No fixes available.\n")
+
+
+def test_check_help_names_every_rule_fix_repairs(capsys: pytest.CaptureFixture[str]) -> None:
+    """`router check --help` lists, under --fix, every rule the catalogue marks fixable by `--fix`, each name whole
+    on one line (never cut at a hyphen)."""
+    with pytest.raises(SystemExit) as exit_:
+        main(["check", "--help"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    fixable = [name for name, rule in RULES.items() if "fix" in rule.fixed_by]
+    assert {"camelcase-key", "legacy-video-part", "mime-alias", "wrapped-base64"} <= set(fixable)
+    for name in fixable:
+        assert name in out, name
+
+
+def test_diff_counts_the_other_problems_in_good_english(capsys: pytest.CaptureFixture[str]) -> None:
+    """The --diff tally agrees its verb with the number of problems left for a manual fix (and exits 0: nothing to
+    apply)."""
+    write("e.json", VERTEX_YOUTUBE)
+    write("u.json", UNKNOWN)
+    assert run(capsys, "--offline", "--diff", ".") == (
+        0,
+        "",
+        "No fixes available; 2 other problems need a manual fix (`router check`).\n",
+    )
+    Path("u.json").unlink()
+    assert run(capsys, "--offline", "--diff", ".") == (
+        0,
+        "",
+        "No fixes available; 1 other problem needs a manual fix (`router check`).\n",
+    )
 
 
 def test_fix_refuses_stdin(capsys: pytest.CaptureFixture[str]) -> None:

@@ -7,6 +7,7 @@ import hashlib
 import io
 import json
 import socket
+import subprocess
 import sys
 import threading
 from collections.abc import Iterator
@@ -143,6 +144,20 @@ def test_rewrite_dry_run_downloads_nothing(media_server: MediaServer, tmp_path: 
     assert main(argv) == 0
     assert json.loads(out.read_text())["messages"][0]["content"][1]["video_url"]["url"] == url
     assert media_server.hits("/clip.mp4?case=dry-run") == 0
+
+
+@pytest.mark.parametrize("ending", ["", "\n"])
+def test_rewrite_ends_its_output_with_one_newline_on_stdout_only(ending: str, tmp_path: Path) -> None:
+    """A real `router rewrite --dry-run` process prints the outgoing request and one newline on stdout (a shell
+    prompt starts on its own line), while `-o` writes the outgoing request's bytes exactly, newline or not."""
+    path = tmp_path / "request.json"
+    path.write_text(json.dumps(video_request(YOUTU_BE), indent=2) + ending)
+    sent = b"".join(Router().outgoing(path.read_bytes(), dry_run=True).iter_bytes())
+    argv = [sys.executable, "-m", "router", "rewrite", "--dry-run", str(path)]
+    shown = subprocess.run(argv, capture_output=True, check=True, timeout=60).stdout
+    assert shown == sent + b"\n"
+    subprocess.run([*argv, "-o", str(tmp_path / "out.json")], capture_output=True, check=True, timeout=60)
+    assert (tmp_path / "out.json").read_bytes() == sent
 
 
 @pytest.mark.parametrize("command", ["rewrite", "inline"])

@@ -140,8 +140,11 @@ RULES: dict[str, Rule] = {
             "unreachable-url",
             "error",
             "the media could not be downloaded",
-            "A download needed for inlining failed: HTTP status, DNS, connection, timeout, or the body grew "
-            "past the cap while streaming. 408, 429 and 5xx are transient.",
+            "A download needed for inlining failed: an HTTP error status, a host with no address, no connection, "
+            "a TLS certificate that does not verify, too many redirects, a timeout, or a server that broke off the "
+            "download. 408, 425, 429, 5xx, timeouts and lost connections are transient (worth a retry); failures are "
+            "never cached. A download over the cap is `too-large`, one whose bytes are not the part's kind "
+            "`format-mismatch`.",
             "Check that the URL is public and not expired; retry transient failures.",
         ),
         Rule(

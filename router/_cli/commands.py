@@ -120,7 +120,8 @@ def _report_diff(result: LintResult, out: IO[str]) -> int:
     """``--diff``: the patch on stdout, the tally on stderr; exit 1 when applying it would change files."""
     out.write("".join(result.diffs))
     other = len(result.diagnostics) - result.fixed
-    rest = f"; {_count(other, 'other problem')} need a manual fix (`router check`)" if other else ""
+    need = "needs" if other == 1 else "need"
+    rest = f"; {_count(other, 'other problem')} {need} a manual fix (`router check`)" if other else ""
     if result.fixed:
         sys.stderr.write(
             f"Would fix {_count(result.fixed, 'problem')} in {_count(result.fixed_files, 'file')}{rest}.\n"
@@ -414,8 +415,7 @@ def _kind_line(rules: Rules, source: str) -> str:
     ]
     formats = ", ".join(rules.formats) or "any"
     return (
-        f"  {rules.kind}: URLs {urls}; formats {formats}; limits: {', '.join(limits) or 'unknown'}; "
-        f"source: {source}\n"
+        f"  {rules.kind}: URLs {urls}; formats {formats}; limits: {', '.join(limits) or 'unknown'}; source: {source}\n"
     )
 
 

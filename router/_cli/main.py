@@ -6,11 +6,14 @@ from __future__ import annotations
 import argparse
 import io
 import sys
+import textwrap
 from collections.abc import Sequence
+from typing import Any
 
 from .._base.errors import CapabilityError
 from .._base.version import __version__
 from .._report.output import FORMATS, Summary, render
+from .._rewrite.fix import FIXABLE
 from .commands import (
     DEFAULT_BASE_URL,
     UsageError,
@@ -80,8 +83,29 @@ def _fit(parser: argparse.ArgumentParser) -> None:
     )
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """argparse's help, wrapped at spaces only: a rule name or an option (``legacy-video-part``, ``--fit-trim``) is
+    never cut at one of its hyphens."""
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        return textwrap.fill(
+            " ".join(text.split()), width, initial_indent=indent, subsequent_indent=indent, break_on_hyphens=False
+        )
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser with that help; ``add_subparsers`` makes the commands' parsers of the same class."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="router",
         description="Validate, route and rewrite video inputs of "
         "chat-completion requests before they reach a provider.",
@@ -113,7 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--strict", action=argparse.BooleanOptionalAction, default=None, help="warnings fail too (exit 1)"
     )
-    check.add_argument("--fix", action="store_true", help="fix what needs no network (camelcase-key) in place")
+    check.add_argument(
+        "--fix", action="store_true", help=f"fix what needs no network ({', '.join(sorted(FIXABLE))}) in place"
+    )
     check.add_argument("--diff", action="store_true", help="print the fixes as a unified diff, write nothing")
     check.add_argument(
         "--exclude", action="append", default=[], metavar="PATTERN", help="skip paths matching this gitignore pattern"

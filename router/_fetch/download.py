@@ -2,7 +2,7 @@
 
 The policy lives once: ``Downloader.run`` *yields* what it needs (resolve, send, read, wait) and a sync driver
 (``httpx.HTTPTransport``) or an async driver (``httpx.AsyncHTTPTransport``) performs it, so ``fetch`` and
-``afetch`` cannot drift apart. Every hop is checked by ``_ssrf`` (the URL's host offline, then every resolved
+``afetch`` cannot drift apart. Every hop is checked by ``_base.ssrf`` (the URL's host offline, then every resolved
 address) and the connection goes to the address that was checked (no DNS-rebinding window); redirects are
 followed by hand; the byte cap counts the (decoded) bytes that arrive, never ``Content-Length``; credentials
 in a URL go to its own origin only.

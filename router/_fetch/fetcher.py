@@ -1,7 +1,7 @@
 """Download video URLs for inlining: the ``Fetcher`` (configuration, cache, one download per URL, lifecycle).
 
 How one download is made (SSRF guard on every hop, byte cap while streaming, sniffing, spooling) is
-``_download``; which addresses may be reached is ``_ssrf``. The fetcher adds what many callers share: a
+``download``; which addresses may be reached is ``_base.ssrf``. The fetcher adds what many callers share: a
 bounded cache whose entries end with their signed URL's expiry, and single flight, so concurrent callers of
 one URL (threads or tasks) wait for one download.
 """

@@ -1,6 +1,6 @@
 """The PyAV basics every fit loop shares: opening a file, the streams kept, FFmpeg's errors, progress.
 
-Imports ``av`` at load time, as do the loops (``_fitprobe``, ``_fitcopy``, ``_fitencode``): ``router.fit`` loads
+Imports ``av`` at load time, as do the loops (``probe``, ``remux``, ``encode``): ``router.fit`` loads
 them on first use. Every loop streams: one packet or frame at a time from the source file, straight into the
 output file, so memory does not grow with the input. FFmpeg's error texts are reported through ``strerror``
 only (never with the file's path).

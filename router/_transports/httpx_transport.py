@@ -1,8 +1,8 @@
-"""The httpx transports. This file is the source: ``_httpx2_transport.py`` is generated from it for httpx2
+"""The httpx transports. This file is the source: ``httpx2_transport.py`` is generated from it for httpx2
 (``python scripts/gen_twins.py``; CI runs it with ``--check``), so the two pairs cannot drift apart.
 
 Like httpx's ``MockTransport``, each transport is one method: check -> plan -> rewrite -> delegate to
-``wrapped``. No business logic lives here (see ``_transport_core``).
+``wrapped``. No business logic lives here (see ``core``).
 """
 
 from __future__ import annotations

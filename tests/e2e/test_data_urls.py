@@ -70,6 +70,18 @@ def test_check_calls_wrapped_base64_a_fixable_warning(
 
 
 @pytest.mark.parametrize(
+    ("newline", "count"), [("\n", "1 line-break character,"), ("\r\n", "2 line-break characters,")]
+)
+def test_wrapped_base64_counts_its_line_breaks_in_words(newline: str, count: str) -> None:
+    """The warning says how many line-break characters the payload holds, in the singular for one."""
+    flat = base64.b64encode(clip_bytes("mp4")).decode()
+    url = f"data:video/mp4;base64,{flat[:76]}{newline}{flat[76:]}"
+    (found,) = router.Router().check(video_request(url)).diagnostics
+    assert found.rule == "wrapped-base64"
+    assert f"({count} as `base64` writes it" in found.message
+
+
+@pytest.mark.parametrize(
     ("newline", "eol", "header"),
     [
         ("\n", "\n", "data:video/mp4;base64"),
