@@ -170,11 +170,12 @@ def documented_form(
 
 def _wrapped(data: DataUrl, at: str, diags: list[Diagnostic], kind: Kind) -> None:
     if data.breaks:
+        breaks = f"{data.breaks:,} line-break character{'s' * (data.breaks != 1)}"
         diags.append(
             Diagnostic(
                 "wrapped-base64",
-                f"the base64 payload is wrapped in lines ({data.breaks:,} line-break characters, as `base64` "
-                "writes it by default); providers may refuse them, router sends it on one line",
+                f"the base64 payload is wrapped in lines ({breaks}, as `base64` writes it by default); providers "
+                "may refuse them, router sends it on one line",
                 pointer=at,
                 kind=kind,
             )
