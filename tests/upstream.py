@@ -53,7 +53,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from upstream_media import MediaRejection, accept_part, media_parts, model_takes
+from upstream_media import MediaRejection, accept_part, file_parser_reads, media_parts, model_takes
 
 __all__ = ["FakeOpenRouter", "Received", "UpstreamRejection"]
 
@@ -247,8 +247,9 @@ def judge(request: Any, path: str = PATH) -> dict[str, Any]:
     only = prefs.get("only") if isinstance(prefs, Mapping) else None
     if not urls and not others:
         return {"model": model, "provider": (only or ["default"])[0], "videos": []}
+    files = [p for k, p in others if k == "file"]
     for kind in ({"video"} if urls else set()) | {k for k, _ in others}:
-        if not model_takes(model, kind):
+        if not model_takes(model, kind) and not (kind == "file" and file_parser_reads(request, files, responses)):
             raise UpstreamRejection(f"No endpoints found for {model} that support {kind} input", 404)
     if only is not None and (not isinstance(only, list) or not only):
         raise UpstreamRejection("provider.only must be a non-empty list")

@@ -14,7 +14,9 @@ passes here proves router sent what a real upstream takes.
   takes jpeg and png only, Bedrock 3.75 MB;
 - files: ``{"type": "file", "file": {"filename", "file_data"}}`` (Responses: ``input_file`` with ``file_data`` or
   ``file_url``); a URL is fetched by OpenRouter; a data URL ``data:application/pdf;base64,`` must hold a PDF;
-  Claude, Bedrock and OpenAI take at most 100 pages.
+  Claude, Bedrock and OpenAI take at most 100 pages, and Claude no encrypted PDF ("Standard PDF (no
+  passwords/encryption)"). A model without file input gets PDFs read by the file-parser plugin, unless the request
+  asks for the ``native`` engine.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import struct
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["MediaRejection", "accept_part", "media_parts", "model_takes"]
+__all__ = ["MediaRejection", "accept_part", "file_parser_reads", "media_parts", "model_takes"]
 
 AUDIO_FORMATS = {
     "openai": {"wav", "mp3"},
@@ -56,6 +58,24 @@ def model_takes(model: str, kind: str) -> bool:
     if model.startswith("openai/gpt-4o") or model.startswith("openai/gpt-5"):
         return kind in ("image", "file")
     return False
+
+
+def file_parser_reads(request: Mapping[str, Any], files: list[Mapping[str, Any]], responses: bool) -> bool:
+    """Whether OpenRouter's file-parser plugin reads these files for a model without file input: every one a PDF (a
+    ``data:application/pdf`` URL, or a URL to a ``.pdf``) and no ``native`` engine asked for."""
+    plugins = request.get("plugins")
+    for plugin in plugins if isinstance(plugins, list) else []:
+        pdf = plugin.get("pdf") if isinstance(plugin, Mapping) and plugin.get("id") == "file-parser" else None
+        if isinstance(pdf, Mapping) and pdf.get("engine") == "native":
+            return False
+    for part in files:
+        holder = part if responses else part.get("file")
+        url = holder.get("file_data", holder.get("file_url")) if isinstance(holder, Mapping) else None
+        if not isinstance(url, str) or not url.startswith(("data:application/pdf;", "http://", "https://")):
+            return False
+        if not url.startswith("data:") and not url.split("?", 1)[0].lower().endswith(".pdf"):
+            return False
+    return True
 
 
 def media_parts(parts: list[Mapping[str, Any]], responses: bool) -> list[tuple[str, Mapping[str, Any]]]:
@@ -212,6 +232,8 @@ def _file(base: str, model: str, part: Mapping[str, Any], responses: bool) -> di
     if mime == "application/pdf":
         if data[:5] != b"%PDF-":
             raise MediaRejection("The PDF specified was not valid.")
+        if _claude(model) and b"/Encrypt" in data:
+            raise MediaRejection("The PDF specified is password protected or encrypted.")
         pages = len(_PAGE.findall(data))
         if (_claude(model) or base in ("amazon-bedrock", "openai")) and pages > 100:
             raise MediaRejection("A maximum of 100 PDF pages may be provided.")

@@ -274,13 +274,20 @@ def _without_userinfo(text: str) -> str:
     return text
 
 
+# The start of bare base64 (what `input_audio.data` holds): no URL runs this long without a `.` or a `:`.
+_BARE_BASE64 = re.compile(r"[A-Za-z0-9+/]{64}")
+
+
 def shorten(text: str, limit: int = 80) -> str:
-    """Shorten URLs for messages: data URLs keep only their prefix; credentials (``user:pass@``), query strings
-    (signatures, tokens) and fragments are cut, so neither payloads nor secrets reach messages and logs."""
+    """Shorten URLs for messages: data URLs keep only their prefix, bare base64 shows none of itself; credentials
+    (``user:pass@``), query strings (signatures, tokens) and fragments are cut, so neither payloads nor secrets
+    reach messages and logs."""
     text = text.strip()
     if text[:5].lower() == "data:":
         comma = text.find(",")  # no copy of a 100 MB payload to count it
         return f"{text[: min(comma, 60)]},…({len(text) - comma - 1} chars)" if comma >= 0 else text[:40] + "…"
+    if _BARE_BASE64.match(text):
+        return "inline base64 data"
     text = _without_userinfo(text)
     cut = min((i for i in (text.find("?"), text.find("#")) if i >= 0), default=-1)
     text = text[: cut + 1] + "…" if cut >= 0 else text

@@ -78,6 +78,10 @@ class _Sent:
     def format(self) -> str | None:
         return self.content.format if self.content is not None else None
 
+    @property
+    def encrypted(self) -> bool:
+        return self.content is not None and self.content.encrypted
+
 
 def inlinable(f: PartFacts) -> bool:
     return f.info.kind in ("http", "https")
@@ -138,6 +142,14 @@ def _limits(slug: str, rules: Rules, sent: _Sent, fit: FitMode | None = None) ->
     return OK
 
 
+def _judged(slug: str, rules: Rules, sent: _Sent, fit: FitMode | None) -> Verdict:
+    """``_limits``, after what no fitting changes: router never removes a PDF's encryption, which Claude refuses."""
+    if sent.encrypted and not rules.encrypted_pdfs:
+        why = f"{slug} does not accept encrypted PDFs (a password or permissions); save it decrypted and send that"
+        return Verdict(False, "unsupported-format", why)
+    return _limits(slug, rules, sent, fit)
+
+
 def _no_data(slug: str, rules: Rules, what: str) -> Verdict:
     why = f" ({rules.unknown['data_urls']})" if "data_urls" in rules.unknown else ""
     return Verdict(False, "url-not-accepted", f"{slug} takes no {what}{why}")
@@ -170,7 +182,7 @@ class Judge:
         if kind == "data":
             if not rules.data_urls:
                 return _no_data(slug, rules, "data URLs")
-            return _limits(slug, rules, _Sent(f.mime, f.size, f.duration, f.content), fit)
+            return _judged(slug, rules, _Sent(f.mime, f.size, f.duration, f.content), fit)
         if kind in rules.url_kinds and not f.private:
             if f.mime and rules.formats and canonical_mime(f.mime) not in {canonical_mime(m) for m in rules.formats}:
                 # The provider fetches it itself, as its extension says it is: router can only help by inlining.
@@ -203,8 +215,8 @@ class Judge:
             takes = "data URLs" if f.info.kind in rules.url_kinds else f"{f.info.kind} {f.kind} URLs or data URLs"
             return _no_data(slug, rules, takes)
         if got is None:
-            return _limits(slug, rules, _Sent(f.mime, None), fit)
-        return _limits(slug, rules, _Sent(got.mime, got.size, got.duration, got.content), fit)
+            return _judged(slug, rules, _Sent(f.mime, None), fit)
+        return _judged(slug, rules, _Sent(got.mime, got.size, got.duration, got.content), fit)
 
     def natural(self, slug: str) -> tuple[set[str], list[tuple[PartFacts | None, Verdict]]]:
         """The parts ``slug`` needs inlined to take the request, and the parts it refuses either way."""

@@ -101,7 +101,10 @@ SHAPES: tuple[Shape, ...] = (
 
 # Every key and type above, as bytes: a body holding none of them carries no media and is never parsed.
 MARKERS: tuple[bytes, ...] = tuple(
-    sorted({w.encode() for s in SHAPES for w in (*s.types, *s.keys) if w != "file"} | {b"file_data", b"file_url"})
+    sorted(
+        {w.encode() for s in SHAPES for w in (*s.types, *s.keys) if w != "file"}
+        | {b"file_data", b"fileData", b"file_url"}
+    )
 )
 
 

@@ -66,7 +66,7 @@ def part_edits(
         (got,) = sent
         edits.append(Edit(*span, (f'"data:{got.mime};base64,', Inline(got), '"')))
         if part.kind == "file":
-            edits += _file_edits(text, prefix, part, at)
+            edits += _file_edits(text, prefix, part)
     elif facts.send_mime and facts.data is not None:
         data = facts.data
         edits.append(Edit(*span, (f'"data:{facts.send_mime};base64,', copy_of(data.source, data.start), '"')))
@@ -113,15 +113,14 @@ def _audio_edits(text: str, prefix: str, facts: PartFacts, got: Media | None) ->
     return edits
 
 
-def _file_edits(text: str, prefix: str, part: MediaPart, at: int) -> list[Edit]:
-    """A file inlined where its URL was: under ``file_data`` (the Responses API's ``file_url`` is renamed), with a
+def _file_edits(text: str, prefix: str, part: MediaPart) -> list[Edit]:
+    """A file inlined where its URL was: under ``file_data`` (a ``file_url`` or ``fileData`` key is renamed), with a
     ``filename`` from the URL when the part named none (the APIs ask for one with ``file_data``)."""
-    edits = []
-    if part.key == "file_url":
-        edits += [Edit(a, b, ('"file_data"',)) for a, b in key_spans(text, at, "file_url")]
+    holder = locate(text, prefix + part.holder)
+    field = part.url_pointer.rsplit("/", 1)[1]
+    edits = [Edit(a, b, ('"file_data"',)) for a, b in key_spans(text, holder, field)] if field != "file_data" else []
     if part.filename is None:
-        opening = locate(text, prefix + part.holder) + 1
-        edits.append(Edit(opening, opening, (f'"filename":{dumps(_filename(part.url))},',)))
+        edits.append(Edit(holder + 1, holder + 1, (f'"filename":{dumps(_filename(part.url))},',)))
     return edits
 
 
@@ -143,7 +142,7 @@ def _opening(part: MediaPart, got: Media, i: int, n: int) -> str:
     if part.kind == "audio":
         return f'{{"type":"{shape.wire}","input_audio":{{"data":"'
     if part.kind == "file":
-        stem, dot, ext = _filename(part.filename or part.url).rpartition(".")
+        stem, dot, ext = (part.filename or _filename(part.url)).rpartition(".")
         name = dumps(f"{stem or ext}-part{i + 1}of{n}.{ext if dot else 'pdf'}")
         head = f'{{"type":"{shape.wire}",' + ("" if api == "responses" else '"file":{')
         return head + f'"filename":{name},"file_data":"data:{got.mime};base64,'

@@ -70,6 +70,7 @@ class MediaRules(Strict):
     many_over: int | None = None  # with more images than this in a request...
     max_side_many: Limit | None = None  # ...each may have at most this many pixels on its longer side
     max_pages: Limit | None = None
+    encrypted_pdfs: bool | None = None  # files: whether a PDF with a password or permissions is taken
     source: str | None = None
     sources: dict[str, str] = Field(default_factory=dict)
     unknown: dict[str, str] = Field(default_factory=dict)
@@ -114,6 +115,7 @@ class Rules:
     many_over: int | None = None
     max_side_many: int | None = None
     max_pages: int | None = None
+    encrypted_pdfs: bool = True
     documented: bool = True
     unknown: Mapping[str, str] = field(default_factory=dict)
 
@@ -149,6 +151,7 @@ def resolve(kind: Kind, layers: list[MediaRules], model_id: str | None, document
         tuple(formats or ()),
         **{name: _known(found.get(name)) for name in _LIMITS},
         many_over=found.get("many_over"),
+        encrypted_pdfs=bool(found.get("encrypted_pdfs", True)),
         documented=documented,
         unknown=unknown,
     )
