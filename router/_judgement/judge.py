@@ -286,8 +286,11 @@ class Judge:
 
 def fits(judge: Judge, slug: str, f: PartFacts, got: Downloaded | None) -> bool:
     """Whether ``slug`` takes a part's inline bytes as they are (a download, or the caller's own data URL): the
-    per-part limits only, which fitting one part can change."""
+    per-part limits, and the lower pixel cap of a request with many images, which fitting one part can change."""
     rules = judge.rules(slug, f.kind)
-    if got is not None:
-        return _limits(slug, rules, _Sent(got.mime, got.size, got.duration, got.content)).ok
-    return _limits(slug, rules, _Sent(f.mime, f.size, f.duration, f.content)).ok
+    held = got if got is not None else f
+    sent = _Sent(held.mime, held.size, held.duration, held.content)
+    many = rules.many_over is not None and sum(g.kind == f.kind for g in judge.checked.parts) > rules.many_over
+    if many and rules.max_side_many is not None and (sent.side or 0) > rules.max_side_many:
+        return False
+    return _limits(slug, rules, sent).ok
