@@ -52,6 +52,7 @@ class Verdict:
     rule: str = ""
     reason: str = ""
     fit: bool = False  # fitting the media (re-encode, remux, convert, downscale, trim, split) could lift this
+    kind: Kind | None = None  # a request-wide limit on one kind of media (a count, a total, many images' pixels)
 
 
 OK = Verdict(True)
@@ -246,7 +247,7 @@ class Judge:
             if rules.max_count is not None and count > rules.max_count:
                 many = _PLURAL[kind] if rules.max_count != 1 else kind if kind != "audio" else "audio file"
                 why = f"{slug} takes at most {rules.max_count} {many} per request; this one has {count}"
-                found.append(Verdict(False, "too-large", why))
+                found.append(Verdict(False, "too-large", why, kind=kind))
             found += self._many(slug, rules, parts, count, sent)
             if rules.max_total_bytes is not None and not _lifts(kind, "bytes", self.fit):
                 total = sum(d.all_bytes for d in (sent.get(f.part.pointer) for f in parts) if d is not None)
@@ -254,7 +255,7 @@ class Judge:
                 if total > rules.max_total_bytes:
                     most = rules.max_total_bytes
                     why = f"{slug} takes up to {most:,} bytes of {_PLURAL[kind]} per request; this one has {total:,}"
-                    found.append(Verdict(False, "too-large", why, fit=_could(kind, "bytes")))
+                    found.append(Verdict(False, "too-large", why, fit=_could(kind, "bytes"), kind=kind))
         cap = self.table.providers[slug].max_request_bytes
         if isinstance(cap, int) and not self.fit:
             encoded = sum(f.data.encoded_size for f in self.parts if f.data and f.part.pointer not in sent)
@@ -280,7 +281,7 @@ class Judge:
                     f"with more than {rules.many_over} images in a request, {slug} takes images up to "
                     f"{rules.max_side_many:,} px on a side; this one is {side:,} px"
                 )
-                return [Verdict(False, "too-large", why, fit=True)]
+                return [Verdict(False, "too-large", why, fit=True, kind="image")]
         return []
 
 
