@@ -220,8 +220,8 @@ class Judge:
                 inline.add(f.part.pointer)
             elif v.rule == "url-needs-inline":
                 refused.append((f, w))  # why inlining fails is the news
-            else:  # refused as written, and inlining (the only way to fit it) cannot help
-                refused.append((f, replace(v, fit=False)))
+            else:  # refused as written and inline alike: fitting helps only where it lifts the inline refusal
+                refused.append((f, replace(v, fit=w.fit)))
         return inline, refused
 
     def objections(self, slug: str, inline: set[str]) -> list[tuple[PartFacts | None, Verdict]]:
