@@ -9,8 +9,10 @@ from __future__ import annotations
 import base64
 import io
 import struct
+import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from PIL import Image
 
@@ -95,6 +97,12 @@ def make_image(
         data = data[:2] + extra + data[2:]
     path.write_bytes(data)
     return path
+
+
+def image_bytes(suffix: str, size: tuple[int, int] = (96, 64), **options: Any) -> bytes:
+    """``make_image`` into a temporary file of that suffix, as bytes (for data URLs and the media server)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        return make_image(Path(tmp) / f"image.{suffix}", size=size, **options).read_bytes()
 
 
 def exif_block(orientation: int, order: str = "II") -> bytes:

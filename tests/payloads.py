@@ -1,4 +1,4 @@
-"""The requests tests send, built by keyword: chat completions and Responses API requests carrying videos.
+"""The requests tests send, built by keyword: chat completions and Responses API requests carrying media.
 
     video_request(url)                                 # a text part, then one video part per URL
     video_request(url, model=TEXT_ONLY, only=["google-vertex"], key="videoUrl", stream=True)
@@ -8,6 +8,9 @@
     audio_request(b64, fmt="wav")                      # `input_audio` parts (bare base64 or a URL, and a format)
     audio_request(url, key="audio_url", api="responses", model=AUDIO_MODEL)
     file_request(url, filename="report.pdf")           # `file` parts (Responses: `input_file` items)
+    image_request(url, only=["anthropic"])             # a text part, then one image part per URL (Claude)
+    image_request(url, api="responses")                # the same as `input_image` items of a Responses request
+    mixed_request(video_part(url), audio_part(b64, "m4a"), image_part(url))  # several kinds in one message
 
 The text part comes first, so a request's first media part is at ``/messages/0/content/1`` (Responses:
 ``/input/0/content/1``). Shapes only one test needs (a batch line, a LiteLLM call) stay in that test.
@@ -23,7 +26,9 @@ YOUTUBE = "https://www.youtube.com/watch?v=dQw4w9WgXcQ"  # the canonical form ro
 YOUTU_BE = "https://youtu.be/dQw4w9WgXcQ"  # a short link to the same video
 Api = Literal["chat", "responses"]
 AUDIO_MODEL = "openai/gpt-audio"  # takes audio, served by openai (wav and mp3 only) and azure
-CLAUDE = "anthropic/claude-sonnet-4.5"  # takes PDFs (100 pages), served by anthropic, amazon-bedrock, google-vertex
+CLAUDE = (
+    "anthropic/claude-sonnet-4.5"  # images and PDFs (100 pages), no video; anthropic, amazon-bedrock, google-vertex
+)
 PROMPT = "What happens in this video?"
 
 
@@ -119,3 +124,30 @@ def file_request(
 def text_request(model: str = TEXT_ONLY, text: str = "hi", **extra: Any) -> dict[str, Any]:
     """A chat-completion request with no video part: what router must pass through untouched."""
     return {"model": model, "messages": [{"role": "user", "content": text}], **extra}
+
+
+def video_part(url: str) -> dict[str, Any]:
+    """A video part as chat completions write it."""
+    return {"type": "video_url", "video_url": {"url": url}}
+
+
+def image_part(url: str, api: Api = "chat") -> dict[str, Any]:
+    """An image part: ``image_url`` holding ``{"url": url}`` in chat, an `input_image` item (a URL string) in the
+    Responses API."""
+    if api == "responses":
+        return {"type": "input_image", "image_url": url}
+    return {"type": "image_url", "image_url": {"url": url}}
+
+
+def mixed_request(
+    *parts: dict[str, Any], model: str = GEMINI, only: list[str] | None = None, api: Api = "chat", **extra: Any
+) -> dict[str, Any]:
+    """One user message: a text part, then ``parts`` (any kinds); chat completions, or ``api="responses"``."""
+    return _with_parts(list(parts), model, api, "What is in these?", only, extra)
+
+
+def image_request(
+    *urls: str, model: str = CLAUDE, only: list[str] | None = None, api: Api = "chat", **extra: Any
+) -> dict[str, Any]:
+    """A request for ``model`` with a text part, then an image part per URL (``image_part``)."""
+    return mixed_request(*(image_part(url, api) for url in urls), model=model, only=only, api=api, **extra)

@@ -64,6 +64,7 @@ DEFAULT_PROVIDERS = {
     "google/": ["google-vertex", "google-ai-studio"],
     "anthropic/": ["anthropic", "amazon-bedrock", "google-vertex"],
     "openai/": ["openai", "azure"],
+    "x-ai/": ["xai"],
 }
 YOUTUBE_HOSTS = {"youtube.com", "www.youtube.com", "m.youtube.com", "music.youtube.com"}
 _YT_ID = re.compile(r"^[A-Za-z0-9_-]{11}$")

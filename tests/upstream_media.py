@@ -51,7 +51,7 @@ def model_takes(model: str, kind: str) -> bool:
     """Which models take which media, for the models the tests use."""
     if model.startswith("google/"):
         return True
-    if model.startswith("anthropic/"):
+    if model.startswith(("anthropic/", "x-ai/")):
         return kind in ("image", "file")
     if model.startswith("openai/gpt-4o-audio") or model.startswith("openai/gpt-audio"):
         return kind in ("audio", "image", "file")

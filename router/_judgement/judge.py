@@ -52,6 +52,7 @@ class Verdict:
     rule: str = ""
     reason: str = ""
     fit: bool = False  # fitting the media (re-encode, remux, convert, downscale, trim, split) could lift this
+    kind: Kind | None = None  # a request-wide limit on one kind of media (a count, a total, many images' pixels)
 
 
 OK = Verdict(True)
@@ -231,8 +232,8 @@ class Judge:
                 inline.add(f.part.pointer)
             elif v.rule == "url-needs-inline":
                 refused.append((f, w))  # why inlining fails is the news
-            else:  # refused as written, and inlining (the only way to fit it) cannot help
-                refused.append((f, replace(v, fit=False)))
+            else:  # refused as written and inline alike: fitting helps only where it lifts the inline refusal
+                refused.append((f, replace(v, fit=w.fit)))
         return inline, refused
 
     def objections(self, slug: str, inline: set[str]) -> list[tuple[PartFacts | None, Verdict]]:
@@ -258,7 +259,7 @@ class Judge:
             if rules.max_count is not None and count > rules.max_count:
                 many = _PLURAL[kind] if rules.max_count != 1 else kind if kind != "audio" else "audio file"
                 why = f"{slug} takes at most {rules.max_count} {many} per request; this one has {count}"
-                found.append(Verdict(False, "too-large", why))
+                found.append(Verdict(False, "too-large", why, kind=kind))
             found += self._many(slug, rules, parts, count, sent)
             if rules.max_total_bytes is not None and not _lifts(kind, "bytes", self.fit):
                 total = sum(d.all_bytes for d in (sent.get(f.part.pointer) for f in parts) if d is not None)
@@ -266,7 +267,7 @@ class Judge:
                 if total > rules.max_total_bytes:
                     most = rules.max_total_bytes
                     why = f"{slug} takes up to {most:,} bytes of {_PLURAL[kind]} per request; this one has {total:,}"
-                    found.append(Verdict(False, "too-large", why, fit=_could(kind, "bytes")))
+                    found.append(Verdict(False, "too-large", why, fit=_could(kind, "bytes"), kind=kind))
         cap = self.table.providers[slug].max_request_bytes
         if isinstance(cap, int) and not self.fit:
             encoded = sum(f.data.encoded_size for f in self.parts if f.data and f.part.pointer not in sent)
@@ -292,14 +293,17 @@ class Judge:
                     f"with more than {rules.many_over} images in a request, {slug} takes images up to "
                     f"{rules.max_side_many:,} px on a side; this one is {side:,} px"
                 )
-                return [Verdict(False, "too-large", why, fit=True)]
+                return [Verdict(False, "too-large", why, fit=True, kind="image")]
         return []
 
 
 def fits(judge: Judge, slug: str, f: PartFacts, got: Downloaded | None) -> bool:
     """Whether ``slug`` takes a part's inline bytes as they are (a download, or the caller's own data URL): the
-    per-part limits only, which fitting one part can change."""
+    per-part limits, and the lower pixel cap of a request with many images, which fitting one part can change."""
     rules = judge.rules(slug, f.kind)
-    if got is not None:
-        return _limits(slug, rules, _Sent(got.mime, got.size, got.duration, got.content)).ok
-    return _limits(slug, rules, _Sent(f.mime, f.size, f.duration, f.content)).ok
+    held = got if got is not None else f
+    sent = _Sent(held.mime, held.size, held.duration, held.content)
+    many = rules.many_over is not None and sum(g.kind == f.kind for g in judge.checked.parts) > rules.many_over
+    if many and rules.max_side_many is not None and (sent.side or 0) > rules.max_side_many:
+        return False
+    return _limits(slug, rules, sent).ok

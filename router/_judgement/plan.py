@@ -307,6 +307,7 @@ def _rejection(judge: Judge, objections: Objections, where: str) -> list[Diagnos
         whole = "/input" if judge.checked.api == "responses" else "/messages"
         message, pointer = (f"{shorten(f.url)}: {said}", f.part.url_pointer) if f else (said, whole)
         by_fit = all(v.fit for v in refusals.values())
+        kinds = {f.kind} if f else {v.kind for v in refusals.values()}  # a request-wide limit on one kind names it
         found.append(
             Diagnostic(
                 rule,
@@ -314,7 +315,7 @@ def _rejection(judge: Judge, objections: Objections, where: str) -> list[Diagnos
                 pointer=pointer,
                 reasons={s: v.reason for s, v in refusals.items()},
                 fit=by_fit,
-                kind=f.kind if f else None,
+                kind=kinds.pop() if len(kinds) == 1 else None,
             )
         )
     if found:

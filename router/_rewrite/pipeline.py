@@ -124,8 +124,9 @@ def _settled(
     """The request after its downloads: failures placed, videos fitted when the plan was made to fit (into
     ``workdir``), and the route settled on what the bytes said."""
     urls = {f.part.pointer: f.part.url_pointer for f in prepared.checked.parts}
-    fetched = [Diagnostic(exc.rule, str(exc), pointer=urls[ptr]) for ptr, exc in failed.items()]
     plan, fitted, refits = prepared.plan, {}, []
+    can_fit = not plan.fit  # a download over the route's cap: a router that fits downloads far more, and fits it
+    fetched = [Diagnostic(e.rule, str(e), urls[p], fit=can_fit and e.rule == "too-large") for p, e in failed.items()]
     if plan.fit and not failed:
         from .fitting import fit_media  # deferred: only a router that fits media needs it
 
