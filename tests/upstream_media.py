@@ -224,9 +224,7 @@ def _file(base: str, model: str, part: Mapping[str, Any], responses: bool) -> di
     url = holder.get("file_data") if "file_data" in holder else holder.get("file_url")
     if not isinstance(url, str):
         raise MediaRejection("a file part needs file_data (or, in the Responses API, file_url)")
-    if not url.startswith("data:"):
-        if base == "amazon-bedrock" or (base == "google-vertex" and _claude(model)):
-            raise MediaRejection("document.source: URL sources are not supported")
+    if not url.startswith("data:"):  # OpenRouter fetches a PDF URL itself, whatever the provider
         return {"kind": "file", "url": url}
     mime, data = _data_url(url, "")
     if mime == "application/pdf":
