@@ -1,4 +1,4 @@
-"""router: make video inputs to LLM chat-completion (and Responses) requests just work.
+"""router: make media inputs (video, audio, images, PDFs) to LLM chat-completion and Responses requests just work.
 
     import httpx, router
     r = router.Router()                       # bundled capability table

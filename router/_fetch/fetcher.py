@@ -112,7 +112,8 @@ class Fetcher:
         self, url: str, *, max_bytes: int | None = None, on_progress: Progress | None = None, kind: Kind = "video"
     ) -> Media:
         """Download ``url`` (or reuse the cached copy) as media of ``kind``. Raises a ``FetchError`` subclass
-        saying why not (``NotAVideo`` when the bytes are not media of that kind, or are cut short).
+        saying why not (``NotTheMedia`` when the bytes are not media of that kind, or are cut short; ``NotAVideo``
+        for a video).
 
         ``on_progress(received, total_or_None)`` is called per chunk; raising from it aborts the download.
         """

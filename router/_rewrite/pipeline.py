@@ -163,7 +163,7 @@ def _require_fit_engine() -> None:
     if importlib.util.find_spec("av") is None:
         from .._fit.engine import INSTALL_HINT, FitUnavailable
 
-        raise FitUnavailable(f"fitting videos needs PyAV, which is not installed: {INSTALL_HINT}")
+        raise FitUnavailable(f"fitting media needs PyAV, which is not installed: {INSTALL_HINT}")
 
 
 def _pins(provider: str | Sequence[str] | None) -> tuple[str, ...]:
@@ -174,7 +174,8 @@ def _pins(provider: str | Sequence[str] | None) -> tuple[str, ...]:
 
 
 class Router:
-    """Checks, plans and rewrites chat-completion requests that carry video against a capability table.
+    """Checks, plans and rewrites chat-completion (and Responses) requests that carry media (video, audio, images,
+    files) against a capability table.
 
     ``allow_private_urls`` comes from ``fetcher`` when one is given (the fetcher is what connects), so the
     checker and the fetcher can never disagree about a URL. ``close()`` (or ``with``) removes the spooled
@@ -186,9 +187,10 @@ class Router:
     catalogue is read again from ``base_url`` in the background at that age, and the old data is kept when
     that fails or the answer looks wrong.
 
-    ``fit`` (the ``fit`` extra) fits videos a provider would refuse to the route when rewriting: ``True`` remuxes
-    or re-encodes within the limits and never cuts content; ``"trim"`` also keeps only the first seconds a
-    duration limit allows, ``"split"`` cuts a long video into consecutive parts. ``check`` never fits: its
+    ``fit`` (the ``fit`` extra) fits media a provider would refuse to the route when rewriting: ``True`` remuxes
+    or re-encodes a video, transcodes audio, converts or downscales an image, within the limits, and never cuts
+    content; ``"trim"`` also keeps only the first seconds (a PDF: pages) a limit allows, ``"split"`` cuts a long
+    video or recording, or a PDF over a page limit, into consecutive parts. ``check`` never fits: its
     findings say when fitting would fix them.
     """
 

@@ -101,7 +101,7 @@ class Outcome:
 
     action: Literal["passed", "routed", "rejected"]
     rules: tuple[str, ...] = ()  # the rules of the diagnostics (warnings fixed, or errors that rejected)
-    inlined_bytes: int = 0  # video bytes downloaded and inlined into the body sent
+    inlined_bytes: int = 0  # media bytes (every kind) downloaded and inlined into the body sent
     providers: tuple[str, ...] | None = None  # provider.only as sent (None: routing left alone)
 
 
