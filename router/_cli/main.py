@@ -172,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser(
         "serve",
-        help="run an OpenAI-compatible proxy that routes video requests",
+        help="run an OpenAI-compatible proxy that routes media requests",
         description="Run the proxy (needs the serve extra: pip install 'router[serve]'). SIGTERM or Ctrl-C drains "
         "it: /readyz answers 503, requests in flight finish within the grace period, then it exits 0.",
     )

@@ -205,10 +205,14 @@ def plan_route(
 
 
 def _inlining(f: PartFacts, reason: str) -> Diagnostic:
+    audio = (
+        "Nothing to do when sending through router; otherwise send bare base64 in `input_audio.data` with its `format`."
+    )
     return Diagnostic(
         "url-needs-inline",
         f"{reason}: router will download {shorten(f.url)} and send it inline",
         pointer=f.part.url_pointer,
+        fix=audio if f.kind == "audio" else None,
         kind=f.kind,
     )
 
@@ -306,7 +310,7 @@ def _rejection(judge: Judge, objections: Objections, where: str) -> list[Diagnos
         said = "; ".join(dict.fromkeys(v.reason for v in refusals.values()))
         whole = "/input" if judge.checked.api == "responses" else "/messages"
         message, pointer = (f"{shorten(f.url)}: {said}", f.part.url_pointer) if f else (said, whole)
-        by_fit = all(v.fit for v in refusals.values())
+        by_fit = any(v.fit for v in refusals.values())  # one provider taking the fitted part is enough
         kinds = {f.kind} if f else {v.kind for v in refusals.values()}  # a request-wide limit on one kind names it
         found.append(
             Diagnostic(
@@ -327,6 +331,6 @@ def _rejection(judge: Judge, objections: Objections, where: str) -> list[Diagnos
     if rule == "url-needs-inline":
         rule = "no-provider-accepts"
     pointer = ("/input" if judge.checked.api == "responses" else "/messages") if rule == "too-large" else where
-    by_fit = all(v.fit for objs in objections.values() for _, v in objs)
+    by_fit = any(objs and all(v.fit for _, v in objs) for objs in objections.values())
     message = f"no provider can take this request: {listed}"
     return [Diagnostic(rule, message, pointer, reasons=reasons, fit=by_fit)]

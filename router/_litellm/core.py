@@ -153,7 +153,7 @@ async def route(
         _left_alone(kwargs)
         return None
     outgoing = await router.aoutgoing(request_view(kwargs, model))  # raises RequestRejected
-    log.info("routed a video request: %s", "; ".join(map(describe, outgoing.notes)) or "checked, sent unchanged")
+    log.info("routed a media request: %s", "; ".join(map(describe, outgoing.notes)) or "checked, sent unchanged")
     return apply(kwargs, await asyncio.to_thread(outgoing.to_dict))
 
 

@@ -179,7 +179,7 @@ def outcome(decision: Reply | Rewrite | None) -> Outcome:
 
 
 def _rewritten(outgoing: Outgoing, diagnostics: list[Diagnostic]) -> Rewrite:
-    log.info("routed a video request: %s", "; ".join(map(describe, outgoing.notes)) or "checked, sent unchanged")
+    log.info("routed a media request: %s", "; ".join(map(describe, outgoing.notes)) or "checked, sent unchanged")
     return Rewrite(outgoing, tuple(dict.fromkeys(d.rule for d in diagnostics)))
 
 

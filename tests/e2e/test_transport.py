@@ -55,7 +55,7 @@ def test_what_the_router_did_is_logged_safely(
         assert client.post(upstream.chat_url, json=video_request(url, only=["google-vertex"])).status_code == 200
     [record] = caplog.records
     assert record.name == "router"
-    assert record.getMessage().startswith(f"routed a video request: inlined {url.split('?')[0]}?… (")
+    assert record.getMessage().startswith(f"routed a media request: inlined {url.split('?')[0]}?… (")
     assert record.getMessage().endswith("route: provider.only = ['google-vertex']")
     assert "case=" not in caplog.text
     assert "Bearer" not in caplog.text
