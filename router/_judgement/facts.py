@@ -100,9 +100,9 @@ def part_facts(
         )
     if info.kind == "youtube" and part.kind != "video":  # a web page like any other, to whoever fetches it
         info = classify_url("https://" + url.split("://", 1)[-1])
-    refusal = host_refusal(info.host, allow_private=allow_private) if info.kind in ("http", "https") else None
-    if refusal is not None:
-        return reject("blocked-url", f"{shorten(url)} points at {refusal.reason}")
+    blocked = _blocked(info, allow_private)
+    if blocked is not None:
+        return reject("blocked-url", f"{shorten(url)} points at {blocked}")
     reshape = part.shape.wire_key != part.shape.keys[0] or part.kind == "audio"  # an `audio_url`, or audio data
     if part.kind == "audio":  # a URL in `input_audio.data` or an `audio_url` part: never taken upstream
         diags.append(_nonstandard(part, f"audio is never sent as a URL ({shorten(url)})"))
@@ -120,6 +120,17 @@ def part_facts(
         )
         return PartFacts(part, info, url, sendable=False, mime=mime)
     return PartFacts(part, info, url, mime=mime, private=bool(info.blocked), reshape=reshape)
+
+
+def _blocked(info: UrlInfo, allow_private: bool) -> str | None:
+    """Why an http(s) URL's host is refused: ``classify_url`` judged it already for a router that allows no private
+    address, so it is asked again only for one that does."""
+    if info.kind not in ("http", "https"):
+        return None
+    if not allow_private:
+        return info.blocked
+    refusal = host_refusal(info.host, allow_private=True)
+    return refusal.reason if refusal else None
 
 
 _URLS = {
