@@ -449,7 +449,7 @@ def bench_lint(plan: Plan, limit: float) -> dict[str, Any]:
 
 
 def _lint_workers() -> str:
-    text = (REPO / "router" / "_lint.py").read_text()
+    text = (REPO / "router" / "_report" / "lint.py").read_text()
     return "process pool" if "ProcessPool" in text or "multiprocessing" in text else "serial"
 
 
