@@ -17,7 +17,7 @@ from .._base.rules import Diagnostic
 from .._model.jsontext import Hole
 from .._model.parts import CAMEL, Api, MediaPart, api_of, find_media_parts
 from .._table.capabilities import CapabilityTable, Model
-from .facts import PartFacts, part_facts
+from .facts import PartFacts, accepted_types, part_facts
 
 __all__ = ["Checked", "ModelRef", "check_request"]
 
@@ -87,9 +87,10 @@ def check_request(
         return out
     _check_routing_fields(request, out.diagnostics)
     found: list[Diagnostic] = []
+    accepted = {kind: accepted_types(table, kind) for kind in {part.kind for part in parts}}
     for part in parts:
         found += _spellings(part)
-        out.parts.append(part_facts(part, table, allow_private_urls, found, fitting))
+        out.parts.append(part_facts(part, accepted[part.kind], allow_private_urls, found, fitting))
     _check_models(out, _models(request, model), table, _parses_files(request, out.parts))
     out.diagnostics += found
     return out

@@ -24,6 +24,7 @@ from .._model.media import (
     DataUrlError,
     UrlInfo,
     canonical_mime,
+    canonical_mimes,
     classify_url,
     compatible,
     extension_mime,
@@ -65,13 +66,18 @@ def accepted_types(table: CapabilityTable, kind: Kind) -> tuple[str, ...]:
 
 
 def part_facts(
-    part: MediaPart, table: CapabilityTable, allow_private: bool, diags: list[Diagnostic], fitting: bool = False
+    part: MediaPart,
+    accepted: tuple[str, ...],
+    allow_private: bool,
+    diags: list[Diagnostic],
+    fitting: bool = False,
 ) -> PartFacts:
-    """The facts of one part, with its intrinsic findings appended to ``diags``. ``fitting``: the router fits media
-    to the route, so a format OpenRouter refuses is converted rather than ruled out."""
+    """The facts of one part, with its intrinsic findings appended to ``diags``. ``accepted``: what OpenRouter takes
+    of the part's kind (``accepted_types``, looked up once per request). ``fitting``: the router fits media to the
+    route, so a format OpenRouter refuses is converted rather than ruled out."""
     url = part.url.strip()
     if part.kind == "audio" and part.shape.field == "data" and not _is_url(url):
-        return _inline_audio(part, url, table, diags, fitting)
+        return _inline_audio(part, url, accepted, diags, fitting)
     info = classify_url(url)
     at = part.url_pointer
 
@@ -80,7 +86,7 @@ def part_facts(
         return PartFacts(part, info, url, sendable=False, **extra)
 
     if info.kind == "data":
-        return _data_facts(part, info, url, table, diags, fitting)
+        return _data_facts(part, info, url, accepted, diags, fitting)
     if info.kind == "file":
         return reject(
             "blocked-url", f"{shorten(url)} names a local file; router never reads local paths named in a payload"
@@ -94,20 +100,19 @@ def part_facts(
         )
     if info.kind == "youtube" and part.kind != "video":  # a web page like any other, to whoever fetches it
         info = classify_url("https://" + url.split("://", 1)[-1])
-    refusal = host_refusal(info.host, allow_private=allow_private) if info.kind in ("http", "https") else None
-    if refusal is not None:
-        return reject("blocked-url", f"{shorten(url)} points at {refusal.reason}")
+    blocked = _blocked(info, allow_private)
+    if blocked is not None:
+        return reject("blocked-url", f"{shorten(url)} points at {blocked}")
     reshape = part.shape.wire_key != part.shape.keys[0] or part.kind == "audio"  # an `audio_url`, or audio data
     if part.kind == "audio":  # a URL in `input_audio.data` or an `audio_url` part: never taken upstream
         diags.append(_nonstandard(part, f"audio is never sent as a URL ({shorten(url)})"))
     mime = extension_mime(url, part.kind) if info.kind in ("http", "https") else None
-    accepted = {canonical_mime(m) for m in accepted_types(table, part.kind)} if part.kind != "audio" else set()
-    if mime and accepted and canonical_mime(mime) not in accepted and not fitting:
+    names = canonical_mimes(accepted) if part.kind != "audio" else frozenset()
+    if mime and names and canonical_mime(mime) not in names and not fitting:
         diags.append(
             Diagnostic(
                 "unsupported-format",
-                f"{shorten(url)} looks like {mime} (from its extension); "
-                f"OpenRouter accepts {', '.join(accepted_types(table, part.kind))}",
+                f"{shorten(url)} looks like {mime} (from its extension); OpenRouter accepts {', '.join(accepted)}",
                 pointer=at,
                 fit=True,  # downloaded and converted into a format the route takes
                 kind=part.kind,
@@ -115,6 +120,17 @@ def part_facts(
         )
         return PartFacts(part, info, url, sendable=False, mime=mime)
     return PartFacts(part, info, url, mime=mime, private=bool(info.blocked), reshape=reshape)
+
+
+def _blocked(info: UrlInfo, allow_private: bool) -> str | None:
+    """Why an http(s) URL's host is refused: ``classify_url`` judged it already for a router that allows no private
+    address, so it is asked again only for one that does."""
+    if info.kind not in ("http", "https"):
+        return None
+    if not allow_private:
+        return info.blocked
+    refusal = host_refusal(info.host, allow_private=True)
+    return refusal.reason if refusal else None
 
 
 _URLS = {
@@ -183,7 +199,12 @@ def _wrapped(data: DataUrl, at: str, diags: list[Diagnostic], kind: Kind) -> Non
 
 
 def _data_facts(
-    part: MediaPart, info: UrlInfo, url: str, table: CapabilityTable, diags: list[Diagnostic], fitting: bool = False
+    part: MediaPart,
+    info: UrlInfo,
+    url: str,
+    accepted: tuple[str, ...],
+    diags: list[Diagnostic],
+    fitting: bool = False,
 ) -> PartFacts:
     at, kind = part.url_pointer, part.kind
 
@@ -200,7 +221,7 @@ def _data_facts(
     if kind == "audio":  # `input_audio.data` carries bare base64: the prefix goes, the type names the format
         declared = canonical_format(part.format) if part.format else format_of_mime(data.mime)
         odd = ["`input_audio.data` holds a data URL, not bare base64"]
-        return _audio_facts(part, info, url, data, declared, table, diags, fitting, odd)
+        return _audio_facts(part, info, url, data, declared, accepted, diags, fitting, odd)
     family = {"video": "video/", "image": "image/"}.get(kind)
     if family and not data.mime.startswith(family):
         what = f"a {data.mime}" if data.mime else "an untyped"
@@ -222,8 +243,7 @@ def _data_facts(
         )
     if kind == "file" and declared == "application/pdf" and content.mime != declared:
         return reject("format-mismatch", f"declared {data.declared}, but the bytes are not a PDF", data=data, size=size)
-    accepted = accepted_types(table, kind)
-    if accepted and declared not in {canonical_mime(m) for m in accepted} and not fitting:
+    if accepted and declared not in canonical_mimes(accepted) and not fitting:
         return reject(
             "unsupported-format",
             f"{data.declared} is not accepted by OpenRouter (accepted: {', '.join(accepted)})",
@@ -243,7 +263,7 @@ def _file_form(data: DataUrl, at: str, diags: list[Diagnostic]) -> str | None:
 
 
 def _inline_audio(
-    part: MediaPart, text: str, table: CapabilityTable, diags: list[Diagnostic], fitting: bool
+    part: MediaPart, text: str, accepted: tuple[str, ...], diags: list[Diagnostic], fitting: bool
 ) -> PartFacts:
     """``input_audio.data`` as OpenRouter documents it: bare base64, typed by ``format``."""
     declared = canonical_format(part.format) if part.format else None
@@ -255,7 +275,7 @@ def _inline_audio(
             Diagnostic("malformed-data-url", f"`input_audio.data` is not base64: {exc}", part.url_pointer, kind="audio")
         )
         return PartFacts(part, info, text, sendable=False)
-    return _audio_facts(part, info, text, data, declared, table, diags, fitting)
+    return _audio_facts(part, info, text, data, declared, accepted, diags, fitting)
 
 
 def _audio_facts(
@@ -264,7 +284,7 @@ def _audio_facts(
     url: str,
     data: DataUrl,
     declared: str | None,
-    table: CapabilityTable,
+    accepted: tuple[str, ...],
     diags: list[Diagnostic],
     fitting: bool,
     odd: list[str] | None = None,
@@ -319,7 +339,6 @@ def _audio_facts(
     if odd:
         diags.append(_nonstandard(part, "; ".join(odd)))
     _wrapped(data, at, diags, "audio")
-    accepted = accepted_types(table, "audio")
     if content.format not in accepted and not fitting:
         diags.append(
             Diagnostic(

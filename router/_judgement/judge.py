@@ -14,7 +14,7 @@ from typing import Literal
 
 from .._base.kinds import Kind
 from .._model.content import Content
-from .._model.media import canonical_mime
+from .._model.media import canonical_mime, canonical_mimes
 from .._table.capabilities import CapabilityTable
 from .._table.rules import Rules
 from .check import Checked
@@ -117,7 +117,7 @@ def _limits(slug: str, rules: Rules, sent: _Sent, fit: FitMode | None = None) ->
     noun = "audio" if kind == "audio" else f"{kind}s" if kind != "file" else "files"
     shown = sent.format if kind == "audio" else sent.mime
     if shown and rules.formats and not _lifts(kind, "format", fit):
-        names = {canonical_mime(m) for m in rules.formats} if kind != "audio" else set(rules.formats)
+        names = canonical_mimes(rules.formats) if kind != "audio" else frozenset(rules.formats)
         if (canonical_mime(shown) if kind != "audio" else shown) not in names:
             return Verdict(False, "unsupported-format", f"{slug} does not accept {shown}", fit=_could(kind, "format"))
     if sent.size is not None and not _lifts(kind, "bytes", fit):
@@ -165,6 +165,7 @@ class Judge:
     fit: FitMode | None = None  # planning for a router that fits media: what fitting lifts is no objection
     unfetched: FitMode | None = None  # a dry run of such a router: lenient for the URLs it did not download
     _rules: dict[tuple[str, Kind], Rules] = field(default_factory=dict)
+    _kept: dict[tuple[str, str, FitMode | None], Verdict] = field(default_factory=dict)
 
     def rules(self, slug: str, kind: Kind) -> Rules:
         """The provider's rules for a kind, for the request's model (looked up once per request)."""
@@ -177,7 +178,14 @@ class Judge:
         return self.fit or (self.unfetched if inlinable(f) and f.part.pointer not in self.got else None)
 
     def keep(self, f: PartFacts, slug: str, fit: FitMode | None = None) -> Verdict:
-        """Can ``slug`` take the part as it is written (or, with ``fit``, once router fitted it)?"""
+        """Can ``slug`` take the part as it is written (or, with ``fit``, once router fitted it)? Asked of every part
+        for every provider each time a set of inlines is weighed: answered once."""
+        key = (f.part.pointer, slug, fit)
+        if (known := self._kept.get(key)) is None:
+            known = self._kept[key] = self._keep(f, slug, fit)
+        return known
+
+    def _keep(self, f: PartFacts, slug: str, fit: FitMode | None) -> Verdict:
         rules = self.rules(slug, f.kind)
         kind = f.info.kind
         if kind == "data":
@@ -185,7 +193,7 @@ class Judge:
                 return _no_data(slug, rules, "data URLs")
             return _judged(slug, rules, _Sent(f.mime, f.size, f.duration, f.content), fit)
         if kind in rules.url_kinds and not f.private:
-            if f.mime and rules.formats and canonical_mime(f.mime) not in {canonical_mime(m) for m in rules.formats}:
+            if f.mime and rules.formats and canonical_mime(f.mime) not in canonical_mimes(rules.formats):
                 # The provider fetches it itself, as its extension says it is: router can only help by inlining.
                 why = f"{slug} does not accept {f.mime} (from its extension)"
                 return Verdict(False, "unsupported-format", why, _could(f.kind, "format"))

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from .._base.kinds import Kind
 from .._base.rules import Diagnostic, shorten
-from .._model.media import canonical_mime
+from .._model.media import canonical_mime, canonical_mimes
 from .._table.capabilities import CapabilityTable
 from .check import Checked, ModelRef
 from .facts import PartFacts, accepted_types
@@ -235,7 +235,7 @@ def settle(
                 continue
             listed = accepted_types(table, f.kind)
             shown = d.content.format if f.kind == "audio" and d.content is not None else d.mime
-            names = set(listed) if f.kind == "audio" else {canonical_mime(m) for m in listed}
+            names = frozenset(listed) if f.kind == "audio" else canonical_mimes(listed)
             if listed and shown and (shown if f.kind == "audio" else canonical_mime(shown)) not in names:
                 settled.diagnostics.append(
                     Diagnostic(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import binascii
 import dataclasses
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ __all__ = [
     "DataUrlError",
     "UrlInfo",
     "canonical_mime",
+    "canonical_mimes",
     "classify_url",
     "compatible",
     "extension_mime",
@@ -70,6 +72,12 @@ class UrlInfo:
 def canonical_mime(mime: str) -> str:
     base = mime.split(";", 1)[0].strip().lower()
     return _ALIASES.get(base, base)
+
+
+@functools.lru_cache(maxsize=256)
+def canonical_mimes(names: tuple[str, ...]) -> frozenset[str]:
+    """The canonical names of a table's list of types, made once per list: the checker asks for every part."""
+    return frozenset(canonical_mime(m) for m in names)
 
 
 def mime_alias(declared: str, accepted: Iterable[str]) -> str | None:

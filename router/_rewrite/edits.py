@@ -50,41 +50,60 @@ def dumps(value: Any) -> str:
 def part_edits(
     text: str, prefix: str, facts: PartFacts, action: str, media: Mapping[str, Sequence[Media]]
 ) -> list[Edit]:
-    """The edits one part needs: ``media`` holds what goes inline in its place (a dry run inlines nothing)."""
+    """The edits one part needs: ``media`` holds what goes inline in its place (a dry run inlines nothing).
+
+    The part is looked for in the text only when something changes: a request of many parts that need nothing
+    (image URLs a provider fetches) costs no walk of its text."""
     part = facts.part
-    at = locate(text, prefix + part.pointer)
     sent = media.get(part.pointer) if action == "inline" else None
     if sent is not None and len(sent) > 1:  # split: one part becomes several
+        at = locate(text, prefix + part.pointer)
         return [Edit(at, skip_value(text, at), _split(part, sent))]
-    camel = key_spans(text, at, part.key) if part.key in CAMEL else []
-    edits = [Edit(a, b, (f'"{CAMEL[part.key]}"',)) for a, b in camel]
-    edits += _type_edits(text, prefix, part, at)
+    edits = _naming_edits(text, prefix, part)
     if part.kind == "audio":
         return edits + _audio_edits(text, prefix, facts, sent[0] if sent else None)
-    span = value_span(text, prefix + part.url_pointer)
-    if sent is not None:
-        (got,) = sent
-        edits.append(Edit(*span, (f'"data:{got.mime};base64,', Inline(got), '"')))
-        if part.kind == "file":
-            edits += _file_edits(text, prefix, part)
-    elif facts.send_mime and facts.data is not None:
-        data = facts.data
-        edits.append(Edit(*span, (f'"data:{facts.send_mime};base64,', copy_of(data.source, data.start), '"')))
-    elif (yt := facts.info.canonical_youtube) and yt != part.url and part.kind == "video":
-        edits.append(Edit(*span, (dumps(yt),)))
-    elif facts.url != part.url and part.source is None:
-        edits.append(Edit(*span, (dumps(facts.url),)))
+    value = _url_value(facts, sent[0] if sent else None)
+    if value is None:
+        return edits
+    edits.append(Edit(*value_span(text, prefix + part.url_pointer), value))
+    if sent is not None and part.kind == "file":
+        edits += _file_edits(text, prefix, part)
     return edits
 
 
-def _type_edits(text: str, prefix: str, part: MediaPart, at: int) -> list[Edit]:
-    """The part's ``type`` as documented: a video part always names it; other kinds only change a wrong one."""
+def _naming_edits(text: str, prefix: str, part: MediaPart) -> list[Edit]:
+    """camelCase keys renamed, and the part's ``type`` as documented: a video part always names it; other kinds
+    only change a wrong one."""
     wire = part.shape.wire
-    if part.type is None:
-        return [Edit(at + 1, at + 1, (f'"type":"{wire}",',))] if part.kind == "video" else []
-    if part.type != wire:
-        return [Edit(*value_span(text, f"{prefix}{part.pointer}/type"), (f'"{wire}"',))]
-    return []
+    add_type = part.type is None and part.kind == "video"
+    retype = part.type is not None and part.type != wire
+    if part.key not in CAMEL and not add_type and not retype:
+        return []
+    at = locate(text, prefix + part.pointer)
+    edits = (
+        [Edit(a, b, (f'"{CAMEL[part.key]}"',)) for a, b in key_spans(text, at, part.key)] if part.key in CAMEL else []
+    )
+    if add_type:
+        edits.append(Edit(at + 1, at + 1, (f'"type":"{wire}",',)))
+    elif retype:
+        edits.append(Edit(*value_span(text, f"{prefix}{part.pointer}/type"), (f'"{wire}"',)))
+    return edits
+
+
+def _url_value(facts: PartFacts, got: Media | None) -> tuple[str | Piece, ...] | None:
+    """What is written in place of the URL's JSON string (None: it stays as written): the download inline, the
+    caller's own data under its documented type name, a YouTube link's canonical form, a cleaned URL."""
+    part = facts.part
+    if got is not None:
+        return (f'"data:{got.mime};base64,', Inline(got), '"')
+    if facts.send_mime and facts.data is not None:
+        data = facts.data
+        return (f'"data:{facts.send_mime};base64,', copy_of(data.source, data.start), '"')
+    if (yt := facts.info.canonical_youtube) and yt != part.url and part.kind == "video":
+        return (dumps(yt),)
+    if facts.url != part.url and part.source is None:
+        return (dumps(facts.url),)
+    return None
 
 
 def _audio_edits(text: str, prefix: str, facts: PartFacts, got: Media | None) -> list[Edit]:

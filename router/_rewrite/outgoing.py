@@ -141,7 +141,7 @@ def build_outgoing(
             edits += part_edits(text, prefix, facts, action, media)
     edits += routing_edits(text, prefix, checked.request, plan)
     edits.sort(key=lambda e: (e.start, e.end))
-    start, end = value_span(text, prefix)
+    start, end = value_span(text, prefix) if prefix else _whole(text)
     holes = _hole_finder(payload)
     pieces: list[Piece] = []
     for edit in edits:
@@ -151,6 +151,14 @@ def build_outgoing(
         start = edit.end
     pieces += holes(text[start:end])
     return Outgoing(pieces)
+
+
+def _whole(text: str) -> tuple[int, int]:
+    """The span of the one JSON value a parsed text is, without walking it: only whitespace is around it."""
+    return len(text) - len(text.lstrip(_JSON_SPACE)), len(text.rstrip(_JSON_SPACE))
+
+
+_JSON_SPACE = " \t\n\r"
 
 
 def _hole_finder(payload: Payload) -> Callable[[str], list[Piece]]:
