@@ -46,7 +46,8 @@ if TYPE_CHECKING:
     from ._fetch.fetcher import Fetcher, FetchStats, Media
     from ._model.body import Body
     from ._rewrite.inline import data_url_from_file
-    from ._table.refresh import LiveTable, RefreshError, RefreshRefused, RefreshResult, refresh
+    from ._table.refresh import LiveTable, RefreshResult, refresh
+    from ._table.remote import RefreshError, RefreshRefused
     from .transport import (
         AsyncHttpx2RouterTransport,
         AsyncRouterTransport,
@@ -114,8 +115,8 @@ _LAZY = {
     "Media": "_fetch.fetcher",
     "data_url_from_file": "_rewrite.inline",
     "LiveTable": "_table.refresh",
-    "RefreshError": "_table.refresh",
-    "RefreshRefused": "_table.refresh",
+    "RefreshError": "_table.remote",
+    "RefreshRefused": "_table.remote",
     "RefreshResult": "_table.refresh",
     "refresh": "_table.refresh",
 }

@@ -1,5 +1,5 @@
 """The `router` command: a thin front door onto ``Router``: its arguments in ``router/_cli/main.py``, its commands in
-``router/_cli/commands.py``.
+``router/_cli/`` (``check``, ``rewrite``, ``serve``, ``table``).
 
 Exit status: 0 no errors, 1 errors found (or the upstream refused), 2 usage or I/O problem.
 """

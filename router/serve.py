@@ -10,7 +10,7 @@ made here) and the answer is relayed as it arrives. Three ways to run it::
     with router.serve.make_server(router.Router(), port=0) as server:   # in a thread: tests, notebooks
         client = openai.OpenAI(base_url=server.url + "/api/v1")
 
-The pieces live in ``router/_proxy/`` (settings, guard, metrics, app, server).
+The pieces live in ``router/_proxy/`` (settings, guard, metrics, app, server, supervisor, threaded).
 """
 
 from __future__ import annotations

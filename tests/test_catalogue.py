@@ -17,16 +17,8 @@ import router
 from router._base.errors import CapabilityError
 from router._table import catalogue as catalogue_module
 from router._table.capabilities import CapabilityTable, Model
-from router._table.catalogue import (
-    DEFAULT_BASE_URL,
-    Catalogue,
-    cache_path,
-    details_path,
-    endpoint_key,
-    from_api,
-    read_cached,
-    write_cached,
-)
+from router._table.catalogue import DEFAULT_BASE_URL, Catalogue, cache_path, endpoint_key, read_cached, write_cached
+from router._table.listing import details_path, from_api
 from router._table.load import load_table
 
 TIERS = {"flex": "flex", "priority": "priority", "fast": "priority"}

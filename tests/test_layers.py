@@ -72,3 +72,13 @@ def test_no_part_imports_the_package_root(path: Path) -> None:
     """``router/__init__.py`` imports the command line lazily; a part that imported the root would import upwards
     (import-linter cannot forbid the root of its own package, so this test does)."""
     assert [(line, m) for line, m in _imports_of(path) if m == "router"] == []
+
+
+MAX_LINES = 420  # "one module, one job": a module longer than this holds more than one
+
+
+def test_no_module_is_over_the_bar() -> None:
+    """No module under ``router/`` is over ``MAX_LINES`` lines."""
+    lines = {p.relative_to(PACKAGE).as_posix(): len(p.read_bytes().splitlines()) for p in PACKAGE.rglob("*.py")}
+    over = {name: n for name, n in sorted(lines.items()) if n > MAX_LINES}
+    assert not over, f"over {MAX_LINES} lines, to split along a seam: {over}"

@@ -10,7 +10,8 @@ import pytest
 from payloads import YOUTUBE, video_request
 
 from router._base.rules import Diagnostic
-from router._report.lint import LintOptions, Pattern, discover, lint, lint_file, patterns
+from router._report.lint import LintOptions, lint, lint_file
+from router._report.walk import Pattern, discover, patterns
 from router._rewrite.fix import apply_fixes, unified_diff
 from router._rewrite.pipeline import Router
 

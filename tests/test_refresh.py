@@ -29,9 +29,12 @@ from fake_catalogue import CHANGED_MODEL, NEW_MODEL, TIERED_MODEL, UNKNOWN_PROVI
 from payloads import video_request
 
 import router
-from router._table.catalogue import DEFAULT_BASE_URL, cache_path, details_path, from_api, write_cached
+from router._cli.progress import CountBar
+from router._table.catalogue import DEFAULT_BASE_URL, cache_path, write_cached
+from router._table.listing import details_path, from_api
 from router._table.load import load_table
-from router._table.refresh import CountBar, LiveTable, RefreshError, RefreshRefused, refresh
+from router._table.refresh import LiveTable, refresh
+from router._table.remote import RefreshError, RefreshRefused
 
 CLIP = "https://media.example/clip.mp4"
 

@@ -6,7 +6,7 @@ Callers catch one thing (``RouterError``) or the precise thing::
     ├── CapabilityError          the capability table is broken (file, line, field)
     ├── RequestRejected          a request cannot be sent; carries the diagnostics
     ├── BodyTooLarge             a request body grew past the configured maximum while it was read
-    ├── RefreshError             the model catalogue could not be refreshed (defined in ``_refresh``)
+    ├── RefreshError             the model catalogue could not be refreshed (defined in ``_table.remote``)
     │   └── RefreshRefused       it was read but does not look like OpenRouter's catalogue (``--force``)
     └── FetchError               a media download failed (carries a diagnostic)
         ├── BlockedURL           private/loopback/metadata address, or a scheme we never fetch

@@ -1,5 +1,5 @@
-"""The `router` command's arguments; the commands themselves are in ``commands``. The public face is
-:mod:`router.cli`."""
+"""The `router` command's arguments; the commands themselves are in ``check``, ``rewrite``, ``serve`` and ``table``.
+The public face is :mod:`router.cli`."""
 
 from __future__ import annotations
 
@@ -14,20 +14,13 @@ from .._base.errors import CapabilityError
 from .._base.version import __version__
 from .._report.output import FORMATS, Summary, render
 from .._rewrite.fix import FIXABLE
-from .commands import (
-    DEFAULT_BASE_URL,
-    UsageError,
-    cmd_check,
-    cmd_inline,
-    cmd_models,
-    cmd_providers,
-    cmd_rewrite,
-    cmd_rules,
-    cmd_send,
-    cmd_serve,
-    io_message,
-)
+from .._table.catalogue import DEFAULT_BASE_URL
+from .check import cmd_check, cmd_rules
+from .common import UsageError, io_message
 from .config import ConfigError
+from .rewrite import cmd_inline, cmd_rewrite, cmd_send
+from .serve import cmd_serve
+from .table import cmd_models, cmd_providers
 
 __all__ = ["main"]
 

@@ -1,8 +1,9 @@
-"""Progress bars for long downloads and uploads in the CLI, drawn by ``rich`` on a terminal.
+"""Progress bars in the CLI, drawn by ``rich`` on a terminal: long downloads and uploads (``ProgressDisplay``),
+and the requests of a catalogue refresh (``CountBar``).
 
 ``rich`` is the optional ``progress`` extra and is imported only when a bar will be drawn: piped output,
-CI logs and library callers see nothing and pay nothing. Callbacks take ``(bytes done, total or None)``,
-the shape the fetcher reports downloads in.
+CI logs and library callers see nothing and pay nothing. Download callbacks take ``(bytes done, total or
+None)``, the shape the fetcher reports downloads in.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
 from typing import IO, Any
 
-__all__ = ["Callback", "ProgressDisplay", "counting"]
+__all__ = ["Callback", "CountBar", "ProgressDisplay", "counting"]
 
 Callback = Callable[[int, int | None], None]
 
@@ -127,3 +128,53 @@ def counting(chunks: Iterable[bytes], total: int | None, callback: Callback) -> 
         yield chunk
         done += len(chunk)
         callback(done, total)
+
+
+class CountBar:
+    """``endpoints 12/60`` as a ``rich`` bar on a terminal (the ``progress`` extra); nothing otherwise.
+
+    ``update(done, total)`` is the progress callback ``refresh`` takes (requests done, requests in all).
+    """
+
+    def __init__(self, stream: IO[str], label: str, *, enabled: bool | None = None) -> None:
+        self._progress: Any = None
+        self._task: Any = None
+        self._label = label
+        isatty = getattr(stream, "isatty", None)
+        if not (enabled if enabled is not None else bool(isatty and isatty())):
+            return
+        try:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        except ImportError:  # the `progress` extra is not installed: no bar
+            return
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=Console(file=stream, force_terminal=enabled or None),
+            transient=True,
+        )
+
+    def __enter__(self) -> CountBar:
+        if self._progress is not None:
+            self._progress.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def update(self, done: int, total: int) -> None:
+        if self._progress is None:
+            return
+        if self._task is None:
+            self._task = self._progress.add_task(self._label, total=total)
+        self._progress.update(self._task, completed=done, total=total)
+
+    def stop(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None

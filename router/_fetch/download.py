@@ -1,4 +1,4 @@
-"""One download, as a generator of the I/O it needs, and the two drivers that run it (blocking and asyncio).
+"""One download, as a generator of the I/O it needs: the policy, which ``drive`` runs blocking or on asyncio.
 
 The policy lives once: ``Downloader.run`` *yields* what it needs (resolve, send, read, wait) and a sync driver
 (``httpx.HTTPTransport``) or an async driver (``httpx.AsyncHTTPTransport``) performs it, so ``fetch`` and
@@ -10,18 +10,16 @@ in a URL go to its own origin only.
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import concurrent.futures
 import functools
 import ipaddress
 import socket
 import ssl
 import time
-from collections.abc import AsyncIterator, Callable, Generator, Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import Any
 
 import httpx
 
@@ -31,64 +29,16 @@ from .._base.redact import redacted, short_url
 from .._base.rules import shorten
 from .._base.ssrf import IP, Refusal, address_refusal, host_refusal, literal_ip
 from .._model.media import classify_url
-from .spool import Media, Progress, Spool
+from .drive import Flow, Op, Read, Resolve, Resolver, Send
+from .spool import Progress, Spool
 
-__all__ = [
-    "Downloader",
-    "Flow",
-    "Media",
-    "Op",
-    "Progress",
-    "Resolver",
-    "Wait",
-    "adrive",
-    "display",
-    "drive",
-    "system_resolver",
-]
-
-Resolver: TypeAlias = Callable[[str, int], list[str]]
+__all__ = ["Downloader", "display"]
 
 _MAX_ADDRESSES = 4  # addresses tried in turn when connecting fails (all of them are checked first)
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _TRANSIENT_STATUSES = frozenset({408, 425, 429})
 # gzip is fine: the cap counts the bytes after decoding (what lands in the spool), so a bomb stops at the cap.
 _HEADERS = {"User-Agent": "router-fetch/0.1", "Accept": "video/*, */*;q=0.1", "Accept-Encoding": "identity, gzip"}
-# -- what the download flow asks its driver to do ---------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class _Resolve:
-    host: str
-    port: int
-    timeout: float
-    resolver: Resolver
-
-
-def _shown(request: httpx.Request) -> str:
-    return f"<Request({request.method!r}, {short_url(request.url)})>"  # httpx's shows user:password@
-
-
-@redacted(request=_shown)
-@dataclass(slots=True)
-class _Send:
-    request: httpx.Request
-    timeout: float
-
-
-@dataclass(slots=True)
-class _Read:
-    timeout: float
-
-
-@dataclass(slots=True)
-class Wait:
-    future: concurrent.futures.Future[Media]
-    timeout: float
-
-
-Op: TypeAlias = _Resolve | _Send | _Read | Wait
-Flow: TypeAlias = Generator[Op, Any, Media]
 
 
 @redacted(url=short_url)
@@ -145,7 +95,7 @@ class Downloader:
             answers = [str(target.literal)]
         else:
             try:
-                answers = yield _Resolve(target.host, target.port, _left(deadline), self.resolver)
+                answers = yield Resolve(target.host, target.port, _left(deadline), self.resolver)
             except TimeoutError:
                 raise  # the total deadline, reported as such (it is an OSError too)
             except UnicodeError as exc:  # IDNA: a label over 63 characters, or not encodable
@@ -159,7 +109,7 @@ class Downloader:
         failure: httpx.ConnectError | None = None
         for ip in addresses[:_MAX_ADDRESSES]:
             try:
-                response: httpx.Response = yield _Send(self._request(target, ip, deadline), _left(deadline))
+                response: httpx.Response = yield Send(self._request(target, ip, deadline), _left(deadline))
             except httpx.ConnectError as exc:
                 failure = exc
                 continue
@@ -246,7 +196,7 @@ class Downloader:
     def _receive(self, url: str, where: str, response: httpx.Response, spool: Spool, deadline: float) -> Flow:
         spool.total = _content_length(response)
         spool.declared = response.headers.get("content-type")
-        while chunk := (yield _Read(_left(deadline))):  # _left: a slow drip never trips the read timeout
+        while chunk := (yield Read(_left(deadline))):  # _left: a slow drip never trips the read timeout
             spool.write(chunk)
         return spool.media(url)
 
@@ -282,96 +232,6 @@ class Downloader:
         return {"trust_env": False, "verify": verify, "limits": httpx.Limits(max_keepalive_connections=0)}
 
 
-# -- drivers: the only code that differs between sync and async -----------------------------------------------
-
-
-def drive(flow: Flow, transport: Callable[[], httpx.HTTPTransport]) -> Media:
-    """Run the core with blocking I/O.
-
-    Waits are bounded by the timeouts the core put in each request (never past the total deadline at send
-    time) and the deadline is checked after every chunk, so a stall can overrun it by one read timeout at most.
-    """
-    response: httpx.Response | None = None
-    chunks: Iterator[bytes] = iter(())
-    value: Any = None
-    error: Exception | None = None
-    try:
-        while True:
-            try:
-                op = flow.throw(error) if error is not None else flow.send(value)
-            except StopIteration as stop:
-                result: Media = stop.value
-                return result
-            value, error = None, None
-            try:
-                if isinstance(op, _Read):
-                    value = next(chunks, b"")
-                elif isinstance(op, _Send):
-                    if response is not None:
-                        response.close()
-                        response = None
-                    response = transport().handle_request(op.request)
-                    chunks, value = response.iter_bytes(), response
-                elif isinstance(op, _Resolve):
-                    # getaddrinfo has no timeout of its own: wait for it in a worker, up to the deadline.
-                    value = _dns_pool().submit(op.resolver, op.host, op.port).result(op.timeout)
-                else:
-                    value = op.future.result(op.timeout)
-            except Exception as exc:
-                error = exc
-    finally:
-        try:
-            if response is not None:
-                response.close()
-        finally:
-            flow.close()
-
-
-async def adrive(flow: Flow, options: dict[str, Any]) -> Media:
-    """Run the core on asyncio; every await is bounded by what is left of the total deadline."""
-    transport: httpx.AsyncHTTPTransport | None = None
-    response: httpx.Response | None = None
-    chunks: AsyncIterator[bytes] | None = None
-    value: Any = None
-    error: Exception | None = None
-    try:
-        while True:
-            try:
-                op = flow.throw(error) if error is not None else flow.send(value)
-            except StopIteration as stop:
-                result: Media = stop.value
-                return result
-            value, error = None, None
-            try:
-                async with asyncio.timeout(op.timeout):
-                    if isinstance(op, _Read):
-                        assert chunks is not None
-                        value = await anext(chunks, b"")
-                    elif isinstance(op, _Send):
-                        if response is not None:
-                            await response.aclose()
-                            response = None
-                        # Per call: an async transport belongs to one event loop, and callers may bring several.
-                        transport = transport or httpx.AsyncHTTPTransport(**options)
-                        response = await transport.handle_async_request(op.request)
-                        chunks, value = response.aiter_bytes(), response
-                    elif isinstance(op, _Resolve):
-                        loop = asyncio.get_running_loop()
-                        value = await loop.run_in_executor(_dns_pool(), op.resolver, op.host, op.port)
-                    else:
-                        value = await asyncio.wrap_future(op.future)
-            except Exception as exc:
-                error = exc
-    finally:
-        try:
-            if response is not None:
-                await response.aclose()
-            if transport is not None:
-                await transport.aclose()
-        finally:
-            flow.close()
-
-
 def _next_hop(current: str, location: str) -> str:
     """The redirect target; credentials written in the URL go to their own origin only."""
     here, there = httpx.URL(current), httpx.URL(current).join(location)
@@ -391,15 +251,6 @@ def _refused(refusal: Refusal) -> str:
 def _default_tls() -> ssl.SSLContext:
     """One verifying TLS context per process: loading the CA bundle costs ~50 ms, too much for every async call."""
     return httpx.create_ssl_context(trust_env=False)
-
-
-@functools.cache
-def _dns_pool() -> concurrent.futures.ThreadPoolExecutor:
-    return concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="router-dns")
-
-
-def system_resolver(host: str, port: int) -> list[str]:
-    return [str(info[4][0]) for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)]
 
 
 def _left(deadline: float) -> float:

@@ -1,9 +1,9 @@
 """Download video URLs for inlining: the ``Fetcher`` (configuration, cache, one download per URL, lifecycle).
 
 How one download is made (SSRF guard on every hop, byte cap while streaming, sniffing, spooling) is
-``download``; which addresses may be reached is ``_base.ssrf``. The fetcher adds what many callers share: a
-bounded cache whose entries end with their signed URL's expiry, and single flight, so concurrent callers of
-one URL (threads or tasks) wait for one download.
+``download`` (run by ``drive``); which addresses may be reached is ``_base.ssrf``. The fetcher adds what many
+callers share: a bounded cache whose entries end with their signed URL's expiry, and single flight, so
+concurrent callers of one URL (threads or tasks) wait for one download.
 """
 
 from __future__ import annotations
@@ -26,7 +26,9 @@ from cachetools import TLRUCache
 
 from .._base.errors import MediaTooLarge, UnreachableURL
 from .._base.kinds import Kind
-from .download import Downloader, Flow, Media, Progress, Resolver, Wait, adrive, display, drive, system_resolver
+from .download import Downloader, display
+from .drive import Flow, Resolver, Wait, adrive, drive, system_resolver
+from .spool import Media, Progress
 
 __all__ = ["FetchStats", "Fetcher", "Media", "signed_url_expiry"]
 

@@ -27,40 +27,28 @@ import gc
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable
 from typing import Any
 
 import httpx
 
-from .._base.errors import BodyTooLarge
-from .._model.body import Body
 from .._rewrite.pipeline import Router
 from .._transports.httpx_transport import AsyncRouterTransport, BodyStream
-from .forward import HOP_BY_HOP, Forwarder, Record, Refusal, retry_after
+from .access import Record, finish
+from .asgi import JSON, Receive, Refusal, Scope, Send, answer, read_body, respond, retry_after
+from .forward import HOP_BY_HOP, Forwarder
 from .guard import PREFIXES, authorization_to_send, host_allowed, normalise_path, origin_allowed, split_prefix
 from .metrics import CONTENT_TYPE, Metrics
 from .settings import ProxySettings
 from .upstream import upstream_transport
 
-__all__ = ["ProxyApp", "create_app", "error_body"]
+__all__ = ["ProxyApp", "create_app"]
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-
-access_log = logging.getLogger("router.access")
 log = logging.getLogger("router")
 
 # Recomputed for the leg the proxy sends (Host from the upstream URL, the length from the spool), or its own.
 _REQUEST_DROP = HOP_BY_HOP | {b"host", b"content-length", b"expect", b"x-router-token"}
 _PROBES = frozenset({"/healthz", "/readyz", "/metrics"})
-_JSON = (b"content-type", b"application/json")
-
-
-def error_body(status: int, message: str) -> bytes:
-    """OpenRouter's error shape, so SDKs raise their ordinary exceptions for the proxy's own answers."""
-    return json.dumps({"error": {"code": status, "message": message, "metadata": {}}}).encode()
 
 
 class ProxyApp:
@@ -231,10 +219,10 @@ class ProxyApp:
             record.status, record.outcome = refusal.status, refusal.outcome
             close = refusal.status in (408, 413) or refusal.outcome == "cancelled"
             if refusal.outcome != "cancelled":
-                await _answer(send, refusal.status, refusal.message, refusal.headers, close=close)
+                await answer(send, refusal.status, refusal.message, refusal.headers, close=close)
         finally:
             self.metrics.in_flight.dec()
-            _finish(self.metrics, record, self.router)
+            finish(self.metrics, record, self.router)
 
     async def _api(self, scope: Scope, receive: Receive, send: Send, path: bytes | None, record: Record) -> None:
         s = self.settings
@@ -257,7 +245,7 @@ class ProxyApp:
         length = found.get(b"content-length")
         if length is not None and length.isdigit() and int(length) > s.max_body_size:
             raise Refusal(413, f"router proxy: the request body is over the {s.max_body_size:,}-byte limit")
-        body = await _read_body(receive, s.max_body_size, s.body_timeout, record)
+        body = await read_body(receive, s.max_body_size, s.body_timeout, record)
         try:
             await self._wait_ready()
             query: bytes = scope.get("query_string") or b""
@@ -293,11 +281,11 @@ class ProxyApp:
 
     async def _probe(self, path: str, method: str, send: Send) -> None:
         if method not in ("GET", "HEAD"):
-            await _answer(send, 405, f"router proxy: {path} takes GET", ((b"allow", b"GET, HEAD"),))
+            await answer(send, 405, f"router proxy: {path} takes GET", ((b"allow", b"GET, HEAD"),))
             return
         if path == "/metrics":
             self.metrics.sync_fetcher(self.router)
-            await _send(send, 200, self.metrics.render(), [(b"content-type", CONTENT_TYPE.encode())])
+            await respond(send, 200, self.metrics.render(), [(b"content-type", CONTENT_TYPE.encode())])
             return
         status, state = 200, "ok"
         if path == "/readyz":
@@ -314,7 +302,7 @@ class ProxyApp:
         body: dict[str, Any] = {"status": state}
         if state == "failed":
             body["error"] = self.load_error
-        await _send(send, status, json.dumps(body).encode(), [_JSON, (b"cache-control", b"no-store")])
+        await respond(send, status, json.dumps(body).encode(), [JSON, (b"cache-control", b"no-store")])
 
 
 # -- helpers -----------------------------------------------------------------------------------------------------
@@ -356,72 +344,3 @@ def _without_listed(out: list[tuple[bytes, bytes]], headers: list[tuple[bytes, b
     """Drop the headers a ``Connection`` header names (they are hop-by-hop too)."""
     listed = {t.strip().lower() for k, v in headers if k == b"connection" for t in v.split(b",")}
     return [(k, v) for k, v in out if k not in listed] if listed else out
-
-
-async def _send(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
-    headers = [*headers, (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body, "more_body": False})
-
-
-async def _answer(
-    send: Send, status: int, message: str, headers: tuple[tuple[bytes, bytes], ...] = (), *, close: bool = False
-) -> None:
-    extra = [(b"connection", b"close")] if close else []
-    await _send(send, status, error_body(status, message), [_JSON, *headers, *extra])
-
-
-async def _read_body(receive: Receive, limit: int, idle: float, record: Record) -> Body:
-    """The request body, spooled; a client that sends nothing for ``idle`` seconds (0: never) gets a 408."""
-    body = Body(max_bytes=limit)
-    try:
-        while True:
-            try:
-                async with asyncio.timeout(idle or None):  # between reads, like nginx's client_body_timeout
-                    message = await receive()
-            except TimeoutError:
-                record.body_bytes = body.size
-                raise Refusal(
-                    408, f"router proxy: the request body stalled: nothing for {idle:g} s (--body-timeout)"
-                ) from None
-            if message["type"] == "http.disconnect":  # gone before the end of its body: nothing is forwarded
-                raise Refusal(499, "the client left during its upload", outcome="cancelled")
-            if chunk := message.get("body"):
-                body.write(chunk)
-            if not message.get("more_body"):
-                record.body_bytes = body.size
-                return body.finish()
-    except BodyTooLarge as exc:
-        body.close()
-        raise Refusal(413, f"router proxy: {exc}") from None
-    except BaseException:
-        body.close()
-        raise
-
-
-def _finish(metrics: Metrics, record: Record, router: Router | None) -> None:
-    """Count the request and write its access line (never a key, a query string or a data URL)."""
-    m = metrics
-    m.requests.labels(record.outcome, str(record.status)).inc()
-    for rule in record.rules:
-        m.rules.labels(record.outcome, rule).inc()
-    if record.inlined_bytes:
-        m.inlined_bytes.inc(record.inlined_bytes)
-    if record.outcome in ("routed", "rejected"):
-        m.sync_fetcher(router)
-    if access_log.isEnabledFor(logging.INFO):
-        total = (time.perf_counter() - record.start) * 1e3
-        upstream = f"{record.upstream_s * 1e3:.1f}" if record.upstream_s is not None else "-"
-        fields = {
-            "method": record.method,
-            "path": record.path,
-            "status": record.status,
-            "outcome": record.outcome,
-            "rules": ",".join(record.rules) or "-",
-            "inlined_bytes": record.inlined_bytes,
-            "body_bytes": record.body_bytes,
-            "upstream_ms": upstream,
-            "total_ms": f"{total:.1f}",
-            "client": record.client,
-        }
-        access_log.info(" ".join(f"{k}={v}" for k, v in fields.items()), extra={"access": fields})

@@ -10,21 +10,18 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
+from .access import Record
+from .asgi import Receive, Refusal, Scope, Send, retry_after
 from .metrics import Metrics
 from .settings import ProxySettings
 
-__all__ = ["HOP_BY_HOP", "Forwarder", "Record", "Refusal", "retry_after"]
+__all__ = ["HOP_BY_HOP", "Forwarder"]
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 
 log = logging.getLogger("router")
 
@@ -43,32 +40,6 @@ HOP_BY_HOP = frozenset(
     }
 )
 _RESPONSE_DROP = HOP_BY_HOP | {b"date"}  # the server dates the answer it sends (one Date header, not two)
-
-
-class Refusal(Exception):
-    """An answer the proxy gives itself (never reaches the upstream)."""
-
-    def __init__(
-        self, status: int, message: str, *, outcome: str = "refused", headers: tuple[tuple[bytes, bytes], ...] = ()
-    ) -> None:
-        self.status, self.message, self.outcome, self.headers = status, message, outcome, headers
-        super().__init__(message)
-
-
-@dataclass(slots=True)
-class Record:
-    """What the access log and the metrics say about one request."""
-
-    method: str
-    path: str
-    client: str
-    start: float = field(default_factory=time.perf_counter)
-    status: int = 0
-    outcome: str = "passed"
-    rules: tuple[str, ...] = ()
-    inlined_bytes: int = 0
-    body_bytes: int = 0
-    upstream_s: float | None = None
 
 
 @dataclass(slots=True)
@@ -194,7 +165,3 @@ def _note_outcome(record: Record, response: httpx.Response) -> None:
         record.outcome = outcome.action
         record.rules = outcome.rules
         record.inlined_bytes = outcome.inlined_bytes
-
-
-def retry_after(seconds: int) -> tuple[tuple[bytes, bytes], ...]:
-    return ((b"retry-after", str(seconds).encode()),)

@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterable, Sequence
 from urllib.parse import urlsplit
 
-from .forward import Refusal
+from .asgi import Refusal
 from .settings import ProxySettings
 
 __all__ = [

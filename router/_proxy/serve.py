@@ -10,20 +10,13 @@ import textwrap
 from typing import IO
 
 from .._rewrite.pipeline import Router
-from .app import ProxyApp, create_app, error_body
+from .app import ProxyApp, create_app
+from .asgi import error_body
 from .guard import PREFIXES
-from .server import (
-    ProxyServer,
-    ServerOptions,
-    bind,
-    configure_logging,
-    make_server,
-    resolve_settings,
-    run,
-    supervise,
-    url_of,
-)
-from .settings import DEFAULT_BASE_URL, LOOPBACK_HOSTS, ProxySettings, is_loopback, parse_size
+from .server import ServerOptions, bind, configure_logging, run, url_of
+from .settings import DEFAULT_BASE_URL, LOOPBACK_HOSTS, ProxySettings, is_loopback, parse_size, resolve_settings
+from .supervisor import supervise
+from .threaded import ProxyServer, make_server
 
 __all__ = [
     "DEFAULT_BASE_URL",

@@ -6,10 +6,8 @@
 - ``DrainingServer``: on SIGTERM or SIGINT readiness turns 503 at once; after ``drain_delay`` the listener
   closes, idle connections close, requests and streams in flight get ``grace_period`` to finish; then the
   app shuts down (upstream pool, the fetcher's spool) and the process exits 0. A second signal cuts short.
-- ``supervise``: ``--workers N`` processes sharing one listening socket (bound once, backlog as asked), each
-  a ``DrainingServer``; the supervisor forwards the stop signal, restarts a worker that dies, and owns the
-  Prometheus multiprocess directory.
-- ``ProxyServer``: a bound proxy to run in a thread (tests, notebooks, an app that embeds it).
+- ``run``: one process serving the app on a bound socket (``bind``), with the ``router`` loggers set up by
+  ``configure_logging``; ``supervisor`` runs several, ``threaded`` runs one in a thread.
 """
 
 from __future__ import annotations
@@ -18,13 +16,9 @@ import asyncio
 import contextlib
 import ctypes
 import logging
-import multiprocessing
-import os
-import shutil
 import signal
 import socket
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -39,14 +33,21 @@ try:
 except ImportError as exc:  # pragma: no cover - httptools is part of the serve extra
     raise ImportError("router serve needs httptools: pip install 'router[serve]'") from exc
 
-from .._rewrite.pipeline import Router
-from .app import ProxyApp, create_app, error_body
-from .settings import ProxySettings
+from .app import ProxyApp
+from .asgi import error_body
 
-__all__ = ["DrainingServer", "HeaderTimeoutProtocol", "ProxyServer", "ServerOptions", "bind", "run", "supervise"]
+__all__ = [
+    "DrainingServer",
+    "HeaderTimeoutProtocol",
+    "ServerOptions",
+    "bind",
+    "config_for",
+    "configure_logging",
+    "run",
+    "url_of",
+]
 
 log = logging.getLogger("router")
-STARTUP_FAILURE = 3  # uvicorn's exit status for a worker that could not start: never restarted
 MAX_HEADER_BYTES = 64 * 1024
 
 
@@ -257,83 +258,6 @@ def run(
         app.close()
 
 
-def _worker(settings: ProxySettings, options: ServerOptions, sock: socket.socket, verbose: bool) -> None:
-    """One ``--workers`` process: the supervisor's SIGTERM drains it; Ctrl-C reaches the supervisor only."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    configure_logging(sys.stderr, verbose)
-    with contextlib.suppress(KeyboardInterrupt):  # SIGINT is ignored; belt and braces
-        run(create_app(settings), sock, options, (signal.SIGTERM,))
-
-
-def supervise(
-    settings: ProxySettings,
-    options: ServerOptions,
-    sock: socket.socket,
-    verbose: bool = True,
-    early: list[int] | None = None,
-) -> int:
-    """Run ``options.workers`` worker processes on ``sock`` until SIGTERM/SIGINT, then drain them all."""
-    metrics_dir = tempfile.mkdtemp(prefix="router-metrics-")
-    previous = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir  # inherited by the spawned workers
-    context = multiprocessing.get_context("spawn")
-    stops: list[int] = list(early or [])
-    wake = threading.Event()
-    if stops:
-        wake.set()
-
-    def on_signal(sig: int, frame: FrameType | None) -> None:
-        stops.append(sig)
-        wake.set()
-
-    def start() -> multiprocessing.process.BaseProcess:
-        process = context.Process(target=_worker, args=(settings, options, sock, verbose), name="router-worker")
-        process.start()
-        return process
-
-    from prometheus_client.multiprocess import mark_process_dead
-
-    original = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    status = 0
-    try:
-        workers = [start() for _ in range(options.workers)]
-        while not wake.wait(0.5):
-            for number, process in enumerate(workers):
-                if process.is_alive():
-                    continue
-                mark_process_dead(process.pid, metrics_dir)  # type: ignore[no-untyped-call]
-                if process.exitcode == STARTUP_FAILURE:
-                    log.error("router proxy: a worker could not start; stopping")
-                    status = 1
-                    wake.set()
-                    break
-                log.warning("router proxy: worker %s exited (%s); starting another", process.pid, process.exitcode)
-                workers[number] = start()
-        forwarded = 0
-        deadline = time.monotonic() + options.drain_delay + options.grace_period + 10
-        while any(p.is_alive() for p in workers) and time.monotonic() < deadline:
-            if forwarded < min(len(stops), 2):  # the first signal drains; a second one stops at once
-                for process in workers:
-                    if process.is_alive() and process.pid is not None:
-                        os.kill(process.pid, signal.SIGTERM)
-                forwarded += 1
-            wake.clear()
-            wake.wait(0.1)
-        for process in workers:
-            if process.is_alive():
-                process.kill()
-            process.join(5)
-    finally:
-        for sig, handler in original.items():
-            signal.signal(sig, handler)
-        if previous is None:
-            os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
-        else:
-            os.environ["PROMETHEUS_MULTIPROC_DIR"] = previous
-        shutil.rmtree(metrics_dir, ignore_errors=True)
-    return status
-
-
 def configure_logging(stream: IO[str], verbose: bool = True) -> logging.Handler:
     """The ``router`` loggers (what was routed, one access line per request) and uvicorn's warnings to ``stream``."""
     handler = logging.StreamHandler(stream)
@@ -344,103 +268,3 @@ def configure_logging(stream: IO[str], verbose: bool = True) -> logging.Handler:
         logger.setLevel(level)
         logger.propagate = False
     return handler
-
-
-class ProxyServer:
-    """A bound proxy that serves in a thread: ``start()``/``shutdown()``, or ``with make_server(...) as server``.
-
-    ``url`` is where clients point (port 0 picks a free port); ``app`` is the ASGI app (settings, metrics).
-    """
-
-    def __init__(self, app: ProxyApp, sock: socket.socket, options: ServerOptions | None = None) -> None:
-        self.app = app
-        self.socket = sock
-        self.options = options or ServerOptions()
-        self._server = DrainingServer(config_for(app, self.options), app, self.options, ())
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        return url_of(self.socket)
-
-    @property
-    def server_address(self) -> tuple[str, int]:
-        host, port = self.socket.getsockname()[:2]
-        return str(host), int(port)
-
-    @property
-    def base_url(self) -> str:
-        return self.app.settings.base_url
-
-    def serve_forever(self) -> None:
-        """Serve in the calling thread until ``shutdown()`` (from another thread)."""
-        try:
-            self._server.run(sockets=[self.socket])
-        finally:
-            self.app.close()
-
-    def start(self, timeout: float = 30) -> ProxyServer:
-        """Serve in a daemon thread; returns once the listener is accepting."""
-        self._thread = threading.Thread(target=self.serve_forever, name="router-proxy", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + timeout
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the router proxy did not start")
-            time.sleep(0.01)
-        return self
-
-    def shutdown(self, *, drain_delay: float = 0, timeout: float | None = None) -> None:
-        """Drain (in-flight requests get the grace period) and wait for the serving thread to end."""
-        self._server.drain(drain_delay)
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def server_close(self) -> None:
-        self.socket.close()
-
-    def __enter__(self) -> ProxyServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.shutdown()
-        self.server_close()
-
-
-def make_server(
-    router: Router | None = None,
-    host: str = "127.0.0.1",
-    port: int = 8787,
-    base_url: str | None = None,
-    *,
-    api_key: str | None = None,
-    transport: Any = None,
-    settings: ProxySettings | None = None,
-    options: ServerOptions | None = None,
-) -> ProxyServer:
-    """A bound, not yet serving proxy (see ``ProxyServer``)."""
-    settings = resolve_settings(settings, host, base_url=base_url, api_key=api_key)
-    options = options or ServerOptions()
-    app = create_app(settings, router=router, transport=transport)
-    return ProxyServer(app, bind(host, port, options.backlog), options)
-
-
-def resolve_settings(
-    settings: ProxySettings | None, host: str, *, base_url: str | None = None, api_key: str | None = None
-) -> ProxySettings:
-    """Explicit settings win; otherwise the environment's key and base URL, and the hosts a bind implies."""
-    from dataclasses import replace
-
-    from .settings import is_loopback
-
-    if settings is None:
-        settings = ProxySettings(
-            base_url=os.environ.get("OPENROUTER_BASE_URL") or ProxySettings.base_url,
-            api_key=os.environ.get("OPENROUTER_API_KEY") or None,
-            allowed_hosts=ProxySettings.allowed_hosts if is_loopback(host) else ("*",),
-        )
-    if base_url is not None:
-        settings = replace(settings, base_url=base_url)
-    if api_key is not None:
-        settings = replace(settings, api_key=api_key or None)
-    return settings

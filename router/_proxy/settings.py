@@ -26,12 +26,20 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .._base.redact import masked, redacted, short_url
 from .._table.catalogue import DEFAULT_BASE_URL, is_openrouter
 
-__all__ = ["DEFAULT_BASE_URL", "LOOPBACK_HOSTS", "UPSTREAM_CLIENTS", "ProxySettings", "is_loopback", "parse_size"]
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "LOOPBACK_HOSTS",
+    "UPSTREAM_CLIENTS",
+    "ProxySettings",
+    "is_loopback",
+    "parse_size",
+    "resolve_settings",
+]
 
 # The names a loopback listener answers to: a DNS-rebinding page arrives with its own name and is refused.
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
@@ -146,3 +154,20 @@ class ProxySettings:
         if client := env.get("ROUTER_UPSTREAM_CLIENT", "").strip().lower():
             kwargs["upstream_client"] = client
         return cls(**kwargs)  # type: ignore[arg-type]
+
+
+def resolve_settings(
+    settings: ProxySettings | None, host: str, *, base_url: str | None = None, api_key: str | None = None
+) -> ProxySettings:
+    """Explicit settings win; otherwise the environment's key and base URL, and the hosts a bind implies."""
+    if settings is None:
+        settings = ProxySettings(
+            base_url=os.environ.get("OPENROUTER_BASE_URL") or ProxySettings.base_url,
+            api_key=os.environ.get("OPENROUTER_API_KEY") or None,
+            allowed_hosts=ProxySettings.allowed_hosts if is_loopback(host) else ("*",),
+        )
+    if base_url is not None:
+        settings = replace(settings, base_url=base_url)
+    if api_key is not None:
+        settings = replace(settings, api_key=api_key or None)
+    return settings

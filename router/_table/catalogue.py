@@ -1,9 +1,10 @@
 """OpenRouter's public catalogue, cached on disk: the models, what they take, and the endpoints that serve them.
 
-``router models --refresh`` (``router/_table/refresh.py``) fetches it and :func:`write_cached` stores it in the user
-cache directory, one file per base URL it came from (``$XDG_CACHE_HOME/router/catalogue-openrouter.ai-<hash>.json``
-on Linux): what a test double at ``http://127.0.0.1:P/api/v1`` lists only ever applies to processes talking to
-that same address, and a process talking to OpenRouter reads OpenRouter's file alone. The file also names its
+``router models --refresh`` fetches it (``refresh``; ``listing`` reads OpenRouter's answers into a catalogue) and
+:func:`write_cached` stores it in the user cache directory, one file per base URL it came from
+(``$XDG_CACHE_HOME/router/catalogue-openrouter.ai-<hash>.json`` on Linux): what a test double at
+``http://127.0.0.1:P/api/v1`` lists only ever applies to processes talking to that same address, and a process
+talking to OpenRouter reads OpenRouter's file alone. The file also names its
 base URL, checked on read, so a file copied under another name is not believed either. :func:`read_cached` is
 what every ``load_table()`` calls: it never touches the network, costs one ``stat`` when there is no cache, and
 a cache it cannot read is ignored with a one-line warning (never a traceback), so the bundled snapshot is used.
@@ -19,7 +20,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,10 +36,7 @@ __all__ = [
     "CatalogueModel",
     "Endpoint",
     "cache_path",
-    "details_path",
     "endpoint_key",
-    "from_api",
-    "input_modalities",
     "is_openrouter",
     "normalise_base_url",
     "read_cached",
@@ -49,8 +47,8 @@ FORMAT = 1
 DEFAULT_BASE_URL = "https://openrouter.ai/api/v1"
 # The page that documents video inputs: a provider the table has no rules for is handled the way it describes
 # for every provider (base64 data URLs), and nothing more is assumed.
-_MEDIA = frozenset(KINDS)  # models taking any of these have their endpoints read
 VIDEO_GUIDE = "https://openrouter.ai/docs/guides/overview/multimodal/videos"
+MEDIA = frozenset(KINDS)  # a model taking any of these has its endpoints read: who serves it matters to routing
 
 
 class DamagedCatalogue(ValueError):
@@ -115,11 +113,11 @@ class Catalogue:
                     out[mid] = dict(before)
                 continue
             entry: dict[str, Any] = {"input": list(m.input), "output": list(m.output)}
-            if _MEDIA & set(m.input) and m.endpoints is not None:
+            if MEDIA & set(m.input) and m.endpoints is not None:
                 keys = list(dict.fromkeys(endpoint_key(e.tag, e.tier, service_tiers) for e in m.endpoints))
                 entry["providers"] = [k for k in keys if k and "/" not in k]
                 entry["tiers"] = [k for k in keys if "/" in k]
-            elif _MEDIA & set(m.input):
+            elif MEDIA & set(m.input):
                 entry.update({k: before[k] for k in ("providers", "tiers") if k in before})
             out[mid] = entry
         return out
@@ -210,89 +208,6 @@ def endpoint_key(tag: str, tier: str | None, service_tiers: Mapping[str, str]) -
     found = next((service_tiers[s] for s in rest.split("/") if s in service_tiers), None) if rest else None
     chosen = named or found
     return f"{base}/{chosen}" if base and chosen else base
-
-
-def details_path(model: Mapping[str, Any]) -> str | None:
-    """``author/slug`` for ``GET /models/{author}/{slug}/endpoints``, from the model's ``links.details``.
-
-    OpenRouter points ``:free``/``:batch`` variants at their base model's endpoints (by canonical slug), so one
-    request serves them all. Without a link, the id less its ``:variant`` is used.
-    """
-    links = model.get("links")
-    details = links.get("details") if isinstance(links, Mapping) else None
-    if isinstance(details, str) and "/models/" in details and details.endswith("/endpoints"):
-        path = details.rsplit("/models/", 1)[1].removesuffix("/endpoints").strip("/")
-        if path.count("/") >= 1:
-            return path
-    model_id = model.get("id")
-    if isinstance(model_id, str) and "/" in model_id:
-        return model_id.split(":", 1)[0]
-    return None
-
-
-def _strings(value: Any) -> tuple[str, ...] | None:
-    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
-        return tuple(value)
-    return None
-
-
-def _architecture(model: Mapping[str, Any]) -> Mapping[str, Any]:
-    arch = model.get("architecture")
-    return arch if isinstance(arch, Mapping) else {}
-
-
-def input_modalities(model: Mapping[str, Any]) -> tuple[str, ...] | None:
-    """What a ``GET /models`` entry says the model takes, or None when it does not say it in a shape this
-    reader knows (no ``architecture``, no list of strings): unknown, which is not "text only"."""
-    return _strings(_architecture(model).get("input_modalities"))
-
-
-def _endpoints(document: Any) -> tuple[Endpoint, ...] | None:
-    """The endpoints an endpoints answer lists; None when the answer is missing or not the documented shape
-    (``{"data": {"endpoints": [...]}}``, each with a ``tag``), so who serves the model stays unknown."""
-    data = document.get("data") if isinstance(document, Mapping) else None
-    items = data.get("endpoints") if isinstance(data, Mapping) else None
-    if not isinstance(items, list):
-        return None
-    out = []
-    for item in items:
-        if isinstance(item, Mapping) and isinstance(item.get("tag"), str) and item["tag"].strip():
-            tier = item.get("service_tier")
-            out.append(Endpoint(tag=item["tag"].strip(), tier=tier if isinstance(tier, str) and tier else None))
-    return tuple(out) if out or not items else None
-
-
-def from_api(
-    models: Iterable[Mapping[str, Any]],
-    endpoints: Mapping[str, Any],
-    providers: Iterable[Mapping[str, Any]],
-    *,
-    base_url: str,
-    fetched_at: datetime | None = None,
-) -> Catalogue:
-    """Build a catalogue from ``GET /models`` entries, ``GET .../endpoints`` documents keyed by
-    :func:`details_path` (None: the answer was a 404), and ``GET /providers`` entries. A model without readable
-    modalities gets ``input=None``; a media model whose endpoints were not fetched, or came back missing or
-    malformed, keeps ``endpoints=None``; one whose endpoints document lists none gets an empty tuple.
-    """
-    out: dict[str, CatalogueModel] = {}
-    for entry in models:
-        model_id = entry.get("id")
-        if not isinstance(model_id, str) or not model_id:
-            continue
-        inputs = input_modalities(entry)
-        found = None
-        path = details_path(entry) if inputs is not None and _MEDIA & set(inputs) else None
-        if path is not None and path in endpoints:
-            found = _endpoints(endpoints[path])
-        outputs = _strings(_architecture(entry).get("output_modalities")) or ("text",)
-        out[model_id] = CatalogueModel(input=inputs, output=outputs, endpoints=found)
-    names = {
-        p["slug"]: p["name"] if isinstance(p.get("name"), str) else p["slug"]
-        for p in providers
-        if isinstance(p.get("slug"), str) and p["slug"]
-    }
-    return Catalogue(fetched_at or datetime.now(UTC), base_url, out, dict(sorted(names.items())))
 
 
 # --- the cache file ------------------------------------------------------------------------------------
