@@ -33,7 +33,8 @@ from ._base.errors import (
 from ._base.rules import RULES, Diagnostic, Rule
 from ._base.version import __version__
 from ._rewrite.outgoing import Inlined, Note, Outgoing, Refitted, Routed
-from ._rewrite.pipeline import Prepared, Report, Router
+from ._rewrite.pipeline import Router
+from ._rewrite.prepared import Prepared, Report
 from ._table.capabilities import CapabilityTable, Model, Provider
 from ._table.load import load_table
 

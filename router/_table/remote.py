@@ -3,8 +3,8 @@
 ``GET /models?output_modalities=all``, then ``GET /models/{author}/{slug}/endpoints`` for every model that takes
 media (video, audio, images, files; a few at a time), and ``GET /providers``. Every call has a timeout; 408, 429
 and 5xx answers and dropped connections are retried with capped exponential backoff (a ``Retry-After`` of up to
-30 s is honoured, a longer one ends the read). Any failure is one :class:`RefreshError` (:class:`RefreshRefused` when the answer looks
-wrong); storing what was read is ``refresh``'s job.
+30 s is honoured, a longer one ends the read). Any failure is one :class:`RefreshError` (:class:`RefreshRefused`
+when the answer looks wrong); storing what was read is ``refresh``'s job.
 """
 
 from __future__ import annotations
