@@ -46,9 +46,9 @@ __all__ = [
 # The key under which a transport records what it did in ``response.extensions`` (metrics, access logs).
 EXTENSION = "router"
 
-# Every marker (``parts.MARKERS``: the keys and types of every media part) holds one of these: a few fast scans
-# rule out most bodies before the markers themselves are looked for. A body without a marker is forwarded unparsed.
-_STEMS = (b"video", b"image", b"audio", b"Audio", b"file")
+# A media part's key or type (``parts.MARKERS``) as a JSON string, quotes included: one regex search that only
+# stops at quotes (a 1.3 KB text request costs about a microsecond). A body without one is forwarded unparsed.
+_MARKER = re.compile(rb'"(?:' + b"|".join(map(re.escape, MARKERS)) + rb')"')
 
 # `"vide\u006f_url"` is `"video_url"` to a JSON parser. Encoders escape non-ASCII and control characters (and
 # Go's `<>&`), never ASCII letters: a body that escapes one (U to z, `_`) is parsed rather than trusted.
@@ -79,12 +79,10 @@ def intercepts(method: str, path: str) -> Api | None:
 
 def mentions_media(body: bytes) -> bool:
     """A cheap byte scan, before any JSON parsing."""
-    if any(stem in body for stem in _STEMS) and any(marker in body for marker in MARKERS):
-        return True
-    return _ESCAPED_LETTER.search(body) is not None
+    return _MARKER.search(body) is not None or _ESCAPED_LETTER.search(body) is not None
 
 
-_OVERLAP = max(len(m) for m in MARKERS)
+_OVERLAP = max(len(m) for m in MARKERS) + 2  # and its quotes
 
 
 def _mentions(body: Body) -> bool:
