@@ -7,10 +7,10 @@ Prints one JSON object: GB/s of input (10**9 bytes per second, median of ``repea
 - ``copy``: ``bytes(bytearray)``, one allocating memory copy of the whole buffer (the floor for any pass);
 - ``pybase64`` and ``stdlib`` (``base64.b64encode``): the whole buffer in one call, as the naive recipe does;
 - ``*_chunked``: 768 KiB at a time, the router's loop (``CHUNK`` of
-  ``router._rewrite.outgoing``), with ``copy_chunked`` as its floor;
-- ``router_file``: ``router._rewrite.outgoing.encode_file`` over FILE (read from the page cache and encode), when given.
+  ``router._rewrite.pieces``), with ``copy_chunked`` as its floor;
+- ``router_file``: ``router._rewrite.pieces.encode_file`` over FILE (read from the page cache and encode), when given.
 
-``router_encoder`` names the encoder ``router._rewrite.outgoing`` picked (``pybase64`` with the ``fast`` extra).
+``router_encoder`` names the encoder ``router._rewrite.pieces`` picked (``pybase64`` with the ``fast`` extra).
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from pathlib import Path
 
 import pybase64
 
-from router._rewrite import outgoing as rewrite
-from router._rewrite.outgoing import encode_file
+from router._rewrite import pieces as rewrite
+from router._rewrite.pieces import encode_file
 
 
 def rate(work: Callable[[], object], size: int, repeat: int) -> float:

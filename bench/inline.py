@@ -1,7 +1,7 @@
-"""One inline measurement in a fresh process: send a request whose video URL must be inlined, report memory and time.
+"""One inline measurement in a fresh process: send a request whose media URL must be inlined, report memory and time.
 
-    python bench/inline.py router|naive|requests|seed VIDEO_URL SINK_URL [--capabilities YAML] [--verify SHA256]
-                           [--file PATH]
+    python bench/inline.py router|naive|requests|seed MEDIA_URL SINK_URL [--kind video|audio] [--capabilities YAML]
+                           [--verify SHA256] [--file PATH]
 
 Prints one JSON object. Memory is the peak resident set (``VmHWM``) reset just before the request
 (``/proc/self/clear_refs`` 5), minus the resident set at that moment: imports, ``Router()`` and the clients
@@ -9,16 +9,20 @@ are already made, so only what the request itself costs is counted. The media se
 processes of their own.
 
 ``router``: ``httpx.Client(transport=RouterTransport(router))`` posts the request with the URL; the router
-downloads the video to a spooled file and streams the body as base64 with its exact ``Content-Length``.
+downloads the media to a spooled file and streams the body as base64 with its exact ``Content-Length``.
 
-``naive``: what a team writes today without it: download the video, base64 it, put the data URL in the
-request and ``client.post(url, json=request)`` (``json.dumps`` and ``.encode()`` inside httpx).
+``naive``: what a team writes today without it: download the media, base64 it, put it in the request (a
+video as a data URL, audio as ``input_audio``'s bare base64 and ``format``) and ``client.post(url,
+json=request)`` (``json.dumps`` and ``.encode()`` inside httpx).
 
 ``requests``: a ``requests.Session`` with ``router.RequestsAdapter(router)`` mounted posts the request with the URL
 (``bench/requests_inline.py`` runs it against ``seed``).
 
 ``seed``: the recipe the project started from: read the local file (``--file``, the one the media server serves),
 base64 it in memory, ``requests.post(url, headers=..., json=payload)``.
+
+``--kind audio``: the URL is an ``input_audio`` part's ``data`` (a WAV): OpenRouter takes no audio URLs, so the
+router downloads it and sends bare base64 with the format read from the bytes.
 """
 
 from __future__ import annotations
@@ -40,26 +44,24 @@ MODEL = "google/gemini-2.5-flash"
 PROVIDER = "google-ai-studio"  # takes no plain video URLs: an https/http URL must be inlined
 
 
-def request_for(url: str) -> dict[str, Any]:
+def request_for(value: str, kind: str = "video") -> dict[str, Any]:
+    """The request with one media part: ``value`` is a video URL (or data URL), or an audio URL (or bare base64)."""
+    if kind == "audio":
+        text = "What is said in this recording? Answer in one sentence."
+        part: dict[str, Any] = {"type": "input_audio", "input_audio": {"data": value, "format": "wav"}}
+    else:
+        text = "What happens in this video? Answer in one sentence."
+        part = {"type": "video_url", "video_url": {"url": value}}
     return {
         "model": MODEL,
-        "messages": [
-            {
-                "role": "user",
-                "content": [
-                    {"type": "text", "text": "What happens in this video? Answer in one sentence."},
-                    {"type": "video_url", "video_url": {"url": url}},
-                ],
-            }
-        ],
+        "messages": [{"role": "user", "content": [{"type": "text", "text": text}, part]}],
         "provider": {"only": [PROVIDER]},
     }
 
 
-def naive(client: httpx.Client, video_url: str, sink: str, headers: dict[str, str]) -> httpx.Response:
-    video = client.get(video_url).raise_for_status().content
-    data_url = "data:video/mp4;base64," + base64.b64encode(video).decode("ascii")
-    request = request_for(data_url)
+def naive(client: httpx.Client, url: str, sink: str, headers: dict[str, str], kind: str) -> httpx.Response:
+    encoded = base64.b64encode(client.get(url).raise_for_status().content).decode("ascii")
+    request = request_for(encoded if kind == "audio" else "data:video/mp4;base64," + encoded, kind)
     return client.post(sink, json=request, headers=headers)
 
 
@@ -93,11 +95,12 @@ def reset_peak() -> bool:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("mode", choices=["router", "naive", "requests", "seed"])
-    parser.add_argument("video_url")
+    parser.add_argument("url")
     parser.add_argument("sink")
+    parser.add_argument("--kind", choices=["video", "audio"], default="video")
     parser.add_argument("--capabilities", action="append", default=[])
     parser.add_argument("--verify", metavar="SHA256")
-    parser.add_argument("--file", help="seed: the video file to read (the one VIDEO_URL serves)")
+    parser.add_argument("--file", help="seed: the video file to read (the one MEDIA_URL serves)")
     args = parser.parse_args()
     if args.mode == "seed" and not args.file:
         parser.error("seed needs --file")
@@ -123,13 +126,13 @@ def main() -> None:
     start = time.perf_counter()
     response: Any
     if args.mode == "router":
-        response = client.post(args.sink, json=request_for(args.video_url), headers=headers)
+        response = client.post(args.sink, json=request_for(args.url, args.kind), headers=headers)
     elif args.mode == "requests":
-        response = session.post(args.sink, json=request_for(args.video_url), headers=headers, timeout=120)
+        response = session.post(args.sink, json=request_for(args.url, args.kind), headers=headers, timeout=120)
     elif args.mode == "seed":
         response = seed(args.file, args.sink, headers)
     else:
-        response = naive(client, args.video_url, args.sink, headers)
+        response = naive(client, args.url, args.sink, headers, args.kind)
     seconds = time.perf_counter() - start
     peak = status_kb("VmHWM")
     maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -139,6 +142,7 @@ def main() -> None:
         content = {"error": response.text[:500]}
     out = {
         "mode": args.mode,
+        "kind": args.kind,
         "status": response.status_code,
         "seconds": seconds,
         "rss_setup_kb": rss_setup,

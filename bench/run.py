@@ -4,6 +4,7 @@
                                    # and redraws the figures of docs/performance.md (bench/plots.py)
     python bench/run.py --quick    # fewer repetitions and sizes, same table (a smoke test of the benchmarks)
     python bench/run.py --only fit # router.fit against the ffmpeg CLI (not in the default run)
+    python bench/run.py --only media  # the audio, image and many-images benchmarks alone
 
 Every measurement runs in a fresh child process, next to its baseline measured in the same run on the same
 machine, interleaved with it. The media server and the upstream sink are child processes of their own, so
@@ -41,6 +42,7 @@ GEMINI_CAP = 100 * MB  # google-ai-studio's max_request_bytes in the bundled tab
 
 sys.path.insert(0, str(BENCH))
 import fit as fit_bench  # noqa: E402  (bench/fit.py: router.fit against the ffmpeg CLI)
+import image as image_bench  # noqa: E402  (bench/image.py: fit_image against Image.thumbnail)
 import lint_corpus  # noqa: E402  (bench/ is not a package: its modules are scripts side by side)
 import media  # noqa: E402
 
@@ -59,6 +61,12 @@ class Plan:
     lint_files: int = 10_000
     lint_runs: int = 3
     b64_repeat: int = 7
+    audio_reps: int = 5  # rounds of the 60 MB audio inline (router, naive and the video beside them)
+    image_reps: int = 7  # rounds of fit_image against Image.thumbnail (fresh processes; 2n+1 in the warm one)
+    images: int = 50  # image URLs in the request that needs nothing
+    images_procs: int = 3
+    images_rounds: int = 20
+    images_block: int = 25
 
     def reps_for(self, size: float) -> int:
         return (self.reps or {10: 3, 60: 5, 500: 2})[size]
@@ -76,7 +84,14 @@ QUICK = Plan(
     lint_files=2_000,
     lint_runs=1,
     b64_repeat=3,
+    audio_reps=2,
+    image_reps=2,
+    images_procs=1,
+    images_rounds=10,
 )
+
+SECTIONS = "inline,b64,passthrough,startup,lint,proxy,audio,image,images"
+MEDIA = {"audio", "image", "images"}  # `--only media`
 
 
 # -- plumbing ---------------------------------------------------------------------------------------------------
@@ -214,30 +229,74 @@ def bench_inline(plan: Plan, srv: dict[str, Server], limit: float) -> dict[str, 
                 pass
         url = f"{srv['media'].origin}/{path.name}"
         quiet = settle(limit)
-        runs: dict[str, list[dict[str, Any]]] = {"router": [], "naive": []}
-        for rep in range(plan.reps_for(size)):
-            for mode in ("router", "naive") if rep % 2 == 0 else ("naive", "router"):
-                got = run_json([*base, mode, url, sink, *caps])
-                if got["status"] != 200 or got["sent_bytes"] is None:
-                    raise RuntimeError(f"{mode} {path.name}: {got}")
-                runs[mode].append(got)
-                log(f"inline {size:g} MB {mode}: {got['growth_bytes'] / 2**20:.1f} MiB, {got['seconds']:.2f} s")
+        argvs = {mode: [*base, mode, url, sink, *caps] for mode in ("router", "naive")}
+        runs = _inline_rounds(argvs, plan.reps_for(size), f"inline {size:g} MB")
         sizes[f"{size:g}"] = {
             "file_bytes": file_bytes,
             "base64_bytes": encoded,
             "body_bytes": runs["router"][0]["sent_bytes"],
             "cap_raised": bool(caps),
             **quiet,
-            **{
-                mode: {
-                    "growth_bytes": median([r["growth_bytes"] for r in rs]),
-                    "seconds": median([r["seconds"] for r in rs]),
-                    "samples": [{k: r[k] for k in ("growth_bytes", "seconds", "rss_setup_kb", "peak_kb")} for r in rs],
-                }
-                for mode, rs in runs.items()
-            },
+            **{mode: _inline_summary(rs) for mode, rs in runs.items()},
         }
     return {"verified": checks, "sizes": sizes}
+
+
+def _inline_rounds(argvs: dict[str, list[str]], reps: int, label: str) -> dict[str, list[dict[str, Any]]]:
+    """Each inline.py command ``reps`` times, taking turns (A B C, then C B A), each in a fresh process."""
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in argvs}
+    for rep in range(reps):
+        for name in argvs if rep % 2 == 0 else reversed(argvs):
+            got = run_json(argvs[name])
+            if got["status"] != 200 or got["sent_bytes"] is None:
+                raise RuntimeError(f"{label} {name}: {got}")
+            runs[name].append(got)
+            log(f"{label} {name}: {got['growth_bytes'] / 2**20:.1f} MiB, {got['seconds']:.2f} s")
+    return runs
+
+
+def _inline_summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "growth_bytes": median([r["growth_bytes"] for r in runs]),
+        "seconds": median([r["seconds"] for r in runs]),
+        "samples": [{k: r[k] for k in ("growth_bytes", "seconds", "rss_setup_kb", "peak_kb")} for r in runs],
+    }
+
+
+def bench_audio(plan: Plan, srv: dict[str, Server], limit: float) -> dict[str, Any]:
+    """A 60 MB WAV URL in `input_audio.data`, inlined through RouterTransport, against the naive recipe and against
+    the 60 MB video clip through RouterTransport, taking turns in the same run."""
+    sink = f"{srv['sink'].origin}/api/v1/chat/completions"
+    base = [PY, str(BENCH / "inline.py")]
+    wav, clip = media.make_audio(60), media.make_clip(60)
+    checks = {}
+    for path in (media.tiny_audio(), wav):  # the bodies decode to the served recording, format wav
+        for mode in ("router", "naive"):
+            url = f"{srv['media'].origin}/{path.name}"
+            got = run_json([*base, mode, url, sink, "--kind", "audio", "--verify", _sha256(path)])
+            if got["verified"] is not True or got["status"] != 200:
+                raise RuntimeError(f"{mode} sent a wrong body for {path.name}: {got}")
+            checks[f"{mode}:{path.name}"] = got["verified"]
+    for path in (wav, clip):  # page cache warm for every recipe
+        with path.open("rb") as fh:
+            while fh.read(1 << 24):
+                pass
+    quiet = settle(limit)
+    argvs = {
+        "router": [*base, "router", f"{srv['media'].origin}/{wav.name}", sink, "--kind", "audio"],
+        "naive": [*base, "naive", f"{srv['media'].origin}/{wav.name}", sink, "--kind", "audio"],
+        "video_router": [*base, "router", f"{srv['media'].origin}/{clip.name}", sink],
+    }
+    runs = _inline_rounds(argvs, plan.audio_reps, "audio 60 MB")
+    return {
+        "verified": checks,
+        "file_bytes": wav.stat().st_size,
+        "video_file_bytes": clip.stat().st_size,
+        "body_bytes": runs["router"][0]["sent_bytes"],
+        "naive_body_bytes": runs["naive"][0]["sent_bytes"],
+        **quiet,
+        **{name: _inline_summary(rs) for name, rs in runs.items()},
+    }
 
 
 def bench_b64(plan: Plan) -> dict[str, Any]:
@@ -247,27 +306,31 @@ def bench_b64(plan: Plan) -> dict[str, Any]:
 # -- 3: text-only pass-through ----------------------------------------------------------------------------------
 
 
-def bench_passthrough(plan: Plan, srv: dict[str, Server], limit: float) -> dict[str, Any]:
+def bench_passthrough(plan: Plan, srv: dict[str, Server], limit: float, images: int = 0) -> dict[str, Any]:
+    """bench/passthrough.py in fresh processes: the text-only request, or (``images``) one with that many image
+    URLs that need nothing."""
     url = f"{srv['chat'].origin}/api/v1/chat/completions"
     procs = []
-    for _ in range(plan.passthrough_procs):
+    rounds, block = (
+        (plan.images_rounds, plan.images_block) if images else (plan.passthrough_rounds, plan.passthrough_block)
+    )
+    extra = ["--images", str(images)] if images else []
+    for _ in range(plan.images_procs if images else plan.passthrough_procs):
         quiet = settle(limit)
-        got = run_json(
-            [
-                PY,
-                str(BENCH / "passthrough.py"),
-                url,
-                "--rounds",
-                str(plan.passthrough_rounds),
-                "--block",
-                str(plan.passthrough_block),
-            ]
-        )
+        argv = [PY, str(BENCH / "passthrough.py"), url, "--rounds", str(rounds), "--block", str(block), *extra]
+        got = run_json(argv)
         got.update(quiet)
         procs.append(got)
-        log(f"pass-through: ratio {got['ratio']:.4f}, transport +{got['client_overhead_us']:.1f} us/request")
-    keys = ["ratio", "ratio_of_medians", "httpx_us", "router_us", "client_overhead_us", "implied_ratio", "decision_us"]
-    summary = {k: median([p[k] for p in procs]) for k in keys}
+        log(
+            f"pass-through{f' ({images} images)' if images else ''}: ratio {got['ratio']:.4f}, "
+            f"+{got['added_us']:.0f} us on loopback, transport +{got['client_overhead_us']:.1f} us/request"
+        )
+    keys = ["ratio", "ratio_of_medians", "httpx_us", "router_us", "added_us", "client_overhead_us", "implied_ratio"]
+    summary: dict[str, Any] = {k: median([p[k] for p in procs]) for k in [*keys, *([] if images else ["decision_us"])]}
+    if images:
+        summary["dns_lookups"] = sorted({host for p in procs for host in p["dns_lookups"]})
+        summary["sent_unchanged"] = all(p["sent_unchanged"] for p in procs)
+        summary["images"] = images
     return {**summary, "body_bytes": procs[0]["body_bytes"], "processes": procs}
 
 
@@ -537,8 +600,87 @@ def goals(res: dict[str, Any]) -> list[dict[str, Any]]:
         )
     if "proxy" in res:
         rows += proxy_goals(res["proxy"])
+    rows += media_goals(res)
     if "fit" in res:
         rows += fit_bench.goals(res["fit"])
+    return rows
+
+
+def media_goals(res: dict[str, Any]) -> list[dict[str, Any]]:
+    """Audio, images: a 60 MB audio URL inlined as flat as a video, a 24 MP photo fitted about as fast as Pillow
+    shrinks it, and 50 image URLs that need nothing checked and sent on at a small cost."""
+    rows: list[dict[str, Any]] = []
+    if "audio" in res:
+        a = res["audio"]
+        router_mib, video_mib = a["router"]["growth_bytes"] / 2**20, a["video_router"]["growth_bytes"] / 2**20
+        naive_mib = a["naive"]["growth_bytes"] / 2**20
+        rows += [
+            {
+                "goal": "audio: inline memory, 60 MB WAV URL vs 60 MB video URL (both router)",
+                "router": f"{router_mib:.1f} MiB",
+                "baseline": f"{video_mib:.1f} MiB (video)",
+                "ratio": router_mib / video_mib,
+                "target": "<= 1.1x",
+                "pass": router_mib <= 1.1 * video_mib,
+            },
+            {
+                "goal": "audio: inline memory, 60 MB WAV URL, peak RSS growth",
+                "router": f"{router_mib:.1f} MiB",
+                "baseline": f"{naive_mib:.1f} MiB (naive)",
+                "ratio": router_mib / naive_mib,
+                "target": "info",
+                "pass": None,
+            },
+            {
+                "goal": "audio: inline wall time, 60 MB WAV (download + encode + send)",
+                "router": f"{a['router']['seconds']:.2f} s",
+                "baseline": f"{a['naive']['seconds']:.2f} s (naive)",
+                "ratio": a["router"]["seconds"] / a["naive"]["seconds"],
+                "target": "info",
+                "pass": None,
+            },
+        ]
+    if "image" in res:
+        im = res["image"]
+        w, fit, thumb = im["warm"], im["fit"], im["thumbnail"]
+        rows += [
+            {
+                "goal": "image: fit a 24 MP JPEG to Anthropic's cap vs Image.thumbnail (warm process)",
+                "router": f"{w['fit']['seconds']:.3f} s",
+                "baseline": f"{w['thumbnail']['seconds']:.3f} s (thumbnail)",
+                "ratio": im["ratio"],
+                "target": "<= 1.5x",
+                "pass": im["pass"],
+            },
+            {
+                "goal": "image: the same in fresh processes (start, imports, job)",
+                "router": f"{fit['wall_s']:.2f} s",
+                "baseline": f"{thumb['wall_s']:.2f} s (thumbnail)",
+                "ratio": im["wall_ratio"],
+                "target": "info",
+                "pass": None,
+            },
+            {
+                "goal": "image: peak RSS of the fresh processes",
+                "router": f"{fit['peak_rss_mb']:.0f} MiB",
+                "baseline": f"{thumb['peak_rss_mb']:.0f} MiB (thumbnail)",
+                "ratio": im["rss_ratio"],
+                "target": "info",
+                "pass": None,
+            },
+        ]
+    if "images" in res:
+        i = res["images"]
+        rows.append(
+            {
+                "goal": f"images: {i['images']} image URLs that need nothing, time added per request (loopback)",
+                "router": f"{i['router_us'] / 1e3:.2f} ms",
+                "baseline": f"{i['httpx_us'] / 1e3:.2f} ms (httpx)",
+                "ratio": i["ratio"],
+                "target": "<= +2 ms",
+                "pass": i["added_us"] <= 2000 and i["sent_unchanged"] and len(i["dns_lookups"]) <= 1,
+            }
+        )
     return rows
 
 
@@ -738,11 +880,74 @@ def markdown(res: dict[str, Any], rows: list[dict[str, Any]]) -> str:
         ]
     if "proxy" in res:
         parts += ["", *proxy_markdown(res["proxy"])]
+    parts += media_markdown(res)
     if "fit" in res:
         parts += ["", fit_bench.markdown(res["fit"]).rstrip()]
     else:
         parts += ["", "Fitting video (`router[fit]`) has its own run: [`results-fit.md`](results-fit.md)."]
     return "\n".join(parts) + "\n"
+
+
+def media_markdown(res: dict[str, Any]) -> list[str]:
+    """The audio and image sections of results.md."""
+    out: list[str] = []
+    if "audio" in res:
+        a = res["audio"]
+        head = ["request", "body", "peak RSS growth", "wall time"]
+        rows = [
+            [label, f"{body / MB:.1f} MB", f"{a[k]['growth_bytes'] / 2**20:.1f} MiB", f"{a[k]['seconds']:.2f} s"]
+            for label, k, body in (
+                (f"router, {a['file_bytes'] / MB:.1f} MB WAV URL", "router", a["body_bytes"]),
+                ("naive, the same WAV", "naive", a["naive_body_bytes"]),
+                (
+                    f"router, {a['video_file_bytes'] / MB:.1f} MB video URL",
+                    "video_router",
+                    a["video_file_bytes"] * 4 / 3,
+                ),
+            )
+        ]
+        out += ["", "## Audio inline (60 MB WAV in `input_audio.data`, to Gemini)", "", md_table(head, rows)]
+    if "image" in res:
+        im = res["image"]
+        w, fit, thumb = im["warm"], im["fit"], im["thumbnail"]
+        out += [
+            "",
+            f"## Image fit ({im['source']['size'][0]}x{im['source']['size'][1]} JPEG, {im['source']['bytes'] / MB:.1f} "
+            f"MB, to {im['limits']['max_bytes'] / MB:.2f} MB and {im['limits']['max_side']} px)",
+            "",
+            md_table(
+                ["", "warm: time", "warm: peak growth", "fresh: wall", "fresh: work", "fresh: peak RSS", "output"],
+                [
+                    [
+                        name,
+                        f"{w[key]['seconds']:.3f} s",
+                        f"{w[key]['growth_mb']:.0f} MiB",
+                        f"{r['wall_s']:.2f} s",
+                        f"{r['work_s']:.2f} s",
+                        f"{r['peak_rss_mb']:.0f} MiB",
+                        f"{r['output_size'][0]}x{r['output_size'][1]}, {r['output_bytes'] / 1e3:.0f} kB",
+                    ]
+                    for name, key, r in (("fit_image", "fit", fit), ("Image.thumbnail", "thumbnail", thumb))
+                ],
+            ),
+            "",
+            f"A fresh `import router._fit.image` takes {im['import_router']['wall_s']:.2f} s "
+            f"({im['import_router']['peak_rss_mb']:.0f} MiB). fit_image: {fit['note']}.",
+        ]
+    if "images" in res:
+        i = res["images"]
+        out += [
+            "",
+            f"## {i['images']} image URLs that need nothing (`openai/gpt-4o` pinned to `openai`)",
+            "",
+            f"A {i['body_bytes']:,}-byte request: {i['httpx_us'] / 1e3:.2f} ms bare, {i['router_us'] / 1e3:.2f} ms "
+            f"through RouterTransport on loopback, {i['added_us'] / 1e3:.2f} ms added (median of ABBA rounds, median "
+            f"of {len(i['processes'])} processes); without a network the transport adds "
+            f"{i['client_overhead_us'] / 1e3:.2f} ms. The body went out unchanged: "
+            f"{'yes' if i['sent_unchanged'] else 'no'}; hosts looked up: {', '.join(i['dns_lookups'])} "
+            "(the server only).",
+        ]
+    return out
 
 
 def proxy_markdown(p: dict[str, Any]) -> list[str]:
@@ -822,9 +1027,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer sizes and repetitions (about a minute)")
     parser.add_argument(
         "--only",
-        default="inline,b64,passthrough,startup,lint,proxy",
-        help="comma-separated subset of the benchmarks; `fit` (router.fit against the ffmpeg CLI, ~15 min) only runs"
-        " when named",
+        default=SECTIONS,
+        help="comma-separated subset of the benchmarks (`media`: audio, image and images); `fit` (router.fit against"
+        " the ffmpeg CLI, ~15 min) only runs when named",
     )
     parser.add_argument(
         "--settle", type=float, default=60, help="seconds to wait per benchmark for a quiet machine (default 60)"
@@ -835,15 +1040,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
     only = set(args.only.split(","))
+    only = (only - {"media"}) | (MEDIA if "media" in only else set())
     started = time.monotonic()
     res: dict[str, Any] = {
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "command": " ".join(["python bench/run.py", *sys.argv[1:]]),
         "machine": machine(),
     }
-    if only & {"inline", "b64", "passthrough"}:
+    if only & {"inline", "b64", "passthrough", "audio", "images"}:
         log("making clips (cached in bench/.cache)")
-        for size in plan.sizes:
+        for size in plan.sizes if only & {"inline", "b64", "passthrough"} else (60,):
             media.make_clip(size)
         media.tiny_clip()
         with servers() as srv:
@@ -853,6 +1059,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 res["b64"] = bench_b64(plan)
             if "passthrough" in only:
                 res["passthrough"] = bench_passthrough(plan, srv, args.settle)
+            if "audio" in only:
+                res["audio"] = bench_audio(plan, srv, args.settle)
+            if "images" in only:
+                res["images"] = bench_passthrough(plan, srv, args.settle, images=plan.images)
+    if "image" in only:
+        settle(args.settle)
+        res["image"] = image_bench.bench(plan.image_reps)
     if "startup" in only:
         res["startup"] = bench_startup(plan, args.settle)
     if "lint" in only:

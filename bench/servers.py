@@ -1,6 +1,6 @@
 """Loopback servers for the benchmarks, each run in its own process so its memory and CPU are not the client's.
 
-    python bench/servers.py media DIR   # GET /NAME serves DIR/NAME (video/mp4, Content-Length, sendfile)
+    python bench/servers.py media DIR   # GET /NAME serves DIR/NAME (type by suffix, Content-Length, sendfile)
     python bench/servers.py sink        # POST: reads the body in 1 MiB chunks, discards it, checks its length
     python bench/servers.py chat        # POST: a canned chat completion, as fast as asyncio answers
                                         # ("stream": true: 50 SSE events, one a millisecond)
@@ -9,8 +9,9 @@ Each prints ``READY <port>`` on its first line once it listens, then serves unti
 
 The sink answers 200 with ``{"received": N, "content_length": N}`` in the completion's content when the
 body had exactly its declared length (400 otherwise; 411 for a body without ``Content-Length``). With an
-``X-Bench-Verify: <sha256>`` header it also keeps the body, decodes its one video data URL strictly and
-checks the bytes' sha256 and that ``provider.only`` was set: the correctness check behind the figures.
+``X-Bench-Verify: <sha256>`` header it also keeps the body, decodes its one media part strictly (a video data URL,
+or an ``input_audio`` part's bare base64 with ``"format": "wav"``) and checks the bytes' sha256: the correctness
+check behind the figures.
 """
 
 from __future__ import annotations
@@ -64,12 +65,15 @@ class _Media(_Quiet):
             return
         size = path.stat().st_size
         self.send_response(200)
-        self.send_header("Content-Type", "video/mp4")
+        self.send_header("Content-Type", _TYPES.get(path.suffix, "application/octet-stream"))
         self.send_header("Content-Length", str(size))
         self.end_headers()
         self.wfile.flush()
         with path.open("rb") as fh:
             self.connection.sendfile(fh)
+
+
+_TYPES = {".mp4": "video/mp4", ".wav": "audio/wav", ".jpg": "image/jpeg"}
 
 
 class _Sink(_Quiet):
@@ -99,20 +103,30 @@ class _Sink(_Quiet):
 
 
 def _verify(body: bytes, expected_sha256: str) -> bool | str:
-    """True when the one video data URL decodes (strictly) to the expected bytes and a route was pinned."""
+    """True when the one media part decodes (strictly) to the expected bytes: a video/mp4 data URL, or
+    ``input_audio`` with bare base64 and ``"format": "wav"``."""
     request = json.loads(body)
-    urls = [
-        part["video_url"]["url"]
+    parts = [
+        part
         for message in request["messages"]
         if isinstance(message.get("content"), list)
         for part in message["content"]
-        if part.get("type") in ("video_url", "input_video")
+        if part.get("type") in ("video_url", "input_video", "input_audio")
     ]
-    if len(urls) != 1 or not urls[0].startswith("data:video/mp4;base64,"):
-        return f"expected one video/mp4 data URL, found {[u[:40] for u in urls]}"
-    data = base64.b64decode(urls[0].partition(",")[2], validate=True)
+    if len(parts) != 1:
+        return f"expected one media part, found {len(parts)}"
+    (part,) = parts
+    if part["type"] == "input_audio":
+        if part["input_audio"].get("format") != "wav":
+            return f"expected format wav, found {part['input_audio'].get('format')!r}"
+        encoded = part["input_audio"]["data"]
+    elif part["video_url"]["url"].startswith("data:video/mp4;base64,"):
+        encoded = part["video_url"]["url"].partition(",")[2]
+    else:
+        return f"expected a video/mp4 data URL, found {part['video_url']['url'][:40]!r}"
+    data = base64.b64decode(encoded, validate=True)
     if hashlib.sha256(data).hexdigest() != expected_sha256:
-        return "the decoded video is not the served file"
+        return "the decoded media is not the served file"
     return True
 
 

@@ -1,4 +1,4 @@
-"""router: make video inputs to LLM chat-completion (and Responses) requests just work.
+"""router: make media inputs (video, audio, images, PDFs) to LLM chat-completion and Responses requests just work.
 
     import httpx, router
     r = router.Router()                       # bundled capability table
@@ -25,6 +25,7 @@ from ._base.errors import (
     FetchError,
     MediaTooLarge,
     NotAVideo,
+    NotTheMedia,
     RequestRejected,
     RouterError,
     UnreachableURL,
@@ -32,7 +33,8 @@ from ._base.errors import (
 from ._base.rules import RULES, Diagnostic, Rule
 from ._base.version import __version__
 from ._rewrite.outgoing import Inlined, Note, Outgoing, Refitted, Routed
-from ._rewrite.pipeline import Prepared, Report, Router
+from ._rewrite.pipeline import Router
+from ._rewrite.prepared import Prepared, Report
 from ._table.capabilities import CapabilityTable, Model, Provider
 from ._table.load import load_table
 
@@ -80,6 +82,7 @@ __all__ = [
     "MediaTooLarge",
     "Model",
     "NotAVideo",
+    "NotTheMedia",
     "Note",
     "Outgoing",
     "Prepared",

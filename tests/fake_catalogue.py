@@ -78,8 +78,8 @@ def build(served_by: Mapping[str, tuple[str, ...]]) -> tuple[dict[str, Any], dic
             if all(e["tag"] != tag for e in known):
                 known.append({"name": f"{tag} | {model['id']}", "provider_name": tag.split("/")[0], "tag": tag})
     slugs = {s for providers in served_by.values() for s in providers if "/" not in s}
-    providers = [{"slug": s, "name": s.replace("-", " ").title()} for s in sorted(slugs)]
-    providers += [{"slug": s, "name": n} for s, n in EXTRA_PROVIDERS.items()]
+    names = {s: s.replace("-", " ").title() for s in sorted(slugs)} | EXTRA_PROVIDERS
+    providers = [{"slug": s, "name": n} for s, n in names.items()]
     return models, endpoints, {"data": providers}
 
 

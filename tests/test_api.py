@@ -7,7 +7,7 @@ import sys
 
 import router
 
-HEAVY = ("httpx", "httpx2", "requests", "urllib3", "aiohttp", "av", "litellm", "uvicorn", "starlette",
+HEAVY = ("httpx", "httpx2", "requests", "urllib3", "aiohttp", "av", "pypdf", "litellm", "uvicorn", "starlette",
          "prometheus_client")  # fmt: skip
 
 

@@ -97,8 +97,12 @@ def test_every_video_model_with_text_output_has_a_provider(table: CapabilityTabl
 
 
 def test_text_only_models_have_no_providers(table: CapabilityTable) -> None:
-    """Models without video input carry no providers (the table only routes video)."""
-    assert all(not m.providers for m in table.models.values() if not m.takes_video)
+    """Models that take no media carry no providers (the table routes media requests only), and the media models
+    of the big families know who serves them."""
+    media = {"video", "audio", "image", "file"}
+    assert all(not m.providers for m in table.models.values() if not media & set(m.input))
+    assert table.models["anthropic/claude-sonnet-4.5"].providers == ("anthropic", "amazon-bedrock", "google-vertex")
+    assert table.models["openai/gpt-4o"].providers == ("openai", "azure")
 
 
 def test_every_provider_cites_its_sources(table: CapabilityTable) -> None:
@@ -108,6 +112,11 @@ def test_every_provider_cites_its_sources(table: CapabilityTable) -> None:
         for field, url in provider.sources.items():
             assert url.startswith("https://"), (slug, field)
         assert provider.notes, slug
+        for kind in ("audio", "image", "file"):
+            section = getattr(provider, kind)
+            if section is not None:  # a kind's section cites its own source (or one per field)
+                assert (section.source or "").startswith("https://") or section.sources, (slug, kind)
+                assert all(url.startswith("https://") for url in section.sources.values()), (slug, kind)
 
 
 def test_key_provider_rules(table: CapabilityTable) -> None:

@@ -90,7 +90,17 @@ def test_json_output_and_jsonl_line_numbers(capsys: pytest.CaptureFixture[str]) 
         (4, "url-not-accepted", "/messages/0/content/1/video_url/url"),
         (5, "invalid-json", ""),
     ]
-    assert set(doc["diagnostics"][0]) == {"file", "line", "column", "pointer", "rule", "severity", "message", "fix"}
+    assert set(doc["diagnostics"][0]) == {
+        "file",
+        "line",
+        "column",
+        "pointer",
+        "rule",
+        "kind",
+        "severity",
+        "message",
+        "fix",
+    }
     assert doc["diagnostics"][0]["file"] == "batch.jsonl"
 
 

@@ -16,7 +16,7 @@ from payloads import PROMPT, YOUTU_BE, YOUTUBE
 from router import Diagnostic, RequestRejected, Router
 from router._litellm.core import (
     apply,
-    has_video_parts,
+    has_media_parts,
     openrouter_model,
     rejection,
     request_view,
@@ -75,11 +75,14 @@ def offline(table: CapabilityTable) -> Router:
         _video(kind="input_video"),
         {"type": "video_url"},  # malformed, but the router must see it (and refuse it)
         {"type": "text", "text": "x", "videoUrl": {"url": YOUTU_BE}},
+        {"type": "image_url", "image_url": {"url": "https://x.test/cat.png"}},
+        {"type": "input_audio", "input_audio": {"data": "UklGRg==", "format": "wav"}},
+        {"type": "file", "file": {"filename": "a.pdf", "file_data": "https://x.test/a.pdf"}},
     ],
 )
-def test_every_spelling_of_a_video_part_is_noticed(part: dict[str, Any]) -> None:
-    """A part with a video type or a video key, in any spelling, goes to the router."""
-    assert has_video_parts(_call(part)["messages"])
+def test_every_spelling_of_a_media_part_is_noticed(part: dict[str, Any]) -> None:
+    """A part with a media type or key (video in any spelling, an image, audio, a file) goes to the router."""
+    assert has_media_parts(_call(part)["messages"])
 
 
 @pytest.mark.parametrize(
@@ -87,14 +90,15 @@ def test_every_spelling_of_a_video_part_is_noticed(part: dict[str, Any]) -> None
     [
         [{"role": "user", "content": "describe the video_url part of a videoUrl"}],
         [{"role": "user", "content": [{"type": "text", "text": "video_url videoUrl input_video"}]}],
-        [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "https://x.test/video_url.png"}}]}],
+        [{"role": "user", "content": [{"type": "text", "text": "image_url input_audio file_data"}]}],
+        [{"role": "user", "content": [{"type": "text", "text": "a file"}], "file": "x"}],
         [{"role": "assistant", "content": None}, "not a message", {"content": {"video_url": {}}}],
         "not a list",
     ],
 )
 def test_text_only_calls_are_not_noticed(messages: Any) -> None:
     """Video words in text, images, and shapes LiteLLM would refuse anyway do not count as video parts."""
-    assert not has_video_parts(messages)
+    assert not has_media_parts(messages)
 
 
 async def test_a_text_only_call_is_left_alone_without_parsing(table: CapabilityTable) -> None:

@@ -132,9 +132,19 @@ def test_every_format_renders_the_same_findings(fmt: str) -> None:
 
 
 def test_json_record_fields_and_summary() -> None:
-    """JSON output is {diagnostics: [file, line, column, pointer, rule, severity, message, fix], summary}."""
+    """JSON output is {diagnostics: [file, line, column, pointer, rule, kind, severity, message, fix], summary}."""
     diags = _diagnostics()
     doc = json.loads(render("json", diags, Summary.of(diags, 2, 5), "0"))
     assert list(doc) == ["diagnostics", "summary"]
-    assert list(doc["diagnostics"][0]) == ["file", "line", "column", "pointer", "rule", "severity", "message", "fix"]
+    assert list(doc["diagnostics"][0]) == [
+        "file",
+        "line",
+        "column",
+        "pointer",
+        "rule",
+        "kind",
+        "severity",
+        "message",
+        "fix",
+    ]
     assert doc["summary"] == {"files": 2, "requests": 5, "errors": 3, "warnings": 2}

@@ -13,7 +13,8 @@ from payloads import video_request
 
 import router
 from router._report.output import describe
-from router._rewrite.outgoing import Inlined, Outgoing, Routed, _Inline, encoded_size
+from router._rewrite.outgoing import Inlined, Outgoing, Routed
+from router._rewrite.pieces import Inline, encoded_size
 
 
 def test_youtube_routes_to_ai_studio_and_is_normalised() -> None:
@@ -108,10 +109,28 @@ def test_streamed_body_matches_its_dict(tmp_path: Path, size: int) -> None:
     path = tmp_path / "blob.bin"
     path.write_bytes((clip_bytes("mp4") * (size // 1000 + 1))[:size])
     media = _FileMedia(path, "video/mp4")
-    pieces = [b'{"messages":[{"content":[{"video_url":{"url":"data:video/mp4;base64,', _Inline(media), b'"}}]}]}']
+    pieces = [b'{"messages":[{"content":[{"video_url":{"url":"data:video/mp4;base64,', Inline(media), b'"}}]}]}']
     out = Outgoing(pieces)  # type: ignore[arg-type]
     body = b"".join(out.iter_bytes())
     assert len(body) == out.content_length
     url = out.to_dict()["messages"][0]["content"][0]["video_url"]["url"]
     assert base64.b64decode(url.removeprefix("data:video/mp4;base64,"), validate=True) == path.read_bytes()
     assert encoded_size(size) == len(url) - len("data:video/mp4;base64,")
+
+
+def test_parts_that_need_nothing_are_not_looked_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Image URLs the provider fetches itself go out as written without the rewrite walking the text to each part
+    (a walk per part made a request of many parts cost time quadratic in their number)."""
+    import router._rewrite.edits as edits
+
+    def walked(*args: object) -> None:
+        raise AssertionError("the rewrite looked for a part that needs no edit")
+
+    monkeypatch.setattr(edits, "locate", walked)
+    monkeypatch.setattr(edits, "value_span", walked)
+    images = [{"type": "image_url", "image_url": {"url": f"https://img.example.com/{i}.jpg"}} for i in range(50)]
+    request = {"model": "openai/gpt-4o", "messages": [{"role": "user", "content": images}]}
+    request["provider"] = {"only": ["openai"]}
+    out = router.Router().outgoing(request)
+    assert out.to_dict() == request
+    assert out.notes == []

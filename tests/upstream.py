@@ -22,7 +22,9 @@ object, or ``response.*`` SSE events when streaming):
 - data URLs read exactly ``data:<type>;base64,`` (no parameters) and are decoded strictly (base64: no line
   breaks), and the bytes must be the declared video container
   (``ftyp`` for mp4/mov, EBML for webm, an MPEG pack or sequence header for mpeg);
-- only ``google/*`` models take video; text-only requests go to any model.
+- only ``google/*`` models take video; text-only requests go to any model;
+- audio, image and file parts follow ``upstream_media.py``'s rules (its docstring lists them) and are summarised
+  under ``parts``.
 
 It answers 200 with a ``chat.completion`` whose message content is a JSON summary of what it received
 (provider, and per video part: kind, sha256 of the decoded bytes, MIME type), or the same content as
@@ -52,12 +54,19 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from upstream_media import MediaRejection, accept_part, file_parser_reads, media_parts, model_takes
+
 __all__ = ["FakeOpenRouter", "Received", "UpstreamRejection"]
 
 PATH = "/api/v1/chat/completions"
 RESPONSES_PATH = "/api/v1/responses"
 MIME_TYPES = {"video/mp4", "video/mpeg", "video/mov", "video/quicktime", "video/webm"}
-DEFAULT_PROVIDERS = {"google/": ["google-vertex", "google-ai-studio"]}
+DEFAULT_PROVIDERS = {
+    "google/": ["google-vertex", "google-ai-studio"],
+    "anthropic/": ["anthropic", "amazon-bedrock", "google-vertex"],
+    "openai/": ["openai", "azure"],
+    "x-ai/": ["xai"],
+}
 YOUTUBE_HOSTS = {"youtube.com", "www.youtube.com", "m.youtube.com", "music.youtube.com"}
 _YT_ID = re.compile(r"^[A-Za-z0-9_-]{11}$")
 
@@ -212,6 +221,17 @@ def _input_video_urls(request: Mapping[str, Any]) -> list[str]:
     return urls
 
 
+def _other_parts(request: Mapping[str, Any], responses: bool) -> list[tuple[str, Mapping[str, Any]]]:
+    """(kind, part) of every audio, image and file part of the request's messages."""
+    messages = request.get("input" if responses else "messages")
+    found: list[tuple[str, Mapping[str, Any]]] = []
+    for message in messages if isinstance(messages, list) else []:
+        content = message.get("content") if isinstance(message, Mapping) else None
+        if isinstance(content, list):
+            found += media_parts([p for p in content if isinstance(p, Mapping)], responses)
+    return found
+
+
 def judge(request: Any, path: str = PATH) -> dict[str, Any]:
     """The summary the upstream echoes back, or ``UpstreamRejection`` when the rules are broken."""
     if not isinstance(request, Mapping):
@@ -219,22 +239,34 @@ def judge(request: Any, path: str = PATH) -> dict[str, Any]:
     model = request.get("model")
     if not isinstance(model, str) or not model:
         raise UpstreamRejection("model is required")
-    urls = _input_video_urls(request) if path == RESPONSES_PATH else _video_urls(request)
+    responses = path == RESPONSES_PATH
+    urls = _input_video_urls(request) if responses else _video_urls(request)
+    try:
+        others = _other_parts(request, responses)
+    except MediaRejection as exc:
+        raise UpstreamRejection(str(exc), exc.status) from None
     prefs = request.get("provider")
     only = prefs.get("only") if isinstance(prefs, Mapping) else None
-    if not urls:
+    if not urls and not others:
         return {"model": model, "provider": (only or ["default"])[0], "videos": []}
-    if not any(model.startswith(prefix) for prefix in DEFAULT_PROVIDERS):
-        raise UpstreamRejection(f"No endpoints found for {model} that support video input", 404)
+    files = [p for k, p in others if k == "file"]
+    for kind in ({"video"} if urls else set()) | {k for k, _ in others}:
+        if not model_takes(model, kind) and not (kind == "file" and file_parser_reads(request, files, responses)):
+            raise UpstreamRejection(f"No endpoints found for {model} that support {kind} input", 404)
     if only is not None and (not isinstance(only, list) or not only):
         raise UpstreamRejection("provider.only must be a non-empty list")
     candidates = only or next(v for k, v in DEFAULT_PROVIDERS.items() if model.startswith(k))[:1]
+    counts = {kind: sum(1 for k, _ in others if k == kind) for kind, _ in others}
     reasons = []
     for provider in candidates:
         try:
-            return {"model": model, "provider": provider, "videos": [_accept(provider, u) for u in urls]}
-        except UpstreamRejection as exc:
+            videos = [_accept(provider, u) for u in urls]
+            parts = [accept_part(provider, model, k, p, counts[k], responses) for k, p in others]
+        except (UpstreamRejection, MediaRejection) as exc:
             reasons.append(f"{provider}: {exc}")
+            continue
+        summary = {"model": model, "provider": provider, "videos": videos}
+        return {**summary, "parts": parts} if parts else summary
     raise UpstreamRejection("; ".join(reasons))
 
 

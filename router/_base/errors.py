@@ -11,7 +11,8 @@ Callers catch one thing (``RouterError``) or the precise thing::
     └── FetchError               a media download failed (carries a diagnostic)
         ├── BlockedURL           private/loopback/metadata address, or a scheme we never fetch
         ├── MediaTooLarge        over the byte cap while streaming
-        ├── NotAVideo            the bytes are not a supported video (HTML, an image, garbage)
+        ├── NotTheMedia          the bytes are not media of the part's kind (HTML, garbage), or are cut short
+        │   └── NotAVideo        ... for a video part
         └── UnreachableURL       DNS, connect, timeout, HTTP status
 """
 
@@ -31,6 +32,7 @@ __all__ = [
     "FetchError",
     "MediaTooLarge",
     "NotAVideo",
+    "NotTheMedia",
     "RequestRejected",
     "RouterError",
     "UnreachableURL",
@@ -99,5 +101,12 @@ class UnreachableURL(FetchError):
     rule = "unreachable-url"
 
 
-class NotAVideo(FetchError):
+class NotTheMedia(FetchError):
+    """The bytes are not media of the part's kind (an HTML page for an image, a PDF for audio), or say they are
+    cut short."""
+
     rule = "format-mismatch"
+
+
+class NotAVideo(NotTheMedia):
+    """The bytes are not a supported video (HTML, an image, garbage), or the video is cut short."""

@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from .kinds import Kind
+
 Severity = Literal["error", "warning"]
 # Who repairs a finding: `router check --fix` in the file ("fix"), the rewrite when the request is sent through
 # router ("rewrite"), or a router that fits videos to the route, `--fit` / Router(fit=True) ("fit").
@@ -17,8 +19,9 @@ FixedBy = Literal["fix", "rewrite", "fit"]
 
 # Said after a rule's own fix when fitting the video to the route would lift the finding.
 FIT_HINT = (
-    "Or let router fit it to the route: `--fit` (Router(fit=True)) remuxes or re-encodes the video within the "
-    "provider's limits; `--fit-trim` / `--fit-split` also cut a video that is too long."
+    "Or let router fit it to the route: `--fit` (Router(fit=True)) remuxes or re-encodes a video, transcodes "
+    "audio and downscales or converts an image within the provider's limits; `--fit-trim` / `--fit-split` also "
+    "cut a video or a recording that is too long, and split a PDF over the page limit."
 )
 
 __all__ = ["RULES", "Diagnostic", "FixedBy", "Rule", "Severity", "scrub", "shorten"]
@@ -54,9 +57,10 @@ RULES: dict[str, Rule] = {
             "error",
             "not a chat-completion (or Responses) request",
             "A chat-completion request is a JSON object with a `messages` list; each message's `content` is "
-            "a string or a list of parts, and a video part carries `video_url: {url: ...}`. A Responses API "
-            "request has an `input` (a string, or a list of messages whose video items carry `video_url: "
-            '"<url>"`).',
+            "a string or a list of parts: a video part carries `video_url: {url: ...}`, an image part "
+            "`image_url: {url: ...}`, an audio part `input_audio: {data, format}`, a file part `file: {filename, "
+            "file_data}`. A Responses API request has an `input` (a string, or a list of messages whose items "
+            "carry `video_url`, `image_url`, `input_audio` or `file_data`/`file_url`).",
             "Give the request a `messages` list (or an `input`) and well-formed content parts.",
         ),
         Rule(
@@ -75,6 +79,30 @@ RULES: dict[str, Rule] = {
             "Use a video-capable model (`router models --modality video`).",
         ),
         Rule(
+            "model-lacks-audio",
+            "error",
+            "the model does not take audio input",
+            "The model's `input_modalities` has no `audio`, so the recording would be dropped or refused.",
+            "Use a model that takes audio (`router models --modality audio`).",
+        ),
+        Rule(
+            "model-lacks-image",
+            "error",
+            "the model does not take image input",
+            "The model's `input_modalities` has no `image`, so the image would be dropped or refused.",
+            "Use a model that takes images (`router models --modality image`).",
+        ),
+        Rule(
+            "model-lacks-file",
+            "error",
+            "the model does not take this file",
+            "The model's `input_modalities` has no `file` and OpenRouter's file-parser cannot stand in: the file "
+            "is not a PDF, or the request asks for the `native` engine only. (A PDF to such a model is parsed to "
+            "text by the file-parser plugin, mistral-ocr by default, and is not a finding.)",
+            "Use a model that takes files (`router models --modality file`), or send a PDF with a parsing engine "
+            '(`plugins: [{"id": "file-parser", "pdf": {"engine": "pdf-text"}}]`).',
+        ),
+        Rule(
             "unknown-provider",
             "error",
             "a named provider is not in the capability table",
@@ -87,9 +115,9 @@ RULES: dict[str, Rule] = {
             "url-needs-inline",
             "warning",
             "the provider does not fetch this URL; router will download and inline it",
-            "The provider takes no URL of this kind but accepts base64 data URLs, so router downloads the "
-            "video and sends it inline when it rewrites the request.",
-            "Nothing to do when sending through router; otherwise send the video as a data URL.",
+            "The provider takes no URL of this kind (audio is never taken as a URL) but accepts base64, so router "
+            "downloads the file and sends it inline when it rewrites the request.",
+            "Nothing to do when sending through router; otherwise send it as base64 (a data URL).",
             fixed_by=("rewrite",),
         ),
         Rule(
@@ -111,44 +139,48 @@ RULES: dict[str, Rule] = {
         Rule(
             "unreachable-url",
             "error",
-            "the video could not be downloaded",
+            "the media could not be downloaded",
             "A download needed for inlining failed: an HTTP error status, a host with no address, no connection, "
             "a TLS certificate that does not verify, too many redirects, a timeout, or a server that broke off the "
             "download. 408, 425, 429, 5xx, timeouts and lost connections are transient (worth a retry); failures are "
-            "never cached. A download over the cap is `too-large`, one whose bytes are not a video "
+            "never cached. A download over the cap is `too-large`, one whose bytes are not the part's kind "
             "`format-mismatch`.",
             "Check that the URL is public and not expired; retry transient failures.",
         ),
         Rule(
             "unsupported-format",
             "error",
-            "the video's MIME type is not accepted",
-            "OpenRouter documents video/mp4, video/mpeg, video/mov and video/webm; some providers take fewer.",
-            "Convert the video (for example `ffmpeg -i in.mkv out.mp4`) or pick a provider that accepts it.",
+            "the format is not accepted",
+            "OpenRouter documents video/mp4, video/mpeg, video/mov and video/webm for video; png, jpeg, webp and "
+            "gif for images; wav, mp3, aiff, aac, ogg, flac, m4a, pcm16 and pcm24 for audio. Some providers take "
+            "fewer (Anthropic and OpenAI no HEIC, xAI only jpeg and png, OpenAI only wav and mp3 and only PDF files).",
+            "Convert it (for example `ffmpeg -i in.mkv out.mp4`, an image to PNG or JPEG, audio to mp3) or pick a "
+            "provider that accepts it.",
         ),
         Rule(
             "malformed-data-url",
             "error",
             "the data URL is malformed",
-            "A video data URL reads `data:video/<type>;base64,<payload>`; the payload must be valid base64 "
-            "and the MIME type a video type.",
-            "Re-encode the file with a correct `data:video/...;base64,` prefix.",
+            "A data URL reads `data:<type>;base64,<payload>`: the payload must be valid base64 and the type the "
+            "part's kind (video/*, image/*; `input_audio.data` carries the base64 alone).",
+            "Re-encode the file with a correct `data:<type>;base64,` prefix.",
         ),
         Rule(
             "format-mismatch",
             "error",
             "the bytes are not what the MIME type says",
-            "The container sniffed from the bytes differs from the declared MIME type, or the bytes are not "
-            "a video at all (HTML, an image, a corrupted file).",
-            "Declare the real type, or re-encode the video.",
+            "The format read from the bytes differs from the declared MIME type (or `input_audio.format`), or the "
+            "bytes are not the part's kind at all (HTML, another kind of media, a cut or corrupted file). A wrong "
+            "audio format may be silently ignored upstream, and the model answers as if no audio was sent.",
+            "Declare the real type, or re-encode the file.",
         ),
         Rule(
             "too-large",
             "error",
-            "the video or the request is over the provider's limit",
-            "The inline video, the encoded request or the number or duration of videos exceeds what the "
-            "provider accepts.",
-            "Send a smaller or shorter video, or route to a provider with a higher limit.",
+            "a part or the request is over the provider's limit",
+            "A part's bytes, pixels, pages or duration, the number of parts of a kind, or the encoded request "
+            "exceeds what the provider accepts; the message says which.",
+            "Send smaller, shorter or fewer files, or route to a provider with a higher limit.",
         ),
         Rule(
             "no-provider-accepts",
@@ -167,11 +199,22 @@ RULES: dict[str, Rule] = {
             "Remove the fallback, or send a video every model's providers take (smaller, or as a URL they fetch).",
         ),
         Rule(
+            "nonstandard-part",
+            "warning",
+            "an audio part written in a shape OpenRouter does not document",
+            "OpenRouter reads audio from `input_audio: {data: <base64>, format: <name>}` only. An `audio_url` "
+            "part, a `data:` URL in `input_audio.data`, or no `format` may be refused or ignored upstream; "
+            "router sends the documented shape, with the format read from the bytes.",
+            "Send `input_audio` with bare base64 and its format (send through router, which does it for you).",
+            fixed_by=("rewrite",),
+        ),
+        Rule(
             "camelcase-key",
             "warning",
-            "SDK-style `videoUrl` key in a wire payload",
-            "The HTTP API expects `video_url`; `videoUrl` is the SDK's spelling and is ignored on the wire.",
-            "Rename `videoUrl` to `video_url` (`router check --fix`, or send through router).",
+            "SDK-style `videoUrl` (`imageUrl`, `inputAudio`) key in a wire payload",
+            "The HTTP API expects `video_url` (`image_url`, `input_audio`); the camelCase spelling is the SDKs' "
+            "and is ignored on the wire.",
+            "Rename the key to its snake_case spelling (`router check --fix`, or send through router).",
             fixed_by=("fix", "rewrite"),
         ),
         Rule(
@@ -187,12 +230,13 @@ RULES: dict[str, Rule] = {
         Rule(
             "mime-alias",
             "warning",
-            "the video's MIME type is spelt in a way OpenRouter does not document",
+            "the MIME type (or audio format) is spelt in a way OpenRouter does not document",
             "OpenRouter documents exactly video/mp4, video/mpeg, video/mov and video/webm, as "
-            "`data:<type>;base64,`. Other names for the same containers (`video/quicktime`, what Python's "
-            "`mimetypes` says for .mov; `video/x-m4v`; `video/mpg`; `VIDEO/MP4`) and parameters "
-            '(`;codecs="avc1.42E01E"`, `;name=clip.mp4`) may be refused upstream. router sends the documented '
-            "name and nothing else.",
+            "`data:<type>;base64,` (and image/png, image/jpeg, image/webp, image/gif for images; format names "
+            "such as `wav` and `mp3` for audio). Other names for the same thing (`video/quicktime`, what Python's "
+            "`mimetypes` says for .mov; `video/x-m4v`; `image/jpg`; `VIDEO/MP4`; an audio `format` of `audio/wav` "
+            'or `mpeg`) and parameters (`;codecs="avc1.42E01E"`, `;name=clip.mp4`) may be refused upstream. router '
+            "sends the documented name and nothing else.",
             "Declare the documented name, without parameters (`router check --fix`, or send through router).",
             fixed_by=("fix", "rewrite"),
         ),
@@ -230,13 +274,20 @@ def _without_userinfo(text: str) -> str:
     return text
 
 
+# The start of bare base64 (what `input_audio.data` holds): no URL runs this long without a `.` or a `:`.
+_BARE_BASE64 = re.compile(r"[A-Za-z0-9+/]{64}")
+
+
 def shorten(text: str, limit: int = 80) -> str:
-    """Shorten URLs for messages: data URLs keep only their prefix; credentials (``user:pass@``), query strings
-    (signatures, tokens) and fragments are cut, so neither payloads nor secrets reach messages and logs."""
+    """Shorten URLs for messages: data URLs keep only their prefix, bare base64 shows none of itself; credentials
+    (``user:pass@``), query strings (signatures, tokens) and fragments are cut, so neither payloads nor secrets
+    reach messages and logs."""
     text = text.strip()
     if text[:5].lower() == "data:":
         comma = text.find(",")  # no copy of a 100 MB payload to count it
         return f"{text[: min(comma, 60)]},…({len(text) - comma - 1} chars)" if comma >= 0 else text[:40] + "…"
+    if _BARE_BASE64.match(text):
+        return "inline base64 data"
     text = _without_userinfo(text)
     cut = min((i for i in (text.find("?"), text.find("#")) if i >= 0), default=-1)
     text = text[: cut + 1] + "…" if cut >= 0 else text
@@ -269,7 +320,8 @@ class Diagnostic:
     fix: str | None = None
     # provider -> why it refused, when the finding is about a route (the 400 answer's metadata carries it)
     reasons: Mapping[str, str] = field(default_factory=dict, compare=False)
-    fit: bool = False  # fitting the video to the route (`--fit`) would lift it
+    fit: bool = False  # fitting the media to the route (`--fit`) would lift it
+    kind: Kind | None = None  # the kind of media part it is about (None: the request as a whole)
 
     def __post_init__(self) -> None:
         rule = RULES[self.rule]  # an unknown rule name is a bug, not a runtime condition
@@ -301,6 +353,7 @@ class Diagnostic:
             "column": self.column,
             "pointer": self.pointer,
             "rule": self.rule,
+            "kind": self.kind,
             "severity": self.severity,
             "message": self.message,
             "fix": self.fix,

@@ -25,6 +25,8 @@ __all__ = ["IP", "Refusal", "address_refusal", "embedded_ipv4", "host_refusal", 
 
 IP: TypeAlias = ipaddress.IPv4Address | ipaddress.IPv6Address
 
+# Letters no address literal holds (hex digits and the `x` of `0x7f.1` aside).
+_NOT_NUMERIC = re.compile(r"[g-wyzG-WYZ_]")
 _METADATA_HOSTS = frozenset({"metadata", "metadata.google.internal", "metadata.goog", "instance-data"})
 _LOCAL_SUFFIXES = (".localhost", ".internal", ".local")
 _METADATA_IPS = frozenset(
@@ -75,12 +77,15 @@ def literal_ip(host: str) -> IP | None:
     """The address a host literal stands for, in every spelling resolvers accept (``127.1``, ``0x7f.1``,
     ``2130706433``, ``[::1]``, a trailing dot); None for a name. Never resolves anything."""
     host = host.strip("[]").lower().rstrip(".")
+    address = host.split("%", 1)[0]  # an IPv6 zone index does not change the address
+    if _NOT_NUMERIC.search(address):  # a name (no literal has these letters): most hosts, answered at once
+        return None
     try:
-        return ipaddress.ip_address(host.split("%", 1)[0])  # an IPv6 zone index does not change the address
+        return ipaddress.ip_address(address)
     except ValueError:
         pass
     # inet_aton reads the numeric forms resolvers also accept, without any DNS.
-    if host and not re.search(r"[g-wyzG-WYZ_]", host):
+    if host and not _NOT_NUMERIC.search(host):
         try:
             return ipaddress.IPv4Address(socket.inet_aton(host))
         except OSError:

@@ -57,22 +57,23 @@ def _fit(parser: argparse.ArgumentParser) -> None:
         "--fit",
         action="store_const",
         const="fit",
-        help="fit videos a provider would refuse to the route (needs router[fit]): remux or re-encode within its "
-        "limits, never cutting content",
+        help="fit media a provider would refuse to the route (needs router[fit]): remux or re-encode a video, "
+        "transcode audio, convert or downscale an image within its limits, never cutting content",
     )
     group.add_argument(
         "--fit-trim",
         dest="fit",
         action="store_const",
         const="trim",
-        help="like --fit, and keep only the first seconds a duration limit allows",
+        help="like --fit, and keep only the first seconds (of a PDF: pages) a limit allows",
     )
     group.add_argument(
         "--fit-split",
         dest="fit",
         action="store_const",
         const="split",
-        help="like --fit, and cut a video too long for the route into consecutive parts",
+        help="like --fit, and cut a video or a recording too long for the route, or a PDF over its page limit, "
+        "into consecutive parts",
     )
 
 
@@ -164,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser(
         "serve",
-        help="run an OpenAI-compatible proxy that routes video requests",
+        help="run an OpenAI-compatible proxy that routes media requests",
         description="Run the proxy (needs the serve extra: pip install 'router[serve]'). SIGTERM or Ctrl-C drains "
         "it: /readyz answers 503, requests in flight finish within the grace period, then it exits 0.",
     )

@@ -7,6 +7,7 @@ import argparse
 import sys
 from typing import IO
 
+from .._table.rules import Rules
 from .common import UsageError, base_url_of, router_for
 
 __all__ = ["cmd_models", "cmd_providers"]
@@ -78,6 +79,9 @@ def cmd_providers(args: argparse.Namespace, out: IO[str]) -> int:
             f"  limits: video {_limit(p.max_video_bytes, 'B')}, request {_limit(p.max_request_bytes, 'B')}, "
             f"videos {_limit(p.max_videos)}, duration {_limit(p.max_duration_s, 's')}\n"
         )
+        for kind in ("image", "audio", "file"):
+            if getattr(p, kind) is not None:
+                out.write(_kind_line(table.rules(slug, kind), getattr(p, kind).source or p.source))
         tiers = [k.split("/", 1)[1] for k in table.providers if k.startswith(slug + "/")]
         if tiers:
             out.write(f"  service tiers (opt-in, same rules): {', '.join(f'{slug}/{t}' for t in tiers)}\n")
@@ -90,3 +94,26 @@ def cmd_providers(args: argparse.Namespace, out: IO[str]) -> int:
         if p.notes:
             out.write(f"  notes: {p.notes.strip()}\n")
     return 0
+
+
+def _kind_line(rules: Rules, source: str) -> str:
+    """One line of what a provider takes of a kind of media, as resolved over OpenRouter's own rules."""
+    urls = ", ".join(rules.url_kinds) or "none (router inlines them)"
+    limits = [
+        f"{label} {value:,}{unit}"
+        for label, value, unit in (
+            ("bytes", rules.max_bytes, " B"),
+            ("base64", rules.max_base64_bytes, " B"),
+            ("all together", rules.max_total_bytes, " B"),
+            ("side", rules.max_side, " px"),
+            (f"side past {rules.many_over}", rules.max_side_many, " px"),
+            ("pages", rules.max_pages, ""),
+            ("duration", rules.max_duration_s, " s"),
+            ("per request", rules.max_count, ""),
+        )
+        if value is not None
+    ]
+    formats = ", ".join(rules.formats) or "any"
+    return (
+        f"  {rules.kind}: URLs {urls}; formats {formats}; limits: {', '.join(limits) or 'unknown'}; source: {source}\n"
+    )

@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 
 from .._base.errors import BlockedURL, FetchError, MediaTooLarge, UnreachableURL
+from .._base.kinds import Kind
 from .._base.redact import redacted, short_url
 from .._base.rules import shorten
 from .._base.ssrf import IP, Refusal, address_refusal, host_refusal, literal_ip
@@ -61,11 +62,13 @@ class Downloader:
     resolver: Resolver
     verify: ssl.SSLContext | bool
 
-    def run(self, url: str, cap: int | None, on_progress: Progress | None, directory: Path) -> Flow:
+    def run(
+        self, url: str, cap: int | None, on_progress: Progress | None, directory: Path, kind: Kind = "video"
+    ) -> Flow:
         """Follow redirects by hand, checking every hop, and stream the final body into a spool."""
         deadline = time.monotonic() + self.total_timeout
         label = display(url)
-        spool = Spool(directory, cap, on_progress, label)
+        spool = Spool(directory, cap, on_progress, label, kind)
         current, where = url, label
         try:
             for _ in range(self.max_redirects + 1):

@@ -25,6 +25,7 @@ import httpx
 from cachetools import TLRUCache
 
 from .._base.errors import MediaTooLarge, UnreachableURL
+from .._base.kinds import Kind
 from .download import Downloader, display
 from .drive import Flow, Resolver, Wait, adrive, drive, system_resolver
 from .spool import Media, Progress
@@ -109,16 +110,23 @@ class Fetcher:
 
     # -- public API --------------------------------------------------------------------------------------------
 
-    def fetch(self, url: str, *, max_bytes: int | None = None, on_progress: Progress | None = None) -> Media:
-        """Download ``url`` (or reuse the cached copy). Raises a ``FetchError`` subclass saying why not.
+    def fetch(
+        self, url: str, *, max_bytes: int | None = None, on_progress: Progress | None = None, kind: Kind = "video"
+    ) -> Media:
+        """Download ``url`` (or reuse the cached copy) as media of ``kind``. Raises a ``FetchError`` subclass
+        saying why not (``NotTheMedia`` when the bytes are not media of that kind, or are cut short; ``NotAVideo``
+        for a video).
 
         ``on_progress(received, total_or_None)`` is called per chunk; raising from it aborts the download.
         """
-        return drive(self._flow(url.strip(), max_bytes, on_progress), self._sync_transport)
+        return drive(self._flow(url.strip(), max_bytes, on_progress, kind), self._sync_transport)
 
-    async def afetch(self, url: str, *, max_bytes: int | None = None, on_progress: Progress | None = None) -> Media:
+    async def afetch(
+        self, url: str, *, max_bytes: int | None = None, on_progress: Progress | None = None, kind: Kind = "video"
+    ) -> Media:
         """``fetch`` for asyncio; concurrent callers of one URL (threads or tasks) share one download."""
-        return await adrive(self._flow(url.strip(), max_bytes, on_progress), self._downloader.transport_options())
+        flow = self._flow(url.strip(), max_bytes, on_progress, kind)
+        return await adrive(flow, self._downloader.transport_options())
 
     @property
     def allow_private_urls(self) -> bool:
@@ -148,19 +156,21 @@ class Fetcher:
 
     # -- cache and single flight: the same steps for sync and async callers ----------------------------------
 
-    def _flow(self, url: str, cap: int | None, on_progress: Progress | None) -> Flow:
-        """Serve from the cache, join the download of the same URL in flight, or lead a new one."""
+    def _flow(self, url: str, cap: int | None, on_progress: Progress | None, kind: Kind) -> Flow:
+        """Serve from the cache, join the download of the same URL in flight, or lead a new one. One URL asked for
+        as two kinds of media (an image part and a file part) is two entries: each is judged as its kind."""
+        key = url if kind == "video" else f"{url}#{kind}"
         while True:
             with self._lock:
                 if self._res.closed:
                     raise RuntimeError("the Fetcher is closed")
                 self._cache.expire()  # drops expired entries now, so their files go too
-                media = self._cache.get(url)
-                flight = None if media is not None else self._inflight.get(url)
+                media = self._cache.get(key)
+                flight = None if media is not None else self._inflight.get(key)
                 leading = media is None and flight is None
                 if leading:
                     deadline = time.monotonic() + self._downloader.total_timeout
-                    flight = self._inflight[url] = _Flight(_running_future(), cap, deadline)
+                    flight = self._inflight[key] = _Flight(_running_future(), cap, deadline)
                 elif media is not None:
                     self._counts["hits"] += 1
             if media is not None:
@@ -168,11 +178,11 @@ class Fetcher:
             assert flight is not None
             if leading:
                 try:
-                    media = yield from self._downloader.run(url, cap, on_progress, self._res.directory)
+                    media = yield from self._downloader.run(url, cap, on_progress, self._res.directory, kind)
                 except BaseException as exc:
-                    self._land(url, flight, exc)
+                    self._land(key, flight, exc)
                     raise
-                self._land(url, flight, media)
+                self._land(key, flight, media)
                 return media
             # Bounded even when the leader cannot progress (a sync call blocking the leader's event loop).
             wait = flight.deadline - time.monotonic() + self._downloader.read_timeout + 1
@@ -194,16 +204,16 @@ class Fetcher:
                 self._counts["hits"] += 1
             return _deliver(media, cap, on_progress)
 
-    def _land(self, url: str, flight: _Flight, outcome: Media | BaseException) -> None:
+    def _land(self, key: str, flight: _Flight, outcome: Media | BaseException) -> None:
         """Publish a download's outcome: success goes to the cache, a failure only to those who waited for it."""
         with self._lock:
-            if self._inflight.get(url) is flight:
-                del self._inflight[url]
+            if self._inflight.get(key) is flight:
+                del self._inflight[key]
             if isinstance(outcome, Media):
                 self._counts["downloads"] += 1
                 self._counts["bytes"] += outcome.size
                 if not self._res.closed and outcome.size <= self._cache.maxsize:
-                    self._cache[url] = outcome
+                    self._cache[key] = outcome
             elif isinstance(outcome, Exception):
                 self._counts["failures"] += 1
         if isinstance(outcome, Media):
@@ -243,8 +253,8 @@ def signed_url_expiry(url: str) -> float | None:
     return None
 
 
-def _expires(ttl: float, url: str, media: Media, now: float) -> float:
-    signed = signed_url_expiry(url)
+def _expires(ttl: float, key: str, media: Media, now: float) -> float:
+    signed = signed_url_expiry(media.url)
     return now + ttl if signed is None else now + min(ttl, signed - time.time())
 
 

@@ -3,10 +3,7 @@ they choose between keeping, remuxing, cutting and re-encoding."""
 
 from __future__ import annotations
 
-import contextlib
 import importlib
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,6 +21,7 @@ from .types import Action as Action
 from .types import CannotFit, DamagedVideo, FitError, Fitted, FitUnavailable, Mode, Probe, Reason
 from .types import Progress as Progress
 from .types import Span as Span
+from .workdir import Workdir
 
 if TYPE_CHECKING:
     from .probe import Source
@@ -66,7 +64,7 @@ def probe(path: Path) -> Probe:
     video stream, nothing decodable). Raises :class:`FitUnavailable` without PyAV, :class:`FitError` when
     the file cannot be read at all.
     """
-    _require_av()
+    require_av()
     from . import probe as _fitprobe
 
     return _fitprobe.probe(Path(path))
@@ -102,7 +100,7 @@ def fit(
     if mode not in ("fit", "trim", "split"):
         raise ValueError(f"mode must be 'fit', 'trim' or 'split', got {mode!r}")
     src = Path(src)
-    _require_av()
+    require_av()
     from . import probe as _fitprobe
 
     # Headers first, from a container kept open: a whole-file remux probes the packets while it copies them.
@@ -136,33 +134,12 @@ def _accepted(accepted: Sequence[str]) -> dict[str, str]:
     return out
 
 
-def _require_av() -> None:
+def require_av(what: str = "video") -> None:
+    """PyAV is imported on the first fit: without it, an error that says what to install."""
     try:
         importlib.import_module("av")
     except ImportError:
-        raise FitUnavailable(f"fitting video needs PyAV, which is not installed: {INSTALL_HINT}") from None
-
-
-class _Workdir:
-    """Temporary outputs in ``workdir``: each ``new()`` file is removed by ``discard()`` unless it was kept."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.made: list[Path] = []
-
-    def new(self, suffix: str) -> Path:
-        fd, name = tempfile.mkstemp(prefix="fit-", suffix=f".{suffix}", dir=self.root)
-        os.close(fd)
-        path = Path(name)
-        self.made.append(path)
-        return path
-
-    def discard(self, paths: Sequence[Path] | None = None) -> None:
-        for path in list(self.made if paths is None else paths):
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
-            if path in self.made:
-                self.made.remove(path)
+        raise FitUnavailable(f"fitting {what} needs PyAV, which is not installed: {INSTALL_HINT}") from None
 
 
 class _Job:
@@ -176,7 +153,7 @@ class _Job:
         progress: Progress | None,
     ) -> None:
         self.src, self.info, self.source, self.limits = src, info, source, limits
-        self.files = _Workdir(workdir)
+        self.files = Workdir(workdir)
         self.progress = progress
         self.tried: list[str] = []
 

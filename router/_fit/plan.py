@@ -143,7 +143,9 @@ def _even(value: float) -> int:
 
 
 def mb(size: int | float) -> str:
-    return f"{size / 1e6:.1f} MB" if size >= 1_000_000 else f"{size / 1e3:.0f} kB"
+    if size >= 1_000_000:
+        return f"{size / 1e6:.1f} MB"
+    return f"{size / 1e3:.0f} kB" if size >= 10_000 else f"{size / 1e3:.1f} kB" if size >= 1000 else f"{size:.0f} B"
 
 
 def _mbps(bps: int | None) -> str:

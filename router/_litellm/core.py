@@ -31,7 +31,7 @@ from collections.abc import Collection, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from .._model.request import VIDEO_KEYS, VIDEO_TYPES
+from .._model.parts import Api, is_media_part
 from .._report.output import describe
 from .._rewrite.pipeline import Router
 from .._transports.core import rejection
@@ -41,7 +41,7 @@ __all__ = [
     "OPENROUTER_HOSTS",
     "RESPONSES_CALLS",
     "apply",
-    "has_video_parts",
+    "has_media_parts",
     "openrouter_model",
     "rejection",
     "request_view",
@@ -65,12 +65,12 @@ log = logging.getLogger("router")
 _warned: set[str] = set()  # deployments already warned about (once each: a busy proxy must not flood its log)
 
 
-def has_video_parts(messages: object) -> bool:
-    """The cheap screen: does any content part look like a video part, in any spelling? Nothing is parsed.
+def has_media_parts(messages: object, api: Api = "chat") -> bool:
+    """The cheap screen: does any content part look like a media part, in any spelling? Nothing is parsed.
 
     ``messages`` is a chat call's ``messages`` or a Responses call's ``input`` (its message items hold ``content``
     lists too). LiteLLM hands them over already decoded, so this walks the parts' keys instead of scanning bytes
-    (``_transport_core.mentions_video``); text-only requests cost a loop over their parts.
+    (the transports' ``mentions_media``); text-only requests cost a loop over their parts.
     """
     if not isinstance(messages, list):
         return False
@@ -79,9 +79,7 @@ def has_video_parts(messages: object) -> bool:
         if not isinstance(content, list):
             continue
         for part in content:
-            if isinstance(part, Mapping) and (
-                part.get("type") in VIDEO_TYPES or any(key in part for key in VIDEO_KEYS)
-            ):
+            if is_media_part(part, api):
                 return True
     return False
 
@@ -164,14 +162,14 @@ async def route(
 ) -> dict[str, Any] | None:
     """Decide for one deployment call: ``None`` (leave it alone), new kwargs, or ``RequestRejected``."""
     field = _FIELDS.get(call_type or "")
-    if field is None or not has_video_parts(kwargs.get(field)):
+    if field is None or not has_media_parts(kwargs.get(field), "responses" if field == "input" else "chat"):
         return None
     model = openrouter_model(kwargs, hosts)
     if model is None:
         _left_alone(kwargs)
         return None
     outgoing = await router.aoutgoing(request_view(kwargs, model, field))  # raises RequestRejected
-    log.info("routed a video request: %s", "; ".join(map(describe, outgoing.notes)) or "checked, sent unchanged")
+    log.info("routed a media request: %s", "; ".join(map(describe, outgoing.notes)) or "checked, sent unchanged")
     return apply(kwargs, await asyncio.to_thread(outgoing.to_dict), field)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import binascii
 import dataclasses
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -22,10 +23,12 @@ __all__ = [
     "DataUrlError",
     "UrlInfo",
     "canonical_mime",
+    "canonical_mimes",
     "classify_url",
     "compatible",
     "extension_mime",
     "mime_alias",
+    "parse_base64",
     "parse_data_url",
     "sniff",
 ]
@@ -69,6 +72,12 @@ class UrlInfo:
 def canonical_mime(mime: str) -> str:
     base = mime.split(";", 1)[0].strip().lower()
     return _ALIASES.get(base, base)
+
+
+@functools.lru_cache(maxsize=256)
+def canonical_mimes(names: tuple[str, ...]) -> frozenset[str]:
+    """The canonical names of a table's list of types, made once per list: the checker asks for every part."""
+    return frozenset(canonical_mime(m) for m in names)
 
 
 def mime_alias(declared: str, accepted: Iterable[str]) -> str | None:
@@ -128,25 +137,54 @@ def classify_url(url: str) -> UrlInfo:
     return UrlInfo("other", host)
 
 
-def extension_mime(url: str) -> str | None:
-    """MIME type from the URL's extension, query string and fragment stripped first (signed URLs)."""
+_EXTENSIONS = {
+    "mp4": "video/mp4",
+    "m4v": "video/mp4",
+    "mov": "video/mov",
+    "qt": "video/mov",
+    "webm": "video/webm",
+    "mpeg": "video/mpeg",
+    "mpg": "video/mpeg",
+    "ts": "video/mp2t",
+    "mkv": "video/x-matroska",
+    "avi": "video/x-msvideo",
+    "3gp": "video/3gpp",
+    "flv": "video/x-flv",
+    "wmv": "video/x-ms-wmv",
+    "png": "image/png",
+    "jpg": "image/jpeg",
+    "jpeg": "image/jpeg",
+    "gif": "image/gif",
+    "webp": "image/webp",
+    "heic": "image/heic",
+    "heif": "image/heif",
+    "avif": "image/avif",
+    "tif": "image/tiff",
+    "tiff": "image/tiff",
+    "bmp": "image/bmp",
+    "wav": "audio/wav",
+    "mp3": "audio/mpeg",
+    "m4a": "audio/mp4",
+    "aac": "audio/aac",
+    "flac": "audio/flac",
+    "ogg": "audio/ogg",
+    "oga": "audio/ogg",
+    "opus": "audio/ogg",
+    "aif": "audio/aiff",
+    "aiff": "audio/aiff",
+    "amr": "audio/amr",
+    "pdf": "application/pdf",
+}
+
+
+def extension_mime(url: str, kind: str = "video") -> str | None:
+    """MIME type from the URL's extension, query string and fragment stripped first (signed URLs); only a type of
+    the part's ``kind`` (a ``.webm`` holds a video for a video part and is unknown for an audio part)."""
     path = urlsplit(url).path.lower()
     ext = path.rsplit(".", 1)[-1] if "." in path.rsplit("/", 1)[-1] else ""
-    return {
-        "mp4": "video/mp4",
-        "m4v": "video/mp4",
-        "mov": "video/mov",
-        "qt": "video/mov",
-        "webm": "video/webm",
-        "mpeg": "video/mpeg",
-        "mpg": "video/mpeg",
-        "ts": "video/mp2t",
-        "mkv": "video/x-matroska",
-        "avi": "video/x-msvideo",
-        "3gp": "video/3gpp",
-        "flv": "video/x-flv",
-        "wmv": "video/x-ms-wmv",
-    }.get(ext)
+    mime = _EXTENSIONS.get(ext)
+    prefix = "application/" if kind == "file" else f"{kind}/"
+    return mime if mime is not None and mime.startswith(prefix) else None
 
 
 @redacted(source=short_url)
@@ -217,15 +255,24 @@ def parse_data_url(url: Text) -> DataUrl:
     params = [p.strip() for p in m.group(1).split(";")]
     is_b64 = any(p.lower() == "base64" for p in params[1:])
     data = DataUrl(params[0].lower(), is_b64, url, m.end(), params[0], m.group()[:-1])
-    if not is_b64:
-        return data
+    return _checked(data) if is_b64 else data
+
+
+def parse_base64(text: Text, mime: str) -> DataUrl:
+    """Bare base64 (``input_audio.data`` carries no ``data:`` prefix) read like a data URL's payload, typed ``mime``
+    (from the declared format); checked and unwrapped the same way."""
+    return _checked(DataUrl(mime, True, text, 0, mime))
+
+
+def _checked(data: DataUrl) -> DataUrl:
+    """The base64 payload checked in bounded chunks; wrapped in lines, it is read without the breaks from then on."""
     try:
         _check_base64(data)
         return data
     except DataUrlError:
         if not _has_line_breaks(data):
             raise
-    unbroken = Filtered(url, _without_line_breaks, keep=data.start)
+    unbroken = Filtered(data.source, _without_line_breaks, keep=data.start)
     data = dataclasses.replace(data, source=unbroken, breaks=unbroken.dropped)
     _check_base64(data)  # line breaks are tolerated, any other stray character is not
     return data

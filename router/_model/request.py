@@ -1,8 +1,8 @@
-"""Parse payloads (dict, JSON, JSONL, OpenAI batch lines, a body from the wire) and locate every video part.
+"""Parse payloads (dict, JSON, JSONL, OpenAI batch lines, a body from the wire) into located requests.
 
 Positions are computed lazily from the original text, only for the pointers a diagnostic names
 (``jsontext.locate``): parsing stays one ``json.loads``. The text is kept, because the rewrite edits it in
-place rather than serialising the request again.
+place rather than serialising the request again. Where the media parts sit is ``parts.py``'s job.
 """
 
 from __future__ import annotations
@@ -12,32 +12,26 @@ import json
 import math
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from .._base.redact import redacted, short_url, sized
+from .._base.redact import redacted, sized
 from .._base.rules import Diagnostic
 from .jsontext import BIG, Hole, locate, skeleton
+from .parts import Api, escape
 
 if TYPE_CHECKING:
     from .body import Body
-    from .textview import Text
 
 PayloadLike = Mapping[str, Any] | str | bytes | os.PathLike[str]
 
 __all__ = [
     "STDIN",
-    "WIRE_TYPE",
-    "Api",
     "Payload",
     "PayloadLike",
-    "VideoPart",
-    "api_of",
     "decode",
-    "escape",
-    "find_video_parts",
     "load_body",
     "load_bytes",
     "load_text",
@@ -48,39 +42,6 @@ __all__ = [
 ]
 
 STDIN = "<stdin>"  # how standard input is named in diagnostics
-VIDEO_KEYS = ("video_url", "videoUrl")
-VIDEO_TYPES = ("video_url", "input_video", "videoUrl")
-Api = Literal["chat", "responses"]
-# The part type each API documents for a video: chat completions' content part, the Responses API's input item.
-WIRE_TYPE: dict[Api, str] = {"chat": "video_url", "responses": "input_video"}
-
-
-def escape(token: str | int) -> str:
-    return str(token).replace("~", "~0").replace("/", "~1")
-
-
-@redacted(url=short_url, source=short_url)
-@dataclass(frozen=True, slots=True)
-class VideoPart:
-    """One video part: where it sits and what it points at.
-
-    Chat completions write ``{"type": "video_url", "video_url": {"url": ...}}`` in a message's ``content``;
-    the Responses API writes ``{"type": "input_video", "video_url": "<url>"}`` in an input message's
-    ``content``. Both may spell the key ``videoUrl`` (the SDKs' spelling) and either form of its value.
-    """
-
-    pointer: str  # the part object, e.g. /messages/0/content/1 or /input/0/content/1
-    key: str  # the key holding the URL: video_url or videoUrl
-    url: str  # the URL; for a data URL left in a request body (see ``source``), its first characters
-    url_pointer: str  # where the URL string sits: .../video_url/url, or .../video_url when it is a string
-    api: Api = "chat"
-    source: Text | None = None  # the whole value when it stays in a request body (a big data URL)
-    type: str | None = None  # the part's `type`, as written (None when absent)
-
-    @property
-    def value(self) -> Text:
-        """The URL's whole text, however it is held."""
-        return self.url if self.source is None else self.source
 
 
 @redacted(request=sized, text=sized)
@@ -264,119 +225,6 @@ def read_path(path: Path) -> list[Payload]:
 def universal_newlines(text: str) -> str:
     """What text-mode reading gives, so positions agree however the file was read."""
     return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text  # one scan when clean
-
-
-def api_of(request: Mapping[str, Any], endpoint: Api | None = None) -> Api:
-    """The endpoint's API when known, else the request's shape: ``input`` without ``messages`` is Responses."""
-    if endpoint is not None:
-        return endpoint
-    return "responses" if "input" in request and "messages" not in request else "chat"
-
-
-def find_video_parts(
-    request: Mapping[str, Any],
-    problems: list[Diagnostic],
-    holes: Mapping[str, Hole] | None = None,
-    api: Api | None = None,
-) -> Iterator[VideoPart]:
-    """Yield every video part; structural problems go to ``problems`` as ``invalid-request``.
-
-    ``holes`` resolves the tokens of a body parsed by ``load_body`` back to the strings they stand for.
-    """
-    api = api_of(request, api)
-    for pointer, part in _content_parts(request, problems, api):
-        keys = [k for k in VIDEO_KEYS if k in part]
-        key = keys[0] if keys else None
-        kind = part.get("type")
-        if kind not in VIDEO_TYPES and key is None:
-            continue
-        if len(keys) > 1:  # which one the upstream reads is anyone's guess: never send one unchecked
-            problems.append(
-                Diagnostic(
-                    "invalid-request",
-                    "the part has both `video_url` and `videoUrl`",
-                    pointer=pointer,
-                    fix="Keep one of them (`video_url`).",
-                )
-            )
-            continue
-        example = '"video_url": "https://..."' if api == "responses" else '"video_url": {"url": "https://..."}'
-        if key is None:
-            problems.append(
-                Diagnostic(
-                    "invalid-request",
-                    f"the `{kind}` part has no `video_url`",
-                    pointer=pointer,
-                    fix=f"Add `{example}` to the part.",
-                )
-            )
-            continue
-        holder = part[key]
-        # Chat completions write {"url": ...}; the Responses API documents a plain URL string.
-        if api == "responses":
-            url, at = (holder if isinstance(holder, str) else None), f"{pointer}/{key}"
-        else:
-            url = holder.get("url") if isinstance(holder, Mapping) else None
-            at = f"{pointer}/{key}/url"
-        if not isinstance(url, str):
-            shape = "a URL string" if api == "responses" else "an object with a string `url`"
-            problems.append(
-                Diagnostic(
-                    "invalid-request",
-                    f"`{key}` must be {shape}",
-                    pointer=f"{pointer}/{key}",
-                    fix=f"Write `{example.replace('video_url', key)}`.",
-                )
-            )
-            continue
-        typed = kind if isinstance(kind, str) else None
-        hole = holes.get(url) if holes else None
-        if hole is None:
-            yield VideoPart(pointer, key, url, at, api, type=typed)
-            continue
-        value = hole.text()
-        if isinstance(value, str) or value[:5].lower() != "data:":  # only a data URL stays in the body
-            yield VideoPart(pointer, key, value[0 : len(value)], at, api, type=typed)
-        else:
-            yield VideoPart(pointer, key, value[:512], at, api, value, typed)
-
-
-def _content_parts(
-    request: Mapping[str, Any], problems: list[Diagnostic], api: Api
-) -> Iterator[tuple[str, Mapping[str, Any]]]:
-    """(pointer, part) of every content part of every message: chat `messages`, or Responses `input` items."""
-    field = "input" if api == "responses" else "messages"
-    messages = request.get(field)
-    if api == "responses" and isinstance(messages, str):
-        return  # a plain text input
-    if not isinstance(messages, list):
-        what = "`input` string or list" if api == "responses" else "`messages` list"
-        problems.append(Diagnostic("invalid-request", f"the request has no {what}", pointer=""))
-        return
-    for m, message in enumerate(messages):
-        if not isinstance(message, Mapping):
-            problems.append(Diagnostic("invalid-request", "a message must be an object", pointer=f"/{field}/{m}"))
-            continue
-        if api == "responses" and message.get("type", "message") != "message":
-            continue  # function calls, their outputs, reasoning items: no video in them
-        content = message.get("content")
-        if content is None or isinstance(content, str):
-            continue
-        if not isinstance(content, list):
-            problems.append(
-                Diagnostic(
-                    "invalid-request",
-                    "`content` must be a string or a list of parts",
-                    pointer=f"/{field}/{m}/content",
-                )
-            )
-            continue
-        for p, part in enumerate(content):
-            pointer = f"/{field}/{m}/content/{p}"
-            if not isinstance(part, Mapping):
-                problems.append(Diagnostic("invalid-request", "a content part must be an object", pointer=pointer))
-                continue
-            yield pointer, part
 
 
 def _named_file(text: str) -> Path | None:

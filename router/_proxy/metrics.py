@@ -50,7 +50,7 @@ class Metrics:
             registry=r,
         )
         self.inlined_bytes = Counter(
-            "router_proxy_inlined_bytes", "Video bytes downloaded and inlined into forwarded requests", registry=r
+            "router_proxy_inlined_bytes", "Media bytes downloaded and inlined into forwarded requests", registry=r
         )
         self.downloads = Counter("router_fetch_downloads", "Completed media downloads", registry=r)
         self.cache_hits = Counter(

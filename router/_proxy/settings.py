@@ -17,7 +17,7 @@
     ROUTER_LOOP_MONITOR_INTERVAL  seconds between event-loop lag samples (default 0.05; 0 turns it off)
     ROUTER_REFRESH_EVERY       hours between background refreshes of OpenRouter's catalogue (default 24; 0: never)
     ROUTER_REFRESH_CATALOGUE   1: read the catalogue from the upstream even when it is not OpenRouter
-    ROUTER_FIT                 fit videos to the route (needs router[fit]): fit, trim or split (default: off)
+    ROUTER_FIT                 fit media to the route (needs router[fit]): fit, trim or split (default: off)
     ROUTER_UPSTREAM_CLIENT     the upstream leg's client: aiohttp or httpx (default: aiohttp when installed)
 """
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from .._base.kinds import Kind
 from .._base.rules import RULES, Diagnostic
 from .._model.request import STDIN, Payload, decode, load_text, universal_newlines
 from .._rewrite.fix import FIXABLE, apply_fixes, unified_diff
@@ -175,20 +176,21 @@ def _init_worker(table: CapabilityTable, allow_private_urls: bool) -> None:
     _worker = Router(table, allow_private_urls=allow_private_urls)
 
 
-_Diag = tuple[str, str, str, str | None, int | None, int | None, str | None]
+_Diag = tuple[str, str, str, str | None, int | None, int | None, str | None, bool, Kind | None]
 _Packed = tuple[str, int, int, str, str | None, str | None, list[_Diag], bool]
 
 
 def _pack(r: FileResult) -> _Packed:
     """Plain tuples cross the process boundary ~10x faster than slotted dataclasses (no Python-level
     ``__getstate__``/``__setstate__`` per object), which matters with thousands of small files."""
-    diags = [(d.rule, d.message, d.pointer, d.file, d.line, d.column, d.fix) for d in r.diagnostics]
+    diags = [(d.rule, d.message, d.pointer, d.file, d.line, d.column, d.fix, d.fit, d.kind) for d in r.diagnostics]
     return (r.name, r.requests, r.fixed, r.diff, r.note, r.error, diags, r.skipped)
 
 
 def _unpack(packed: _Packed) -> FileResult:
     name, requests, fixed, diff, note, error, diags, skipped = packed
-    return FileResult(name, [Diagnostic(*d) for d in diags], requests, fixed, diff, note, error, skipped)
+    found = [Diagnostic(*d[:7], fit=d[7], kind=d[8]) for d in diags]
+    return FileResult(name, found, requests, fixed, diff, note, error, skipped)
 
 
 def _lint_chunk(items: Sequence[tuple[str, bool]], options: LintOptions) -> list[_Packed]:

@@ -143,6 +143,8 @@ def render_sarif(diagnostics: Sequence[Diagnostic], summary: Summary, version: s
             "level": d.severity,
             "message": {"text": d.message + (f" Fix: {d.fix}" if d.fix else "")},
         }
+        if d.kind is not None:
+            result["properties"] = {"kind": d.kind}  # the kind of media part the finding is about
         location: dict[str, object] = {}
         artifact = _artifact(d.file) if d.file else None
         if artifact:

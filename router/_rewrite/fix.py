@@ -16,13 +16,14 @@ from typing import Any
 
 from .._base.redact import redacted, sized
 from .._base.rules import RULES, Diagnostic
+from .._model.audio import canonical_format
+from .._model.image import canonical_image_mime
 from .._model.jsontext import key_spans, locate, value_span
 from .._model.media import canonical_mime
+from .._model.parts import CAMEL
 
 __all__ = ["FIXABLE", "Edit", "apply_fixes", "unified_diff"]
 
-# rule -> (key the diagnostic's pointer ends in, its replacement)
-_RENAMES = {"camelcase-key": ("videoUrl", "video_url")}
 # A line break in a JSON string (``\n``, ``\r``, ``\u000a``...) goes; any other escape (group 1) stays as written.
 _LINE_BREAK = re.compile(r"(\\[^nru]|\\u(?!000[aAdD]))|\\(?:[nr]|u000[aAdD])")
 FIXABLE = frozenset(name for name, rule in RULES.items() if "fix" in rule.fixed_by)
@@ -55,8 +56,12 @@ def _resolve(doc: Any, pointer: str) -> Any:
 
 
 def _rename(text: str, doc: Any, d: Diagnostic) -> list[Edit] | None:
-    old, new = _RENAMES[d.rule]
+    """``videoUrl`` -> ``video_url`` (``imageUrl``, ``inputAudio`` likewise): the key's string literal only."""
     parent, _, last = d.pointer.rpartition("/")
+    old = _unescape(last)
+    if old not in CAMEL:
+        return None
+    new = CAMEL[old]
     try:
         holder = _resolve(doc, parent)
         offset = locate(text, parent)
@@ -64,7 +69,7 @@ def _rename(text: str, doc: Any, d: Diagnostic) -> list[Edit] | None:
     except (LookupError, json.JSONDecodeError):
         return None
     # locate() falls back to an ancestor when a step is missing: insist it found this very object.
-    if _unescape(last) != old or not isinstance(holder, dict) or placed != holder or new in holder:
+    if not isinstance(holder, dict) or placed != holder or new in holder:
         return None
     return [Edit(s, e, json.dumps(new)) for s, e in key_spans(text, offset, old)]
 
@@ -83,7 +88,10 @@ def _data_url(text: str, doc: Any, d: Diagnostic) -> tuple[str, int, int, int] |
 
 
 def _header(text: str, doc: Any, d: Diagnostic) -> list[Edit] | None:
-    """``data:video/quicktime;codecs="hvc1";base64,`` -> ``data:video/mov;base64,``: only the header changes."""
+    """``data:video/quicktime;codecs="hvc1";base64,`` -> ``data:video/mov;base64,``: only the header changes (an
+    audio ``format`` spelt otherwise, ``audio/wav`` or ``WAV``, is written ``wav``)."""
+    if d.kind == "audio":
+        return _format(text, doc, d)
     found = _data_url(text, doc, d)
     if found is None:
         return None
@@ -92,17 +100,38 @@ def _header(text: str, doc: Any, d: Diagnostic) -> list[Edit] | None:
     # The literal's text up to its first comma must be this very header (no escaped comma before it).
     if json.loads(text[start:comma] + '"') != header:
         return None
-    return [Edit(start + 1, comma, f"data:{canonical_mime(header[5:])};base64")]
+    name = canonical_image_mime(header[5:]) if d.kind == "image" else canonical_mime(header[5:])
+    return [Edit(start + 1, comma, f"data:{name};base64")]
+
+
+def _format(text: str, doc: Any, d: Diagnostic) -> list[Edit] | None:
+    try:
+        value = _resolve(doc, d.pointer)
+        start, end = value_span(text, d.pointer)
+    except LookupError:
+        return None
+    name = canonical_format(value) if isinstance(value, str) else None
+    if name is None or json.loads(text[start:end]) != value:
+        return None
+    return [Edit(start, end, json.dumps(name))]
 
 
 def _unwrap(text: str, doc: Any, d: Diagnostic) -> list[Edit] | None:
-    """The base64 of a data URL on one line: its line-break escapes go, every other character stays."""
-    found = _data_url(text, doc, d)
-    if found is None:
+    """The base64 of a data URL (or an audio part's bare base64) on one line: its line-break escapes go, every other
+    character stays."""
+    try:
+        value = _resolve(doc, d.pointer)
+        start, end = value_span(text, d.pointer)
+    except LookupError:
         return None
-    value, _, comma, end = found
+    if not isinstance(value, str):
+        return None
+    comma = text.find(",", start, end) if value[:5].lower() == "data:" else start
+    if comma < 0:
+        return None
     payload = _LINE_BREAK.sub(r"\1", text[comma + 1 : end - 1])
-    if json.loads(f'"{payload}"') != value.split(",", 1)[1].replace("\n", "").replace("\r", ""):
+    bare = value.split(",", 1)[1] if comma != start else value
+    if json.loads(f'"{payload}"') != bare.replace("\n", "").replace("\r", ""):
         return None
     return [Edit(comma + 1, end - 1, payload)]
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from .._base.errors import NotAVideo
 from .._model.container import damage, reader
 from .._model.media import canonical_mime, compatible, sniff
-from .outgoing import encode_file, encoded_size
+from .pieces import encode_file, encoded_size
 
 __all__ = ["data_url_from_file", "data_url_size", "iter_data_url", "video_mime"]
 

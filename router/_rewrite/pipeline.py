@@ -8,141 +8,27 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .._base.errors import FetchError, RequestRejected
-from .._base.redact import redacted, sized
 from .._base.rules import Diagnostic
 from .._judgement.check import Checked, check_request
-from .._judgement.judge import Downloaded, FitMode
-from .._judgement.plan import RoutePlan, plan_route, settle
+from .._judgement.judge import FitMode
+from .._judgement.plan import RoutePlan, plan_route
 from .._model.request import Payload, PayloadLike, read_payloads
 from .._table.capabilities import CapabilityTable
 from .._table.load import load_table
-from .outgoing import Inlined, Outgoing, Refitted, Routed, build_outgoing
+from .outgoing import Outgoing
+from .prepared import FitProgress, Prepared, Report, finish, settled
 
 if TYPE_CHECKING:
     from .._fetch.fetcher import Fetcher, Media
     from .._table.refresh import LiveTable
 
-__all__ = ["Prepared", "Report", "Router"]
+__all__ = ["Router"]
 
 Progress = Callable[[int, int | None], None]
-FitProgress = Callable[[float], None]  # the share of a fitting job done, 0..1
-
-
-@dataclass(slots=True)
-class Report:
-    """What ``Router.check`` found. ``ok`` means no errors: warnings are fixed by the rewrite."""
-
-    diagnostics: list[Diagnostic] = field(default_factory=list)
-    requests: int = 0
-
-    @property
-    def ok(self) -> bool:
-        return not any(d.severity == "error" for d in self.diagnostics)
-
-    @property
-    def errors(self) -> list[Diagnostic]:
-        return [d for d in self.diagnostics if d.severity == "error"]
-
-    @property
-    def warnings(self) -> list[Diagnostic]:
-        return [d for d in self.diagnostics if d.severity == "warning"]
-
-
-@redacted(table=sized)
-@dataclass(slots=True)
-class Prepared:
-    """A request checked and planned; after downloads (``Router.download``) also settled, with its media.
-
-    ``diagnostics`` are placed (file, line, column, pointer in the document) and complete: the request's own
-    problems, the checker's, the plan's, and those of the downloads.
-    """
-
-    payload: Payload
-    checked: Checked
-    plan: RoutePlan
-    table: CapabilityTable  # the table this request was judged by (a refresh may swap the router's meanwhile)
-    fetched: list[Diagnostic] = field(default_factory=list)  # download and fitting failures (unplaced)
-    media: dict[str, Media] = field(default_factory=dict)  # part pointer -> downloaded video
-    fitted: dict[str, list[Media]] = field(default_factory=dict)  # part pointer -> what fitting made of it
-    refits: list[Refitted] = field(default_factory=list)  # what fitting did, part by part
-    diagnostics: list[Diagnostic] = field(init=False)
-
-    def __post_init__(self) -> None:
-        found = [*self.checked.diagnostics, *self.plan.diagnostics, *self.fetched]
-        self.diagnostics = [*self.payload.problems, *(self.payload.place(d) for d in found)]
-
-    @property
-    def ok(self) -> bool:
-        return not any(d.severity == "error" for d in self.diagnostics)
-
-    @property
-    def sent(self) -> dict[str, list[Media]]:
-        """Part pointer -> the videos that go out inline in its place (fitted, or as downloaded)."""
-        return {**{ptr: [got] for ptr, got in self.media.items()}, **self.fitted}
-
-    @property
-    def downloads(self) -> dict[str, tuple[str, int]]:
-        """Part pointer -> (URL, byte cap) for every URL the plan downloads to inline."""
-        return {
-            f.part.pointer: (f.url, self.plan.caps[f.part.pointer])
-            for f in self.checked.parts
-            if self.plan.actions.get(f.part.pointer) == "inline" and f.part.pointer in self.plan.caps
-        }
-
-
-def _facts(items: Sequence[Media]) -> Downloaded:
-    """The facts of what fitting made: one video, or the parts of a split."""
-    longest = max((m.duration or 0.0 for m in items), default=0.0) or None
-    sizes = [m.size for m in items]
-    return Downloaded(max(sizes), items[0].mime, longest, len(items), sum(sizes))
-
-
-def _settled(
-    prepared: Prepared,
-    media: dict[str, Media],
-    failed: Mapping[str, FetchError],
-    workdir: Path,
-    fitting: FitProgress | None = None,
-    dry_run: bool = False,
-) -> Prepared:
-    """The request after its downloads: failures placed, videos fitted when the plan was made to fit (into
-    ``workdir``), and the route settled on what the bytes said."""
-    urls = {f.part.pointer: f.part.url_pointer for f in prepared.checked.parts}
-    fetched = [Diagnostic(exc.rule, str(exc), pointer=urls[ptr]) for ptr, exc in failed.items()]
-    plan, fitted, refits = prepared.plan, {}, []
-    if plan.fit and not failed:
-        from .fitting import fit_videos  # deferred: only a router that fits videos needs it
-
-        done = fit_videos(prepared.checked, plan, prepared.table, media, plan.fit, workdir, fitting)
-        fetched += done.problems
-        fitted, refits = done.media, done.notes
-        plan = replace(plan, actions={**plan.actions, **dict.fromkeys(fitted, "inline")})
-    got = {ptr: Downloaded(m.size, m.mime, m.duration) for ptr, m in media.items()}
-    got.update((ptr, _facts(items)) for ptr, items in fitted.items())
-    plan = settle(plan, prepared.checked, prepared.table, got, dry_run)
-    return Prepared(prepared.payload, prepared.checked, plan, prepared.table, fetched, media, fitted, refits)
-
-
-def _finish(prepared: Prepared, dry_run: bool) -> Outgoing:
-    """The outgoing request of a settled plan, with notes of what was done; raises when it cannot be sent."""
-    if not prepared.ok:
-        raise RequestRejected(prepared.diagnostics)
-    outgoing = build_outgoing(prepared.payload, prepared.checked, prepared.plan, prepared.sent)
-    outgoing.diagnostics = list(prepared.diagnostics)
-    outgoing.providers = prepared.plan.providers
-    for ptr, (url, cap) in prepared.downloads.items():
-        got = prepared.media.get(ptr)
-        outgoing.notes.append(Inlined(ptr, url, got.size if got else None, cap, dry_run))
-    outgoing.notes += prepared.refits
-    if prepared.plan.providers is not None:
-        outgoing.notes.append(Routed(tuple(prepared.plan.providers)))
-    return outgoing
 
 
 def _require_fit_engine() -> None:
@@ -152,7 +38,7 @@ def _require_fit_engine() -> None:
     if importlib.util.find_spec("av") is None:
         from .._fit.engine import INSTALL_HINT, FitUnavailable
 
-        raise FitUnavailable(f"fitting videos needs PyAV, which is not installed: {INSTALL_HINT}")
+        raise FitUnavailable(f"fitting media needs PyAV, which is not installed: {INSTALL_HINT}")
 
 
 def _pins(provider: str | Sequence[str] | None) -> tuple[str, ...]:
@@ -163,7 +49,8 @@ def _pins(provider: str | Sequence[str] | None) -> tuple[str, ...]:
 
 
 class Router:
-    """Checks, plans and rewrites chat-completion requests that carry video against a capability table.
+    """Checks, plans and rewrites chat-completion (and Responses) requests that carry media (video, audio, images,
+    files) against a capability table.
 
     ``allow_private_urls`` comes from ``fetcher`` when one is given (the fetcher is what connects), so the
     checker and the fetcher can never disagree about a URL. ``close()`` (or ``with``) removes the spooled
@@ -175,9 +62,10 @@ class Router:
     catalogue is read again from ``base_url`` in the background at that age, and the old data is kept when
     that fails or the answer looks wrong.
 
-    ``fit`` (the ``fit`` extra) fits videos a provider would refuse to the route when rewriting: ``True`` remuxes
-    or re-encodes within the limits and never cuts content; ``"trim"`` also keeps only the first seconds a
-    duration limit allows, ``"split"`` cuts a long video into consecutive parts. ``check`` never fits: its
+    ``fit`` (the ``fit`` extra) fits media a provider would refuse to the route when rewriting: ``True`` remuxes
+    or re-encodes a video, transcodes audio, converts or downscales an image, within the limits, and never cuts
+    content; ``"trim"`` also keeps only the first seconds (a PDF: pages) a limit allows, ``"split"`` cuts a long
+    video or recording, or a PDF over a page limit, into consecutive parts. ``check`` never fits: its
     findings say when fitting would fix them.
     """
 
@@ -304,12 +192,12 @@ class Router:
         made to fit, and settle the route with what the bytes say."""
         media: dict[str, Media] = {}
         failed: dict[str, FetchError] = {}
-        for pointer, (url, cap) in prepared.downloads.items():
+        for pointer, (url, cap, kind) in prepared.downloads.items():
             try:
-                media[pointer] = self.fetcher.fetch(url, max_bytes=cap, on_progress=progress)
+                media[pointer] = self.fetcher.fetch(url, max_bytes=cap, on_progress=progress, kind=kind)
             except FetchError as exc:
                 failed[pointer] = exc
-        return _settled(prepared, media, failed, self.fetcher.spool_dir, fitting)
+        return settled(prepared, media, failed, self.fetcher.spool_dir, fitting)
 
     async def adownload(
         self, prepared: Prepared, progress: Progress | None = None, fitting: FitProgress | None = None
@@ -319,7 +207,10 @@ class Router:
 
         items = list(prepared.downloads.items())
         results = await asyncio.gather(
-            *(self.fetcher.afetch(url, max_bytes=cap, on_progress=progress) for _, (url, cap) in items),
+            *(
+                self.fetcher.afetch(url, max_bytes=cap, on_progress=progress, kind=kind)
+                for _, (url, cap, kind) in items
+            ),
             return_exceptions=True,
         )
         media: dict[str, Media] = {}
@@ -332,8 +223,8 @@ class Router:
             else:
                 media[pointer] = result
         if prepared.plan.fit:  # encoding is CPU work: off the loop
-            return await asyncio.to_thread(_settled, prepared, media, failed, self.fetcher.spool_dir, fitting)
-        return _settled(prepared, media, failed, self.fetcher.spool_dir, fitting)
+            return await asyncio.to_thread(settled, prepared, media, failed, self.fetcher.spool_dir, fitting)
+        return settled(prepared, media, failed, self.fetcher.spool_dir, fitting)
 
     def _single(self, payload: PayloadLike) -> Payload:
         items = self.payloads(payload)
@@ -372,8 +263,8 @@ class Router:
         if not dry_run:
             prepared = self.download(prepared, progress, fitting)
         elif prepared.plan.fit:
-            prepared = _settled(prepared, {}, {}, self.fetcher.spool_dir, fitting, dry_run=True)
-        return _finish(prepared, dry_run)
+            prepared = settled(prepared, {}, {}, self.fetcher.spool_dir, fitting, dry_run=True)
+        return finish(prepared, dry_run)
 
     async def aoutgoing(
         self,
@@ -388,8 +279,8 @@ class Router:
 
         # Checking decodes and sniffs inline base64 videos: CPU work that must not stall the event loop.
         prepared = await asyncio.to_thread(self._prepare_one, payload, provider, model)
-        settled = await self.adownload(prepared, progress, fitting)
-        return await asyncio.to_thread(_finish, settled, False)
+        done = await self.adownload(prepared, progress, fitting)
+        return await asyncio.to_thread(finish, done, False)
 
     def rewrite(
         self, payload: PayloadLike, provider: str | Sequence[str] | None = None, *, model: str | None = None

@@ -7,35 +7,22 @@ provider takes of audio, images and files) and resolves them for one provider, k
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Iterable
 from functools import cached_property
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
-__all__ = ["CapabilityTable", "Limit", "Model", "OpenRouterRules", "Provider", "Snapshot", "UrlKind"]
+from .._base.kinds import Kind
+from .rules import Limit, MediaRules, Rules, UrlKind, name_fields, resolve, size
+from .rules import Strict as _Strict
 
-UrlKind = Literal["youtube", "https", "http", "gs"]
-Limit = int | Literal["unknown"]
-
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|KiB|MiB|GiB)?\s*$", re.IGNORECASE)
-_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "kib": 2**10, "mib": 2**20, "gib": 2**30}
-
-
-def _size(value: Any) -> Any:
-    """Accept ``100MB``/``25 MiB`` strings for byte limits; leave everything else to pydantic."""
-    if isinstance(value, str) and value != "unknown" and (m := _SIZE.match(value)):
-        return int(float(m.group(1)) * _UNITS[(m.group(2) or "b").lower()])
-    return value
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+__all__ = ["CapabilityTable", "Model", "OpenRouterRules", "Provider", "Snapshot"]
 
 
 class Provider(_Strict):
-    """One upstream provider's video rules, each backed by a documentation URL.
+    """One upstream provider's rules, each backed by a documentation URL: video at the top level, audio, images
+    and files in sections of their own (``rules.MediaRules``; a missing section means OpenRouter's defaults).
 
     ``documented: false`` marks an entry the table made up for a provider it has no rules for (the catalogue
     says it serves a video model): every video is inlined and no limit is assumed. ``unknown`` names fields
@@ -52,6 +39,9 @@ class Provider(_Strict):
     max_request_bytes: Limit = "unknown"
     max_videos: Limit = "unknown"
     max_duration_s: Limit = "unknown"
+    audio: MediaRules | None = None
+    image: MediaRules | None = None
+    file: MediaRules | None = None
     tiers: tuple[str, ...] = ()
     documented: bool = True
     source: str
@@ -59,30 +49,20 @@ class Provider(_Strict):
     unknown: dict[str, str] = Field(default_factory=dict)
     notes: str = ""
 
-    _sized = field_validator("max_video_bytes", "max_request_bytes", mode="before")(_size)
+    _sized = field_validator("max_video_bytes", "max_request_bytes", mode="before")(size)
 
-    @field_validator("sources", "unknown")
-    @classmethod
-    def _name_fields(cls, value: dict[str, str]) -> dict[str, str]:
-        unknown = sorted(set(value) - set(cls.model_fields))
-        if unknown:
-            raise ValueError(f"names unknown field(s): {', '.join(unknown)}")
-        return value
+    _named = field_validator("sources", "unknown")(name_fields)
 
     def source_of(self, field: str) -> str:
         return self.sources.get(field, self.source)
 
     def inline_cap(self) -> int | None:
-        """Largest video (decoded bytes) this provider can take inline, from its documented limits.
-
-        Base64 grows the payload by a third, so a limit on the encoded request caps the video at 3/4 of it.
-        """
-        caps = []
-        if isinstance(self.max_video_bytes, int):
-            caps.append(self.max_video_bytes)
-        if isinstance(self.max_request_bytes, int):
-            caps.append(self.max_request_bytes * 3 // 4)
-        return min(caps) if caps else None
+        """Largest video (decoded bytes) this provider can take inline, from its documented limits (every kind:
+        ``CapabilityTable.rules(...).inline_cap``). Base64 grows the payload by a third, so a limit on the encoded
+        request caps the video at 3/4 of it."""
+        return Rules("video", (), True, (), max_bytes=_known(self.max_video_bytes)).inline_cap(
+            _known(self.max_request_bytes)
+        )
 
 
 class Model(_Strict):
@@ -100,9 +80,18 @@ class Model(_Strict):
     def takes_video(self) -> bool:
         return "video" in self.input
 
+    def takes(self, kind: Kind) -> bool:
+        return kind in self.input
+
 
 class OpenRouterRules(_Strict):
+    """OpenRouter's own rules for every provider: the video types it documents, and for audio, images and files
+    what its guides say (an audio URL is never accepted; image and PDF URLs are fetched)."""
+
     mime_types: tuple[str, ...]
+    audio: MediaRules = MediaRules()
+    image: MediaRules = MediaRules()
+    file: MediaRules = MediaRules()
     # An endpoint tag's suffix that names a service tier -> the tier (``fast`` is OpenRouter's alias of
     # ``priority``). Every other suffix is a region or a quantization and follows the base slug.
     service_tiers: dict[str, str] = Field(default_factory=dict)
@@ -228,3 +217,29 @@ class CapabilityTable(_Strict):
     def mime_types(self, slug: str | None) -> tuple[str, ...]:
         provider = self.providers.get(slug) if slug else None
         return provider.mime_types if provider and provider.mime_types else self.openrouter.mime_types
+
+    def rules(self, slug: str | None, kind: Kind, model_id: str | None = None) -> Rules:
+        """What provider ``slug`` (None: OpenRouter alone) takes of ``kind`` for ``model_id``, every field
+        resolved: its own section over OpenRouter's, then the section's overrides for that model."""
+        p = self.providers.get(slug) if slug else None
+        if kind == "video":
+            return Rules(
+                "video",
+                tuple(p.url_kinds) if p else (),
+                p.data_urls if p else True,
+                self.mime_types(slug),
+                max_bytes=_known(p.max_video_bytes) if p else None,
+                max_count=_known(p.max_videos) if p else None,
+                max_duration_s=_known(p.max_duration_s) if p else None,
+                documented=p.documented if p else True,
+                unknown=p.unknown if p else {},
+            )
+        layers = [getattr(self.openrouter, kind)]
+        own = getattr(p, kind) if p is not None else None
+        if own is not None:
+            layers.append(own)
+        return resolve(kind, layers, model_id, documented=p.documented if p else True)
+
+
+def _known(value: Limit) -> int | None:
+    return value if isinstance(value, int) else None

@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from .._base.kinds import KINDS
 from .._base.redact import redacted, short_url
 
 __all__ = [
@@ -47,6 +48,7 @@ DEFAULT_BASE_URL = "https://openrouter.ai/api/v1"
 # The page that documents video inputs: a provider the table has no rules for is handled the way it describes
 # for every provider (base64 data URLs), and nothing more is assumed.
 VIDEO_GUIDE = "https://openrouter.ai/docs/guides/overview/multimodal/videos"
+MEDIA = frozenset(KINDS)  # a model taking any of these has its endpoints read: who serves it matters to routing
 
 
 class DamagedCatalogue(ValueError):
@@ -65,7 +67,7 @@ class Endpoint:
 class CatalogueModel:
     """One model as the catalogue lists it. ``input`` None: the entry had no ``architecture.input_modalities``
     this reader understands, so what the model takes is unknown (not "text only"). ``endpoints`` None: not
-    fetched (only video models' endpoints are), or the answer was missing or malformed."""
+    fetched (only the endpoints of models taking media are), or the answer was missing or malformed."""
 
     input: tuple[str, ...] | None = None
     output: tuple[str, ...] = ("text",)
@@ -100,7 +102,7 @@ class Catalogue:
         """The ``models`` section this catalogue stands for, in the capability table's shape.
 
         What the catalogue does not say is taken from ``known`` (the bundled ``models`` section), never guessed:
-        a model without modalities keeps its known entry, a video model whose endpoints are unknown keeps its
+        a model without modalities keeps its known entry, a media model whose endpoints are unknown keeps its
         known providers. A model without modalities that ``known`` lacks too is left out (see :meth:`unknown`).
         """
         out: dict[str, dict[str, Any]] = {}
@@ -111,11 +113,11 @@ class Catalogue:
                     out[mid] = dict(before)
                 continue
             entry: dict[str, Any] = {"input": list(m.input), "output": list(m.output)}
-            if "video" in m.input and m.endpoints is not None:
+            if MEDIA & set(m.input) and m.endpoints is not None:
                 keys = list(dict.fromkeys(endpoint_key(e.tag, e.tier, service_tiers) for e in m.endpoints))
                 entry["providers"] = [k for k in keys if k and "/" not in k]
                 entry["tiers"] = [k for k in keys if "/" in k]
-            elif "video" in m.input:
+            elif MEDIA & set(m.input):
                 entry.update({k: before[k] for k in ("providers", "tiers") if k in before})
             out[mid] = entry
         return out

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from .catalogue import Catalogue, CatalogueModel, Endpoint
+from .catalogue import MEDIA, Catalogue, CatalogueModel, Endpoint
 
 __all__ = ["details_path", "from_api", "input_modalities"]
 
@@ -77,7 +77,7 @@ def from_api(
 ) -> Catalogue:
     """Build a catalogue from ``GET /models`` entries, ``GET .../endpoints`` documents keyed by
     :func:`details_path` (None: the answer was a 404), and ``GET /providers`` entries. A model without readable
-    modalities gets ``input=None``; a video model whose endpoints were not fetched, or came back missing or
+    modalities gets ``input=None``; a media model whose endpoints were not fetched, or came back missing or
     malformed, keeps ``endpoints=None``; one whose endpoints document lists none gets an empty tuple.
     """
     out: dict[str, CatalogueModel] = {}
@@ -87,7 +87,7 @@ def from_api(
             continue
         inputs = input_modalities(entry)
         found = None
-        path = details_path(entry) if inputs is not None and "video" in inputs else None
+        path = details_path(entry) if inputs is not None and MEDIA & set(inputs) else None
         if path is not None and path in endpoints:
             found = _endpoints(endpoints[path])
         outputs = _strings(_architecture(entry).get("output_modalities")) or ("text",)

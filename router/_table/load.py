@@ -77,20 +77,35 @@ def _line_of(text: str, loc: Iterable[str | int]) -> int | None:
     return line
 
 
+_SECTIONS = ("audio", "image", "file")  # a kind's rules merge field by field too, like the entry holding them
+
+
 def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
-    """Layer a user table over the bundled one: entries merge field by field, the user's value wins."""
+    """Layer a user table over the bundled one: entries merge field by field (a kind's section within an entry
+    too, and ``openrouter:``), the user's value wins."""
     out = dict(base)
     for key, value in over.items():
         if key in ("providers", "models") and isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
             section = dict(out[key])
             for name, entry in value.items():
-                old = section.get(name)
-                both = isinstance(old, Mapping) and isinstance(entry, Mapping)
-                section[name] = {**old, **entry} if both else entry  # type: ignore[dict-item]
+                section[name] = _fields(section.get(name), entry)
             out[key] = section
+        elif key == "openrouter":
+            out[key] = _fields(out.get(key), value)
         else:
             out[key] = value
     return out
+
+
+def _fields(old: Any, new: Any) -> Any:
+    """One entry over another, field by field, and the kinds' sections within them likewise."""
+    if not (isinstance(old, Mapping) and isinstance(new, Mapping)):
+        return new
+    merged = {**old, **new}
+    for kind in _SECTIONS:
+        if isinstance(old.get(kind), Mapping) and isinstance(new.get(kind), Mapping):
+            merged[kind] = {**old[kind], **new[kind]}
+    return merged
 
 
 def _dotted(loc: Iterable[str | int]) -> str:

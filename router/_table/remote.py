@@ -1,10 +1,10 @@
 """The catalogue read over HTTP from a base URL (default ``https://openrouter.ai/api/v1``, no API key needed).
 
 ``GET /models?output_modalities=all``, then ``GET /models/{author}/{slug}/endpoints`` for every model that takes
-video (a few at a time), and ``GET /providers``. Every call has a timeout; 408, 429 and 5xx answers and dropped
-connections are retried with capped exponential backoff (a ``Retry-After`` of up to 30 s is honoured, a longer
-one ends the read). Any failure is one :class:`RefreshError` (:class:`RefreshRefused` when the answer looks
-wrong); storing what was read is ``refresh``'s job.
+media (video, audio, images, files; a few at a time), and ``GET /providers``. Every call has a timeout; 408, 429
+and 5xx answers and dropped connections are retried with capped exponential backoff (a ``Retry-After`` of up to
+30 s is honoured, a longer one ends the read). Any failure is one :class:`RefreshError` (:class:`RefreshRefused`
+when the answer looks wrong); storing what was read is ``refresh``'s job.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import httpx
 from .._base.errors import RouterError
 from .._base.rules import shorten
 from .._base.version import __version__
-from .catalogue import DEFAULT_BASE_URL, Catalogue, normalise_base_url
+from .catalogue import DEFAULT_BASE_URL, MEDIA, Catalogue, normalise_base_url
 from .listing import details_path, from_api, input_modalities
 from .refresh_check import models_of, not_a_listing
 
@@ -147,8 +147,8 @@ async def afetch(
                 f"refused the answer of {shorten(base)}/models: it is not OpenRouter's catalogue ({wrong})",
                 forceable=bool(models),
             )
-        video = [m for m in models if "video" in (input_modalities(m) or ())]
-        paths = list(dict.fromkeys(p for m in video if (p := details_path(m))))
+        media = [m for m in models if MEDIA & set(input_modalities(m) or ())]
+        paths = list(dict.fromkeys(p for m in media if (p := details_path(m))))
         done = 0
         if progress:
             progress(0, len(paths))

@@ -22,21 +22,21 @@ from .._base.errors import BodyTooLarge, RequestRejected
 from .._base.rules import Diagnostic
 from .._model.body import Body
 from .._model.coding import CodingError, decode_body, encodings
-from .._model.request import Api, Payload, find_video_parts, load_body
+from .._model.parts import MARKERS, Api, find_media_parts
+from .._model.request import Payload, load_body
 from .._report.output import describe
 from .._rewrite.outgoing import Outgoing
 from .._rewrite.pipeline import Router
 
 __all__ = [
     "EXTENSION",
-    "MARKERS",
     "Outcome",
     "Reply",
     "Rewrite",
     "aroute",
     "error_reply",
     "intercepts",
-    "mentions_video",
+    "mentions_media",
     "outcome",
     "reject",
     "rejection",
@@ -47,8 +47,9 @@ __all__ = [
 # The key under which a transport records what it did in ``response.extensions`` (metrics, access logs).
 EXTENSION = "router"
 
-# Every spelling of a video part. A body without any of these is forwarded without being parsed.
-MARKERS = (b"video_url", b"videoUrl", b"input_video")
+# A media part's key or type (``parts.MARKERS``) as a JSON string, quotes included: one regex search that only
+# stops at quotes (a 1.3 KB text request costs about a microsecond). A body without one is forwarded unparsed.
+_MARKER = re.compile(rb'"(?:' + b"|".join(map(re.escape, MARKERS)) + rb')"')
 
 # `"vide\u006f_url"` is `"video_url"` to a JSON parser. Encoders escape non-ASCII and control characters (and
 # Go's `<>&`), never ASCII letters: a body that escapes one (U to z, `_`) is parsed rather than trusted.
@@ -77,23 +78,20 @@ def intercepts(method: str, path: str) -> Api | None:
     return "chat" if path.endswith("/chat/completions") else "responses" if path.endswith("/responses") else None
 
 
-def mentions_video(body: bytes) -> bool:
+def mentions_media(body: bytes) -> bool:
     """A cheap byte scan, before any JSON parsing."""
-    # Every marker contains "video": one scan rules out most bodies (a third of the cost of three).
-    if b"video" in body and any(marker in body for marker in MARKERS):
-        return True
-    return _ESCAPED_LETTER.search(body) is not None
+    return _MARKER.search(body) is not None or _ESCAPED_LETTER.search(body) is not None
 
 
-_OVERLAP = max(len(m) for m in MARKERS)
+_OVERLAP = max(len(m) for m in MARKERS) + 2  # and its quotes
 
 
 def _mentions(body: Body) -> bool:
-    """``mentions_video`` over a body in memory or spooled to disk (windows overlap so no marker is split)."""
+    """``mentions_media`` over a body in memory or spooled to disk (windows overlap so no marker is split)."""
     if body.in_memory:
-        return mentions_video(body.getvalue())
+        return mentions_media(body.getvalue())
     window = 1 << 20
-    return any(mentions_video(body.read(at, window + _OVERLAP)) for at in range(0, body.size, window))
+    return any(mentions_media(body.read(at, window + _OVERLAP)) for at in range(0, body.size, window))
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +100,7 @@ class Outcome:
 
     action: Literal["passed", "routed", "rejected"]
     rules: tuple[str, ...] = ()  # the rules of the diagnostics (warnings fixed, or errors that rejected)
-    inlined_bytes: int = 0  # video bytes downloaded and inlined into the body sent
+    inlined_bytes: int = 0  # media bytes (every kind) downloaded and inlined into the body sent
     providers: tuple[str, ...] | None = None  # provider.only as sent (None: routing left alone)
 
 
@@ -182,7 +180,7 @@ def outcome(decision: Reply | Rewrite | None) -> Outcome:
 
 
 def _rewritten(outgoing: Outgoing, diagnostics: list[Diagnostic]) -> Rewrite:
-    log.info("routed a video request: %s", "; ".join(map(describe, outgoing.notes)) or "checked, sent unchanged")
+    log.info("routed a media request: %s", "; ".join(map(describe, outgoing.notes)) or "checked, sent unchanged")
     return Rewrite(outgoing, tuple(dict.fromkeys(d.rule for d in diagnostics)))
 
 
@@ -196,10 +194,10 @@ def _screen(body: Body | bytes, encoding: str | None, api: Api) -> Payload | Rep
     """The request to route, an answer for a body that cannot be read, or ``None`` to pass it through.
 
     A compressed body is decoded (bounded) and checked like any other; it is passed through, still
-    compressed, only when there is no video in it.
+    compressed, only when there is no media in it.
     """
     if isinstance(body, bytes):  # the client's own bytes: the byte scan first, before anything is built
-        if not encoding and not mentions_video(body):
+        if not encoding and not mentions_media(body):
             return None
         body = Body.of(body)
     if encoding and encodings(encoding):
@@ -215,7 +213,7 @@ def _screen(body: Body | bytes, encoding: str | None, api: Api) -> Payload | Rep
         return reject(payload.problems)
     problems: list[Diagnostic] = []
     request = payload.request
-    found = isinstance(request, Mapping) and any(find_video_parts(request, problems, payload.holes, api))
+    found = isinstance(request, Mapping) and any(find_media_parts(request, problems, payload.holes, api))
     if isinstance(request, Mapping) and not found and not problems:
         return None  # the word appears in text only: nothing to route
     return payload

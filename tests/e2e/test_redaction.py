@@ -28,7 +28,7 @@ KEY = "sk-or-v1-k3ysecret"
 ACCESS = "acc3sssecret"  # the proxy's access token
 SECRETS = ("pa55", "s1gnatur3", "t0kensecret", KEY, ACCESS)
 RECORDS = {
-    *("Payload", "Prepared", "Checked", "RoutePlan", "PartFacts", "VideoPart", "UrlInfo", "DataUrl", "Media"),
+    *("Payload", "Prepared", "Checked", "RoutePlan", "PartFacts", "MediaPart", "UrlInfo", "DataUrl", "Media"),
     *("Outgoing", "Inlined", "Routed", "Refitted", "Report", "Diagnostic", "FetchStats", "ProxySettings"),
     "Catalogue",
 }

@@ -112,7 +112,7 @@ def test_the_download_cap_is_the_largest_limit_on_the_route(
     url = media_server.url(media_server.serve_file("noisy-b.mp4", noisy))
     prepared = tight.prepare(tight.payloads(video_request(url))[0])
     # The larger of Vertex's 1,000 bytes and AI Studio's 300,000-byte request counted as video (3/4 of it).
-    ((_, cap),) = prepared.downloads.values()
+    ((_, cap, _),) = prepared.downloads.values()
     assert cap == 225_000
     assert tight.check(video_request(url), online=True).ok
     assert tight.rewrite(video_request(url))["provider"] == {"only": ["google-ai-studio"]}

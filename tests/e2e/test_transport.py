@@ -19,7 +19,8 @@ from upstream import FakeOpenRouter
 
 import router
 from router._fetch.fetcher import Fetcher, Media
-from router._transports.core import MARKERS, mentions_video
+from router._model.parts import MARKERS
+from router._transports.core import mentions_media
 from router.transport import AsyncHttpx2RouterTransport, Httpx2RouterTransport
 
 AUTH = {"Authorization": "Bearer test"}
@@ -54,7 +55,7 @@ def test_what_the_router_did_is_logged_safely(
         assert client.post(upstream.chat_url, json=video_request(url, only=["google-vertex"])).status_code == 200
     [record] = caplog.records
     assert record.name == "router"
-    assert record.getMessage().startswith(f"routed a video request: inlined {url.split('?')[0]}?… (")
+    assert record.getMessage().startswith(f"routed a media request: inlined {url.split('?')[0]}?… (")
     assert record.getMessage().endswith("route: provider.only = ['google-vertex']")
     assert "case=" not in caplog.text
     assert "Bearer" not in caplog.text
@@ -248,7 +249,7 @@ def test_escaped_video_key_does_not_slip_past_the_screen(
 )  # fmt: skip
 def test_screen_spots_every_spelling_of_a_video_key(body: bytes, seen: bool) -> None:
     """The byte screen finds each marker, escaped or not, and lets ordinary text (escaped non-ASCII) go."""
-    assert mentions_video(body) is seen
+    assert mentions_media(body) is seen
 
 
 def test_escaped_text_without_video_still_passes_through(upstream: FakeOpenRouter, local_router: router.Router) -> None:
