@@ -81,7 +81,6 @@ def refused_early(kind: Kind, head: bytes) -> str | None:
     mime = sniff(head)
     wrong = not (mime or "").startswith("video/") if kind == "video" else kind != "file" and mime in _TEXT
     return f"the bytes look like {looks_like(head, kind)}" if wrong else None
-    return None
 
 
 def identify(kind: Kind, read: Read, size: int, *, declared: str | None = None) -> Content:
