@@ -1,5 +1,6 @@
 """The fenced code blocks of the README and the docs pages, as the tests that run them read them: language, title,
-marker, and the heading they sit under. ``snippet()`` is a client's example as an e2e test runs it.
+marker, and the heading they sit under. ``snippet()`` is a client's example as an e2e test runs it;
+``DocsExample`` runs one with OpenRouter and the clip on loopback.
 
 A marker is an HTML comment on the last non-blank line before a block (``<!-- run -->``, ``<!-- fragment -->``);
 tests/test_docs.py says what each one means.
@@ -7,11 +8,14 @@ tests/test_docs.py says what each one means.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 DOCS = REPO / "docs"
@@ -96,3 +100,24 @@ def execute(code: str) -> dict[str, Any]:
     scope: dict[str, Any] = {"__name__": "__docs__"}
     exec(compile(code, "<docs snippet>", "exec"), scope)  # noqa: S102  (our own docs)
     return scope
+
+
+DOCS_KEY = "sk-or-docs"
+
+
+@dataclass(frozen=True)
+class DocsExample:
+    """A client page's examples, run as written with OpenRouter and the clip swapped for loopback."""
+
+    clip_url: str
+    swaps: dict[str, str]
+    capsys: pytest.CaptureFixture[str]
+
+    def run(self, page: str, heading: str, *, names_the_clip: bool = True) -> dict[str, Any]:
+        """Runs the example under ``heading`` in ``docs/<page>``; returns its globals."""
+        swaps = {old: new for old, new in self.swaps.items() if names_the_clip or new != self.clip_url}
+        return execute(snippet(page, heading, swaps))
+
+    def answer(self) -> Any:
+        """The fake upstream's JSON answer, as the example printed it."""
+        return json.loads(self.capsys.readouterr().out)

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from docblocks import DOCS_KEY, DocsExample
 from servers import MediaServer, serving_tls
 from upstream import FakeOpenRouter
 
@@ -77,3 +78,21 @@ def https_media(clips: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
 def clip_sha(clips: dict[str, Path]) -> dict[str, str]:
     """sha256 of each clip's bytes, keyed by suffix."""
     return {suffix: hashlib.sha256(path.read_bytes()).hexdigest() for suffix, path in clips.items()}
+
+
+@pytest.fixture
+def docs_example(
+    upstream: FakeOpenRouter,
+    case_url: Callable[[str], tuple[str, str]],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> DocsExample:
+    """Examples run with ``DOCS_KEY`` as the environment's key and a clip URL no other test uses."""
+    url, _ = case_url("/clip.mp4")
+    monkeypatch.setenv("OPENROUTER_API_KEY", DOCS_KEY)
+    swaps = {
+        "https://openrouter.ai": upstream.origin,
+        "https://example.com/clip.mp4": url,
+        "router.Router()": "router.Router(allow_private_urls=True)",  # the clip is on loopback
+    }
+    return DocsExample(url, swaps, capsys)

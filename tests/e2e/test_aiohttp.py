@@ -14,7 +14,7 @@ from typing import Any
 import aiohttp
 import openai
 import pytest
-from docblocks import execute, snippet
+from docblocks import DOCS_KEY, DocsExample
 from httpx_aiohttp.httpx2 import AiohttpTransport
 from payloads import GEMINI, TEXT_ONLY, video_messages, video_request
 from servers import MediaServer, Sink
@@ -43,22 +43,17 @@ def _openai(r: router.Router, upstream: FakeOpenRouter, **kwargs: Any) -> tuple[
 
 
 async def test_the_docs_example_of_openais_aiohttp_client_sends_the_clip_inlined(
-    upstream: FakeOpenRouter, case_url: CaseUrl, clip_sha: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    upstream: FakeOpenRouter, docs_example: DocsExample, clip_sha: dict[str, str]
 ) -> None:
     """The client docs/clients-http.md builds for openai's aiohttp client, made as written with OpenRouter on
     loopback, sends a clip's URL inlined through aiohttp."""
-    url, _ = case_url("/clip.mp4")
-    monkeypatch.setenv("OPENROUTER_API_KEY", "sk-or-docs")
-    swaps = {
-        "https://openrouter.ai": upstream.origin,
-        "router.Router()": "router.Router(allow_private_urls=True)",  # the clip is on loopback
-    }
-    client = execute(snippet("clients-http.md", "openai's aiohttp client", swaps))["client"]
+    client = docs_example.run("clients-http.md", "openai's aiohttp client", names_the_clip=False)["client"]
     async with client:
-        completion = await client.chat.completions.create(model=GEMINI, messages=video_messages(url))
+        messages = video_messages(docs_example.clip_url)
+        completion = await client.chat.completions.create(model=GEMINI, messages=messages)
     answer = json.loads(completion.choices[0].message.content or "")
     assert [(v["kind"], v["sha256"]) for v in answer["videos"]] == [("data", clip_sha["mp4"])]
-    assert upstream.requests[-1].headers["authorization"] == "Bearer sk-or-docs"
+    assert upstream.requests[-1].headers["authorization"] == f"Bearer {DOCS_KEY}"
 
 
 async def test_openai_aiohttp_client_inlines_a_video_url(
@@ -127,26 +122,15 @@ def _session(r: router.Router) -> aiohttp.ClientSession:
 
 
 def test_the_docs_example_sends_the_clip_inlined(
-    upstream: FakeOpenRouter,
-    case_url: CaseUrl,
-    clip_sha: dict[str, str],
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    upstream: FakeOpenRouter, docs_example: DocsExample, clip_sha: dict[str, str]
 ) -> None:
     """The lines docs/clients-http.md gives aiohttp users, run as written with OpenRouter and the clip on loopback,
     send the clip inlined with the key from the environment and print the answer."""
-    url, _ = case_url("/clip.mp4")
-    monkeypatch.setenv("OPENROUTER_API_KEY", "sk-or-docs")
-    swaps = {
-        "https://openrouter.ai": upstream.origin,
-        "https://example.com/clip.mp4": url,
-        "router.Router()": "router.Router(allow_private_urls=True)",  # the clip is on loopback
-    }
-    execute(snippet("clients-http.md", "aiohttp", swaps))
-    answer = json.loads(capsys.readouterr().out)
+    docs_example.run("clients-http.md", "aiohttp")
+    answer = docs_example.answer()
     assert [(v["kind"], v["sha256"]) for v in answer["videos"]] == [("data", clip_sha["mp4"])]
     seen = upstream.requests[-1]
-    assert seen.headers["authorization"] == "Bearer sk-or-docs"
+    assert seen.headers["authorization"] == f"Bearer {DOCS_KEY}"
     assert seen.content_length == seen.body_size
 
 

@@ -18,7 +18,7 @@ import httpx
 import httpx2
 import openai
 import pytest
-from docblocks import execute, snippet
+from docblocks import DOCS_KEY, DocsExample
 from langchain_core.messages import BaseMessage, HumanMessage
 from langchain_openai import ChatOpenAI
 from payloads import GEMINI, PROMPT, TEXT_ONLY, YOUTU_BE, YOUTUBE
@@ -63,27 +63,16 @@ def chat(request: pytest.FixtureRequest, upstream: FakeOpenRouter) -> Callable[.
 
 
 async def test_the_docs_example_sends_the_clip_inlined(
-    upstream: FakeOpenRouter,
-    case_url: CaseUrl,
-    clip_sha: dict[str, str],
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    upstream: FakeOpenRouter, docs_example: DocsExample, clip_sha: dict[str, str]
 ) -> None:
     """The lines docs/clients-frameworks.md gives LangChain users, run as written with OpenRouter and the clip on
     loopback, send the clip inlined to Vertex through the sync client, and ``ainvoke`` does through the async one."""
-    url, _ = case_url("/clip.mp4")
-    monkeypatch.setenv("OPENROUTER_API_KEY", "sk-or-docs")
-    swaps = {
-        "https://openrouter.ai": upstream.origin,
-        "https://example.com/clip.mp4": url,
-        "router.Router()": "router.Router(allow_private_urls=True)",  # the clip is on loopback
-    }
-    scope = execute(snippet("clients-frameworks.md", "LangChain (`ChatOpenAI`)", swaps))
-    answers = [json.loads(capsys.readouterr().out), _seen(await scope["llm"].ainvoke(scope["messages"]))]
+    scope = docs_example.run("clients-frameworks.md", "LangChain (`ChatOpenAI`)")
+    answers = [docs_example.answer(), _seen(await scope["llm"].ainvoke(scope["messages"]))]
     for answer in answers:
         assert answer["provider"] == "google-vertex"
         assert [(v["kind"], v["sha256"]) for v in answer["videos"]] == [("data", clip_sha["mp4"])]
-    assert [r.headers["authorization"] for r in upstream.requests] == ["Bearer sk-or-docs"] * 2
+    assert [r.headers["authorization"] for r in upstream.requests] == [f"Bearer {DOCS_KEY}"] * 2
 
 
 def test_invoke_sends_the_clip_inlined_to_vertex(

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx2
 import pytest
-from docblocks import execute, snippet
+from docblocks import DOCS_KEY, DocsExample
 from payloads import GEMINI, PROMPT, TEXT_ONLY, YOUTU_BE, YOUTUBE
 from pydantic_ai import Agent, UserContent, VideoUrl
 from pydantic_ai.exceptions import ModelHTTPError
@@ -51,26 +51,15 @@ def agent(upstream: FakeOpenRouter) -> Callable[..., Agent[None, str]]:
 
 
 def test_the_docs_example_sends_the_clip_inlined(
-    upstream: FakeOpenRouter,
-    case_url: CaseUrl,
-    clip_sha: dict[str, str],
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    upstream: FakeOpenRouter, docs_example: DocsExample, clip_sha: dict[str, str]
 ) -> None:
     """The lines docs/clients-frameworks.md gives pydantic-ai users, run as written with OpenRouter and the clip on
     loopback, send the clip inlined to Vertex and print the answer."""
-    url, _ = case_url("/clip.mp4")
-    monkeypatch.setenv("OPENROUTER_API_KEY", "sk-or-docs")
-    swaps = {
-        "https://openrouter.ai": upstream.origin,
-        "https://example.com/clip.mp4": url,
-        "router.Router()": "router.Router(allow_private_urls=True)",  # the clip is on loopback
-    }
-    execute(snippet("clients-frameworks.md", "pydantic-ai (`OpenRouterModel`)", swaps))
-    answer = json.loads(capsys.readouterr().out)
+    docs_example.run("clients-frameworks.md", "pydantic-ai (`OpenRouterModel`)")
+    answer = docs_example.answer()
     assert answer["provider"] == "google-vertex"
     assert [(v["kind"], v["sha256"]) for v in answer["videos"]] == [("data", clip_sha["mp4"])]
-    assert upstream.requests[-1].headers["authorization"] == "Bearer sk-or-docs"
+    assert upstream.requests[-1].headers["authorization"] == f"Bearer {DOCS_KEY}"
 
 
 async def test_run_sends_the_clip_inlined_to_vertex(

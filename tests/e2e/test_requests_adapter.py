@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import requests
-from docblocks import execute, snippet
+from docblocks import DOCS_KEY, DocsExample
 from payloads import GEMINI, TEXT_ONLY, video_request
 from requests.adapters import HTTPAdapter
 from servers import MediaServer, Sink
@@ -40,26 +40,15 @@ def _video_url(received: Any) -> str:
 
 
 def test_the_docs_example_sends_the_clip_inlined(
-    upstream: FakeOpenRouter,
-    case_url: CaseUrl,
-    clip_sha: dict[str, str],
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    upstream: FakeOpenRouter, docs_example: DocsExample, clip_sha: dict[str, str]
 ) -> None:
     """The lines docs/clients-http.md gives requests users, run as written with OpenRouter and the clip on loopback,
     send the clip inlined with the key from the environment and print the answer."""
-    url, _ = case_url("/clip.mp4")
-    monkeypatch.setenv("OPENROUTER_API_KEY", "sk-or-docs")
-    swaps = {
-        "https://openrouter.ai": upstream.origin,
-        "https://example.com/clip.mp4": url,
-        "router.Router()": "router.Router(allow_private_urls=True)",  # the clip is on loopback
-    }
-    execute(snippet("clients-http.md", "requests", swaps))
-    answer = json.loads(capsys.readouterr().out)
+    docs_example.run("clients-http.md", "requests")
+    answer = docs_example.answer()
     assert [(v["kind"], v["sha256"]) for v in answer["videos"]] == [("data", clip_sha["mp4"])]
     seen = upstream.requests[-1]
-    assert seen.headers["authorization"] == "Bearer sk-or-docs"
+    assert seen.headers["authorization"] == f"Bearer {DOCS_KEY}"
     assert seen.content_length == seen.body_size
 
 
