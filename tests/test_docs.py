@@ -113,6 +113,22 @@ def test_readme_stays_a_front_page() -> None:
     assert len(README.read_text(encoding="utf-8").splitlines()) <= 250
 
 
+_EXTERNAL_LINK = re.compile(r"\[[^\]]*\]\(https?://[^)]*\)")
+_TRACKER_NUMBER = re.compile(r"\b(?:issue|task|ticket)s?\s*#?\d+|(?<![\w&])#\d+\b", re.IGNORECASE)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [*PAGES, REPO / "CHANGELOG.md", *sorted((REPO / "bench").glob("*.md")), *sorted((REPO / "bench").glob("*.py"))],
+    ids=lambda p: str(p.relative_to(REPO)),
+)
+def test_users_read_of_features_not_of_our_tracker(path: Path) -> None:
+    """Pages, the changelog and benchmark output speak of features and figures, not of internal issue numbers
+    (a link to another project's issue is a source, and stays)."""
+    text = _EXTERNAL_LINK.sub("", path.read_text(encoding="utf-8"))
+    assert [m.group(0) for m in _TRACKER_NUMBER.finditer(text)] == []
+
+
 @pytest.mark.parametrize("block", [b for b in ALL_BLOCKS if b.lang == "python"], ids=lambda b: b.id)
 def test_python_examples_parse(block: Block) -> None:
     """Every ```python block in the README and the docs is valid Python (top-level await allowed), unless it is
